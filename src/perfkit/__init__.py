@@ -1,0 +1,59 @@
+"""perfkit: matched-workload benchmarks across NumPy, CUDA, PyTorch, Spark and allocators.
+
+Importing perfkit needs only NumPy; frameworks load inside backends when they are used.
+"""
+
+from perfkit.axes import Axis, ParamSpace, Skip
+from perfkit.backend import Availability, Backend, CpuBackend, DerivedBackend, register_backend
+from perfkit.errors import RecordError, UsageError
+from perfkit.measure import MeasurePolicy
+from perfkit.record import (
+    SCHEMA_VERSION,
+    CaseResult,
+    Measurement,
+    RunRecord,
+    SampleRun,
+    load_record,
+)
+from perfkit.registry import register_workload
+from perfkit.workload import (
+    Case,
+    CheckResult,
+    Implementation,
+    Work,
+    Workload,
+    exact_match,
+    relative_error,
+    workload,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Availability",
+    "Axis",
+    "Backend",
+    "Case",
+    "CaseResult",
+    "CheckResult",
+    "CpuBackend",
+    "DerivedBackend",
+    "Implementation",
+    "MeasurePolicy",
+    "Measurement",
+    "ParamSpace",
+    "RecordError",
+    "RunRecord",
+    "SampleRun",
+    "Skip",
+    "UsageError",
+    "Work",
+    "Workload",
+    "exact_match",
+    "load_record",
+    "register_backend",
+    "register_workload",
+    "relative_error",
+    "workload",
+]

@@ -1,0 +1,7 @@
+"""``python -m perfkit``."""
+
+import sys
+
+from perfkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,286 @@
+"""Orchestration: probe backends, interleave cases, supervise worker processes, merge results."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import perfkit
+from perfkit.backend import get_backend
+from perfkit.measure import MeasurePolicy
+from perfkit.metrics import derive_metrics
+from perfkit.record import CaseResult, Measurement, SampleRun
+from perfkit.workload import Case
+
+__all__ = ["RunOutcome", "effective_threads", "interleave", "run_cases"]
+
+_STDERR_TAIL = 1500
+# Precedence when worker processes disagree about a case: the worst status wins.
+_SEVERITY = {"ok": 0, "skipped": 1, "failed": 2, "invalid": 3}
+
+Progress = Callable[[str], None]
+
+
+def effective_threads(policy: MeasurePolicy) -> int:
+    return policy.blas_threads or len(os.sched_getaffinity(0))
+
+
+@dataclass
+class RunOutcome:
+    results: list[CaseResult]
+    partial: bool
+    blas: list[dict[str, Any]] = field(default_factory=list)
+
+
+def interleave(cases: Sequence[Case], round_index: int) -> list[Case]:
+    """The order of one repetition: grouped by parameters (inputs are made once a group),
+    the implementations inside each group rotated by the round, so no backend is always
+    first after fresh inputs, and the groups reversed on odd rounds, so drift over the run
+    hits early and late groups alike."""
+    groups: dict[str, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(f"{case.workload.name}[{case.params_key}]", []).append(case)
+    ordered = list(groups.values())
+    if round_index % 2:
+        ordered.reverse()
+    out: list[Case] = []
+    for group in ordered:
+        shift = round_index % len(group)
+        out.extend(group[shift:] + group[:shift])
+    return out
+
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(Path(perfkit.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _tail(handle: IO[bytes]) -> str:
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(max(0, size - _STDERR_TAIL))
+    text = handle.read().decode("utf-8", "replace").strip()
+    return " | ".join(line for line in text.splitlines() if line.strip())[-_STDERR_TAIL:]
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """End the worker and anything it started (it leads its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+class _Supervisor:
+    """Runs one repetition's cases through as many workers as crashes and hangs require."""
+
+    def __init__(
+        self,
+        policy: MeasurePolicy,
+        plugins: Sequence[str],
+        round_index: int,
+        on_result: Callable[[Case, dict[str, Any]], None],
+    ) -> None:
+        self.policy = policy
+        self.plugins = [str(Path(p).resolve()) for p in plugins]
+        self.round_index = round_index
+        self.on_result = on_result
+        self.blas: list[dict[str, Any]] = []
+
+    def run(self, cases: list[Case]) -> None:
+        pending = list(cases)
+        while pending:
+            done = self._one_worker(pending)
+            pending = pending[done:]
+
+    def _one_worker(self, pending: list[Case]) -> int:
+        """Start a worker on ``pending``; return how many of them got a result."""
+        job = {
+            "policy": self.policy.to_json(),
+            "plugins": self.plugins,
+            "process": self.round_index,
+            "blas_threads": effective_threads(self.policy),
+            "cases": [case.to_json() for case in pending],
+        }
+        by_id = {case.id: case for case in pending}
+        finished = 0
+        with tempfile.TemporaryFile() as stderr:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "perfkit._worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=_worker_env(),
+                start_new_session=True,
+            )
+            try:
+                assert proc.stdin is not None
+                assert proc.stdout is not None
+                proc.stdin.write(json.dumps(job).encode())
+                proc.stdin.close()
+                current: Case | None = None
+                # The first deadline also covers start-up (imports, plugin loading).
+                deadline = _Deadline(self.policy.timeout)
+                for message in _lines(proc.stdout, deadline):
+                    if message is None:  # the deadline passed with no word
+                        _kill(proc)
+                        if current is not None:
+                            self.on_result(
+                                current,
+                                {
+                                    "status": "failed",
+                                    "reason": f"timed out after {self.policy.timeout:g} s",
+                                },
+                            )
+                            return finished + 1
+                        break
+                    event = message.get("event")
+                    if event == "hello":
+                        self.blas = message.get("blas", [])
+                    elif event == "start":
+                        current = by_id[message["case"]]
+                        deadline.restart()
+                    elif event == "result":
+                        self.on_result(by_id[message["case"]], message)
+                        finished += 1
+                        current = None
+                    elif event == "done":
+                        break
+                code = proc.wait()
+            except BaseException:
+                _kill(proc)
+                raise
+            if finished == len(pending):
+                return finished
+            # The worker died: blame the case it was running, or every case if it never began.
+            reason = f"worker exited with code {code}: {_tail(stderr)}"
+            blamed = [current] if current is not None else pending[finished:]
+            for case in blamed:
+                self.on_result(case, {"status": "failed", "reason": reason})
+            return finished + len(blamed)
+
+
+class _Deadline:
+    """A per-case time limit that restarts whenever the worker begins a new case."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def restart(self) -> None:
+        self.at = time.monotonic() + self.seconds
+
+
+def _lines(stream: IO[bytes], deadline: _Deadline) -> Iterator[dict[str, Any] | None]:
+    """Yield JSON messages from ``stream``; yield None once when the deadline passes."""
+    selector = selectors.DefaultSelector()
+    selector.register(stream, selectors.EVENT_READ)
+    buffer = b""
+    fd = stream.fileno()
+    try:
+        while True:
+            remaining = deadline.at - time.monotonic()
+            if remaining <= 0:
+                yield None
+                return
+            if not selector.select(timeout=min(remaining, 1.0)):
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                if line.strip():
+                    yield json.loads(line)
+    finally:
+        selector.close()
+
+
+def _merge(case: Case, reports: list[dict[str, Any]], ceilings: dict[str, Any]) -> CaseResult:
+    """One CaseResult from the reports of every worker process that ran the case."""
+    worst = max(reports, key=lambda r: _SEVERITY[r["status"]])
+    runs = tuple(
+        SampleRun(
+            r["run"]["process"], r["run"]["loops"], tuple(r["run"]["samples"]), r["run"]["stop"]
+        )
+        for r in reports
+        if r["status"] == "ok"
+    )
+    raw: dict[str, list[float]] = {}
+    for report in reports:
+        for key, value in report.get("metrics", {}).items():
+            raw.setdefault(key, []).append(value)
+    work = case.workload.work(case.params)
+    measurement = None
+    if worst["status"] == "ok":
+        device = get_backend(case.implementation.backend).device
+        metrics = derive_metrics([s for r in runs for s in r.samples], raw, work, device, ceilings)
+        measurement = Measurement(runs, metrics)
+    elif raw:
+        measurement = Measurement((), {k: max(v) for k, v in raw.items()})
+    return CaseResult(
+        case_id=case.id,
+        workload=case.workload.name,
+        backend=case.implementation.backend,
+        variant=case.implementation.variant,
+        params=dict(case.params),
+        status=worst["status"],
+        reason=worst.get("reason", ""),
+        reference=case.implementation.reference,
+        work={"flops": work.flops, "bytes": work.bytes, "items": work.items, "dtype": work.dtype},
+        measurement=measurement,
+    )
+
+
+def run_cases(
+    cases: Sequence[Case],
+    policy: MeasurePolicy,
+    plugins: Sequence[str] = (),
+    ceilings: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> RunOutcome:
+    """Probe, verify and measure every case in ``policy.processes`` interleaved repetitions.
+
+    Unavailable backends are skipped without starting a worker. A case that is skipped,
+    invalid or failed in one repetition is not run again. Ctrl-C ends the run early: the
+    cases that finished are kept and the outcome is marked partial.
+    """
+    reports: dict[str, list[dict[str, Any]]] = {case.id: [] for case in cases}
+    probes = {}
+    for case in cases:
+        name = case.implementation.backend
+        if name not in probes:
+            probes[name] = get_backend(name).probe()
+        if not probes[name].ok:
+            reports[case.id].append({"status": "skipped", "reason": probes[name].reason})
+
+    def on_result(case: Case, report: dict[str, Any]) -> None:
+        reports[case.id].append(report)
+        if progress is not None:
+            progress(case.id)
+
+    partial = False
+    blas: list[dict[str, Any]] = []
+    try:
+        for round_index in range(policy.processes):
+            active = [c for c in cases if all(r["status"] == "ok" for r in reports[c.id])]
+            supervisor = _Supervisor(policy, plugins, round_index, on_result)
+            supervisor.run(interleave(active, round_index))
+            blas = blas or supervisor.blas
+    except KeyboardInterrupt:
+        partial = True
+    results = [_merge(c, reports[c.id], ceilings or {}) for c in cases if reports[c.id]]
+    return RunOutcome(results, partial, blas)

@@ -1,0 +1,196 @@
+"""One worker process: verifies and measures cases, streaming JSON lines back to the runner.
+
+Protocol: the runner writes one JSON job on stdin. The worker answers on its original stdout,
+one JSON object a line: ``hello`` (pid, BLAS), ``start`` (before each case), ``result``
+(after each case), ``done``. Everything the workloads print goes to stderr, so it can never
+corrupt the stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from typing import IO, Any
+
+import numpy as np
+
+from perfkit import registry
+from perfkit.axes import Skip
+from perfkit.backend import Backend, get_backend
+from perfkit.measure import MeasurePolicy, measure_thunk
+from perfkit.workload import Case
+
+__all__ = ["main"]
+
+
+def _reason(exc: BaseException) -> str:
+    """The exception as one line: type, message and where it was raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    message = " ".join(str(exc).split())[:300]
+    return f"{type(exc).__name__}: {message}{where}"
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (Linux ``clear_refs`` 5); False where that is refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss() -> float | None:
+    """VmHWM: the high-water mark of resident memory since the last reset, in bytes."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+class _InputCache:
+    """Inputs and truth for the current parameters only: cases arrive grouped by them."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.key: str | None = None
+        self.value: tuple[Any, Any] | None = None
+
+    def get(self, case: Case) -> tuple[Any, Any]:
+        key = f"{case.workload.name}[{case.params_key}]"
+        if key != self.key or self.value is None:
+            self.value = None  # free the old arrays before making the new ones
+            rng = np.random.default_rng(case.workload.seed(case.params, self.seed))
+            inputs = case.workload.make_inputs(case.params, rng)
+            self.value = (inputs, case.workload.expected(inputs, case.params))
+            self.key = key
+        return self.value
+
+
+class Worker:
+    def __init__(self, policy: MeasurePolicy, process: int, out: IO[str]) -> None:
+        self.policy = policy
+        self.process = process
+        self.out = out
+        self.inputs = _InputCache(policy.seed)
+        self.sessions = contextlib.ExitStack()
+        self.session_start: dict[str, float] = {}  # seconds to open each backend's session
+
+    def emit(self, event: str, **fields: Any) -> None:
+        self.out.write(json.dumps({"event": event, **fields}) + "\n")
+        self.out.flush()
+
+    def session(self, backend: Backend) -> None:
+        """Enter a backend's session once per worker (a Spark session, a CUDA context)."""
+        if backend.name not in self.session_start:
+            start = time.perf_counter()
+            self.sessions.enter_context(backend.session())
+            self.session_start[backend.name] = time.perf_counter() - start
+
+    def run_case(self, case: Case) -> dict[str, Any]:
+        backend = get_backend(case.implementation.backend)
+        availability = backend.probe()
+        if not availability.ok:
+            return {"status": "skipped", "reason": availability.reason}
+        metrics: dict[str, float] = {}
+        try:
+            self.session(backend)
+            inputs, truth = self.inputs.get(case)
+            reset_peak_rss()
+            start = time.perf_counter()
+            thunk = case.implementation.prepare(inputs, case.params)
+            metrics["time/prepare"] = time.perf_counter() - start
+            start = time.perf_counter()
+            output = thunk()
+            backend.sync()
+            metrics["time/first_call"] = time.perf_counter() - start
+            check = case.workload.check(backend.from_device(output), truth, case.params)
+            del output
+        except Skip as exc:
+            return {"status": "skipped", "reason": str(exc) or "not supported"}
+        except Exception as exc:
+            return {"status": "failed", "reason": _reason(exc)}
+        if check.error is not None:
+            metrics["check/error"] = check.error
+        if not check.ok:
+            return {"status": "invalid", "reason": check.detail, "metrics": metrics}
+        budget = self.policy.budget / self.policy.processes
+        try:
+            run = measure_thunk(thunk, backend.timer(), self.policy, budget, self.process)
+        except Exception as exc:
+            return {"status": "failed", "reason": _reason(exc), "metrics": metrics}
+        rss = peak_rss()
+        if rss is not None:
+            metrics["mem/peak_rss"] = rss
+        metrics["time/session_start"] = self.session_start[backend.name]
+        return {
+            "status": "ok",
+            "metrics": metrics,
+            "run": {
+                "process": run.process,
+                "loops": run.loops,
+                "samples": list(run.samples),
+                "stop": run.stop,
+            },
+        }
+
+    def run(self, specs: list[dict[str, Any]]) -> None:
+        with self.sessions:
+            for spec in specs:
+                case = registry.resolve_case(spec)
+                self.emit("start", case=case.id)
+                self.emit("result", case=case.id, **self.run_case(case))
+        self.emit("done")
+
+
+@contextlib.contextmanager
+def _protocol_stream() -> Iterator[IO[str]]:
+    """Keep the real stdout for the protocol and point fd 1 (C libraries too) at stderr."""
+    out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    try:
+        yield out
+    finally:
+        out.close()
+
+
+def _blas_info() -> list[dict[str, Any]]:
+    from threadpoolctl import threadpool_info
+
+    keep = (
+        "user_api",
+        "internal_api",
+        "prefix",
+        "version",
+        "num_threads",
+        "threading_layer",
+        "architecture",
+    )
+    return [{k: v for k, v in pool.items() if k in keep} for pool in threadpool_info()]
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.read())
+    policy = MeasurePolicy.from_json(job["policy"])
+    with _protocol_stream() as out:
+        registry.load(job.get("plugins", []))
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=job["blas_threads"]):
+            worker = Worker(policy, int(job["process"]), out)
+            worker.emit("hello", pid=os.getpid(), blas=_blas_info())
+            worker.run(job["cases"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The Backend protocol, availability probes, derived backends and the backend registry."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from perfkit.timing import Timer, WallTimer
+from perfkit.workload import Implementation
+
+__all__ = [
+    "Availability",
+    "Backend",
+    "CpuBackend",
+    "DerivedBackend",
+    "Device",
+    "backends",
+    "get_backend",
+    "package_versions",
+    "register_backend",
+]
+
+Device = Literal["cpu", "cuda"]
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    ok: bool
+    reason: str = ""
+
+    @classmethod
+    def yes(cls) -> Availability:
+        return cls(True)
+
+    @classmethod
+    def no(cls, reason: str) -> Availability:
+        return cls(False, reason)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A runtime adapter: how to reach an engine, move data, wait for it and time it."""
+
+    name: str
+    label: str
+    color: str
+    device: Device
+
+    def probe(self) -> Availability: ...
+
+    def session(self) -> contextlib.AbstractContextManager[Any]: ...
+
+    def to_device(self, value: Any) -> Any: ...
+
+    def from_device(self, value: Any) -> Any: ...
+
+    def sync(self) -> None: ...
+
+    def timer(self) -> Timer: ...
+
+    def versions(self) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class DerivedBackend(Backend, Protocol):
+    """A backend defined as a transform of another's implementations.
+
+    ``torch_compile`` wraps each ``torch_eager`` thunk; the registry calls ``derive`` for every
+    implementation on ``base`` and adds what it returns, so no workload declares them twice.
+    """
+
+    base: str
+
+    def derive(self, implementation: Implementation) -> Sequence[Implementation]: ...
+
+
+def package_versions(*names: str) -> dict[str, str]:
+    """Installed distribution versions, leaving out the ones that are not installed."""
+    found = {}
+    for name in names:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[name] = importlib.metadata.version(name)
+    return found
+
+
+class CpuBackend:
+    """Shared behaviour of in-process CPU backends: nothing to move, nothing to wait for."""
+
+    name = ""
+    label = ""
+    color = "#888888"
+    device: Device = "cpu"
+    packages: tuple[str, ...] = ()
+
+    def probe(self) -> Availability:
+        return Availability.yes()
+
+    def session(self) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def to_device(self, value: Any) -> Any:
+        return value
+
+    def from_device(self, value: Any) -> Any:
+        return value
+
+    def sync(self) -> None:
+        return None
+
+    def timer(self) -> Timer:
+        return WallTimer(self.sync)
+
+    def versions(self) -> dict[str, str]:
+        return package_versions(*self.packages)
+
+
+_BACKENDS: dict[str, Backend] = {}
+
+
+def register_backend(backend: Backend) -> Backend:
+    """Make a backend known to perfkit. Its name must be new."""
+    if backend.name in _BACKENDS:
+        raise ValueError(f"backend {backend.name!r} is registered twice")
+    _BACKENDS[backend.name] = backend
+    return backend
+
+
+def backends() -> dict[str, Backend]:
+    """Every registered backend by name (call ``registry.load()`` first)."""
+    return dict(_BACKENDS)
+
+
+def get_backend(name: str) -> Backend:
+    return _BACKENDS[name]
+
+
+def iter_derived() -> Iterator[DerivedBackend]:
+    for backend in _BACKENDS.values():
+        if isinstance(backend, DerivedBackend):
+            yield backend

@@ -1,0 +1,1 @@
+"""One module per backend; each registers itself with ``register_backend``."""

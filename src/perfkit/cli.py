@@ -1,0 +1,310 @@
+"""The ``perfkit`` command: list, compare, run, env, calibrate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from perfkit import registry
+from perfkit.errors import UsageError
+from perfkit.measure import MeasurePolicy
+from perfkit.workload import Case
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED_CASES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing usage and exiting itself."""
+
+    def error(self, message: str) -> Any:
+        raise UsageError(message)
+
+
+def _policy_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("measurement")
+    group.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes, one process, short samples: seconds, not minutes",
+    )
+    group.add_argument("--processes", type=int, help="worker processes per case (default 2)")
+    group.add_argument("--budget", type=float, help="sampling seconds per case (default 4)")
+    group.add_argument(
+        "--target-ci",
+        type=float,
+        help="stop when the median's 95%% CI is this fraction wide (default 0.02)",
+    )
+    group.add_argument("--timeout", type=float, help="seconds per case before it is failed")
+    group.add_argument(
+        "--threads",
+        type=int,
+        help="BLAS threads, pinned with threadpoolctl (default: every usable CPU)",
+    )
+    group.add_argument("--seed", type=int, default=0, help="seed of the input generators")
+    group.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a Python file that registers more workloads or backends",
+    )
+    group.add_argument("-o", "--output", type=Path, help="record file (default reports/runs/)")
+    group.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="do not measure the machine's ceilings when none are cached",
+    )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="perfkit", description="Matched-workload benchmarks across engines.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    listing = sub.add_parser("list", help="workloads, their parameters and ports; backends")
+    listing.add_argument("--plugin", action="append", default=[], metavar="FILE")
+    compare = sub.add_parser("compare", help="measure one workload across backends")
+    compare.add_argument("--workload", "-w", required=True)
+    compare.add_argument("--backends", "-b", nargs="+", metavar="BACKEND[:VARIANT]")
+    compare.add_argument("--param", "-p", action="append", default=[], metavar="NAME=V[,V...]")
+    _policy_options(compare)
+    run = sub.add_parser("run", help="measure several workloads (or --all) into one record")
+    chosen = run.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--workload", "-w", action="append", metavar="NAME")
+    chosen.add_argument("--all", action="store_true", help="every registered workload")
+    run.add_argument("--backends", "-b", nargs="+", metavar="BACKEND[:VARIANT]")
+    _policy_options(run)
+    env = sub.add_parser("env", help="this machine's environment as perfkit records it")
+    env.add_argument("--json", action="store_true")
+    calibrate = sub.add_parser("calibrate", help="measure and cache this machine's ceilings")
+    calibrate.add_argument("--threads", type=int, help="BLAS and copy threads (default: all)")
+    return parser
+
+
+def _policy(args: argparse.Namespace) -> MeasurePolicy:
+    changes = {
+        name: value
+        for name, value in (
+            ("processes", args.processes),
+            ("budget", args.budget),
+            ("target_rel_ci", args.target_ci),
+            ("timeout", args.timeout),
+            ("blas_threads", args.threads),
+            ("seed", args.seed),
+        )
+        if value is not None
+    }
+    base = MeasurePolicy.quick() if args.quick else MeasurePolicy()
+    return base.replace(**changes)
+
+
+def _console(stream: Any = None) -> Any:
+    from rich.console import Console
+
+    file = stream or sys.stdout
+    # Piped output keeps a readable width instead of rich's 80-column default.
+    return Console(file=file, width=None if file.isatty() else 140)
+
+
+def _cases(args: argparse.Namespace, names: Sequence[str]) -> list[Case]:
+    cases: list[Case] = []
+    for name in names:
+        workload = registry.get_workload(name)
+        overrides = registry.parse_param_overrides(workload, getattr(args, "param", []))
+        selectors = args.backends
+        if selectors and args.command == "run":
+            # A suite keeps the workloads that have a selected port and drops the rest.
+            keys = {i.backend for i in workload.implementations} | {
+                i.key for i in workload.implementations
+            }
+            selectors = [s for s in selectors if s in keys] or None
+            if selectors is None:
+                continue
+        cases.extend(registry.expand_cases(workload, selectors, overrides, args.quick))
+    if not cases:
+        raise UsageError("no cases to run for that selection")
+    return cases
+
+
+def _measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
+    from perfkit import _runner
+    from perfkit.metadata import capture_environment
+    from perfkit.record import RunRecord, dump_record
+    from perfkit.roofline import cpu_ceilings, load_cached_ceilings
+    from perfkit.tables import results_table
+
+    cases = _cases(args, names)
+    policy = _policy(args)
+    threads = _runner.effective_threads(policy)
+    err = _console(sys.stderr)
+    ceilings = load_cached_ceilings(threads)
+    if ceilings is None and not args.no_calibrate:
+        err.print(
+            "perfkit: measuring this machine's ceilings once (cached; "
+            "`perfkit calibrate` refreshes them)"
+        )
+        ceilings = cpu_ceilings(threads)
+    environment = capture_environment()
+    run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    outcome = _run_with_progress(
+        cases, policy, args.plugin, {"cpu": ceilings} if ceilings else {}, err
+    )
+    environment["blas"] = outcome.blas
+    environment["blas_threads"] = threads
+    environment["ceilings"] = {"cpu": ceilings} if ceilings else {}
+    record = RunRecord(
+        run_id=run_id,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        command=shlex.join(["perfkit", *sys.argv[1:]]),
+        partial=outcome.partial,
+        environment=environment,
+        policy=policy.to_json(),
+        results=tuple(outcome.results),
+    )
+    path = args.output or Path("reports") / "runs" / f"{label}-{run_id}.json"
+    dump_record(record, path)
+    out = _console()
+    out.print(results_table(record.results, title=f"{label} · {len(cases)} cases"))
+    for result in record.results:
+        if result.status in ("invalid", "failed"):
+            out.print(
+                f"{result.status}: {result.case_id}: {result.reason}", markup=False, highlight=False
+            )
+    if outcome.partial:
+        print(f"interrupted: partial record written to {path}")
+        return EXIT_INTERRUPTED
+    print(f"record: {path}")
+    bad = [r for r in record.results if r.status in ("invalid", "failed")]
+    return EXIT_FAILED_CASES if bad else EXIT_OK
+
+
+def _run_with_progress(
+    cases: list[Case], policy: MeasurePolicy, plugins: list[str], ceilings: dict[str, Any], err: Any
+) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from perfkit import _runner
+
+    total = len(cases) * policy.processes
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("measuring", total=total)
+
+        def advance(case_id: str) -> None:
+            bar.update(task, advance=1, description=case_id)
+
+        return _runner.run_cases(cases, policy, plugins, ceilings, advance)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from perfkit.backend import backends
+
+    out = _console()
+    workloads = Table(title="workloads", title_justify="left")
+    for column in ("workload", "parameters (default; quick)", "ports"):
+        workloads.add_column(column)
+    for name, workload in sorted(registry.workloads().items()):
+        axes = "\n".join(
+            f"{a.name}: {', '.join(map(str, a.values))}"
+            + (f"; {', '.join(map(str, a.quick))}" if a.quick else "")
+            for a in workload.space.axes
+        )
+        ports = ", ".join(
+            i.key + (" (ref)" if i.reference else "") for i in workload.implementations
+        )
+        workloads.add_row(escape(f"{name}\n{workload.doc}"), escape(axes), escape(ports))
+    out.print(workloads)
+    table = Table(title="backends", title_justify="left")
+    for column in ("backend", "device", "available", "reason"):
+        table.add_column(column)
+    for name, backend in sorted(backends().items()):
+        availability = backend.probe()
+        table.add_row(
+            name,
+            backend.device,
+            "yes" if availability.ok else "[yellow]no[/]",
+            escape(availability.reason),
+        )
+    out.print(table)
+    return EXIT_OK
+
+
+def _env(args: argparse.Namespace) -> int:
+    from perfkit.metadata import capture_environment
+
+    environment = capture_environment()
+    if args.json:
+        print(json.dumps(environment, indent=1))
+        return EXIT_OK
+    machine = environment["machine"]
+    print(
+        f"cpu        {machine['cpu']} ({machine['cores_physical']} cores, "
+        f"{machine['cores_logical']} threads, {machine['cores_usable']} usable)"
+    )
+    print(f"memory     {machine['memory_bytes'] / 2**30:.1f} GiB")
+    print(f"os         {machine['os']}")
+    print(f"python     {environment['python']['version']}")
+    git = environment["git"]
+    print(f"git        {git['sha'] or '-'}{' (dirty)' if git['dirty'] else ''}")
+    for lib, version in environment["libraries"].items():
+        print(f"{lib:<10} {version}")
+    for name, info in environment["backends"].items():
+        state = "available" if info["available"] else f"unavailable: {info['reason']}"
+        print(f"backend    {name}: {state}")
+    return EXIT_OK
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from perfkit.roofline import cache_path, cpu_ceilings
+
+    threads = args.threads or len(os.sched_getaffinity(0))
+    if threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {threads}")
+    ceilings = cpu_ceilings(threads, refresh=True)
+    for size, bandwidth in ceilings["bandwidth"]:
+        print(f"cpu copy {size / 2**20:>7.2f} MiB  {bandwidth / 1e9:.1f} GB/s (read + write)")
+    for dtype, flops in ceilings["flops"].items():
+        print(f"cpu GEMM {dtype:<9}  {flops / 1e9:.1f} GFLOP/s")
+    print(f"cached in {cache_path()}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        registry.load(getattr(args, "plugin", []))
+        if args.command == "list":
+            return _list(args)
+        if args.command == "env":
+            return _env(args)
+        if args.command == "calibrate":
+            return _calibrate(args)
+        if args.command == "compare":
+            return _measure(args, [args.workload], args.workload)
+        names = sorted(registry.workloads()) if args.all else args.workload
+        return _measure(args, names, "suite" if args.all else "-".join(names))
+    except UsageError as exc:
+        print(f"perfkit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("perfkit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

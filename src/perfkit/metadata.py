@@ -1,0 +1,100 @@
+"""Machine and software environment of a run, for records and for must-match checks."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from perfkit.backend import backends, package_versions
+
+__all__ = ["capture_environment", "cpu_brand", "git_state"]
+
+_LIBRARIES = ("numpy", "scipy", "threadpoolctl", "psutil", "perfkit")
+
+
+@functools.cache
+def _cpu_info() -> dict[str, Any]:
+    import cpuinfo
+
+    info: dict[str, Any] = cpuinfo.get_cpu_info()
+    return info
+
+
+def cpu_brand() -> str:
+    """The CPU model string; cheap (/proc/cpuinfo) before falling back to py-cpuinfo."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return str(_cpu_info().get("brand_raw", platform.processor() or "unknown"))
+
+
+def git_state(start: Path | None = None) -> dict[str, Any]:
+    """The commit and dirty flag of the checkout perfkit runs from (None outside git)."""
+    folder = start or Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(folder), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    sha = git("rev-parse", "HEAD")
+    if sha is None:
+        return {"sha": None, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"sha": sha, "dirty": bool(status)}
+
+
+def capture_environment(probe_backends: bool = True) -> dict[str, Any]:
+    """CPU, memory, OS, Python, library versions, backends and git state."""
+    import psutil
+
+    info = _cpu_info()
+    memory = psutil.virtual_memory()
+    env: dict[str, Any] = {
+        "machine": {
+            "cpu": cpu_brand(),
+            "arch": info.get("arch_string_raw", platform.machine()),
+            "flags": sorted(info.get("flags", [])),
+            "l2_cache_bytes": info.get("l2_cache_size"),
+            "l3_cache_bytes": info.get("l3_cache_size"),
+            "cores_logical": psutil.cpu_count(logical=True),
+            "cores_physical": psutil.cpu_count(logical=False),
+            "cores_usable": len(os.sched_getaffinity(0)),
+            "memory_bytes": memory.total,
+            "os": platform.platform(),
+            "hostname": platform.node(),
+        },
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+        },
+        "libraries": package_versions(*_LIBRARIES),
+        "git": git_state(),
+    }
+    if probe_backends:
+        table = {}
+        for name, backend in sorted(backends().items()):
+            availability = backend.probe()
+            table[name] = {
+                "available": availability.ok,
+                "reason": availability.reason,
+                "device": backend.device,
+                "versions": backend.versions() if availability.ok else {},
+            }
+        env["backends"] = table
+    return env

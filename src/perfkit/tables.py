@@ -1,0 +1,97 @@
+"""Terminal tables of a run: one row per case, with speedup against the reference."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from perfkit.axes import params_id
+from perfkit.record import CaseResult
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+__all__ = ["format_seconds", "results_table", "speedups"]
+
+_STATUS_STYLE = {"ok": "green", "skipped": "yellow", "invalid": "bold red", "failed": "red"}
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A duration with the unit that keeps three significant digits readable."""
+    if seconds is None or math.isnan(seconds):
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if abs(seconds) >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def speedups(results: Iterable[CaseResult]) -> dict[str, float]:
+    """case id -> reference median / this median, for cases whose reference was measured."""
+    results = list(results)
+    reference = {
+        (r.workload, params_id(r.params)): r.metric("time/median")
+        for r in results
+        if r.reference and r.status == "ok"
+    }
+    out = {}
+    for r in results:
+        ref = reference.get((r.workload, params_id(r.params)))
+        median = r.metric("time/median")
+        if r.status == "ok" and ref and median:
+            out[r.case_id] = ref / median
+    return out
+
+
+def _throughput(result: CaseResult) -> str:
+    flops, nbytes = result.work.get("flops") or 0, result.work.get("bytes") or 0
+    # Show the rate the case is bound by: flops when it does at least one per byte moved.
+    if flops and (not nbytes or flops >= nbytes):
+        value = result.metric("throughput/gflops")
+        return f"{value:.3g} GFLOP/s" if value is not None else "-"
+    value = result.metric("throughput/gbps")
+    return f"{value:.3g} GB/s" if value is not None else "-"
+
+
+def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title or None, title_justify="left")
+    for name, justify in (
+        ("case", "left"),
+        ("backend:variant", "left"),
+        ("status", "left"),
+        ("median ± IQR", "right"),
+        ("throughput", "right"),
+        ("% of roof", "right"),
+        ("vs ref", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    ratios = speedups(results)
+    for r in results:
+        status = f"[{_STATUS_STYLE[r.status]}]{r.status}[/]"
+        if r.status == "ok":
+            timing = (
+                f"{format_seconds(r.metric('time/median'))} "
+                f"± {format_seconds(r.metric('time/iqr'))}"
+            )
+            roof = r.metric("roof/fraction")
+            ratio = ratios.get(r.case_id)
+            row = [
+                timing,
+                _throughput(r),
+                f"{roof:.0%}" if roof is not None else "-",
+                f"{ratio:.2f}x" if ratio is not None else "-",
+            ]
+        else:
+            reason = r.reason or "-"
+            row = [escape(reason if len(reason) <= 48 else reason[:47] + "…"), "", "", ""]
+        table.add_row(
+            escape(f"{r.workload}[{params_id(r.params)}]"),
+            escape(f"{r.backend}:{r.variant}"),
+            status,
+            *row,
+        )
+    return table

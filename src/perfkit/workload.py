@@ -1,0 +1,235 @@
+"""Workloads, their implementations (one per backend and variant), and cases."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from perfkit.axes import Params, ParamSpace, params_id
+
+__all__ = [
+    "Case",
+    "CheckResult",
+    "Checker",
+    "Implementation",
+    "Prepare",
+    "Thunk",
+    "Work",
+    "Workload",
+    "exact_match",
+    "relative_error",
+    "workload",
+]
+
+Thunk = Callable[[], Any]
+Prepare = Callable[[Any, Params], Thunk]
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What one call does: throughput and roofline are derived from it, never per backend.
+
+    ``bytes`` counts the minimum traffic of the algorithm (each input read once, each output
+    written once), so an implementation that makes extra passes shows it as a lower % of roof.
+    """
+
+    flops: float = 0.0
+    bytes: float = 0.0
+    items: float = 0.0
+    dtype: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    ok: bool
+    error: float | None = None
+    detail: str = ""
+
+
+Checker = Callable[[Any, Any, Params], CheckResult]
+
+
+def relative_error(tolerance: Mapping[str, float], norm: str = "max") -> Checker:
+    """Norm-wise relative error against the float64 truth, with a tolerance per dtype.
+
+    ``max``: max|out - truth| / max|truth| (elementwise results); ``fro``: the Frobenius
+    ratio (products, where per-element errors of a long dot product are expected).
+    """
+
+    def check(output: Any, truth: Any, params: Params) -> CheckResult:
+        out = np.asarray(output, dtype=np.float64)
+        ref = np.asarray(truth, dtype=np.float64)
+        if out.shape != ref.shape:
+            return CheckResult(False, None, f"shape {out.shape} != expected {ref.shape}")
+        if not np.all(np.isfinite(out)):
+            return CheckResult(False, None, "output holds NaN or inf")
+        if norm == "fro":
+            scale = float(np.linalg.norm(ref)) or 1.0
+            err = float(np.linalg.norm(out - ref)) / scale
+        else:
+            scale = float(np.max(np.abs(ref))) if ref.size else 1.0
+            err = float(np.max(np.abs(out - ref))) / (scale or 1.0) if ref.size else 0.0
+        tol = tolerance[str(params.get("dtype", "float64"))]
+        if err <= tol:
+            return CheckResult(True, err)
+        return CheckResult(False, err, f"relative error {err:.3g} > tolerance {tol:g}")
+
+    return check
+
+
+def exact_match(output: Any, truth: Any, params: Params) -> CheckResult:
+    """Counts, keys, labels: equal or wrong."""
+    if isinstance(truth, np.ndarray) or isinstance(output, np.ndarray):
+        same = np.array_equal(np.asarray(output), np.asarray(truth))
+    else:
+        same = bool(output == truth)
+    return CheckResult(same, 0.0 if same else None, "" if same else "output differs from truth")
+
+
+@dataclass(frozen=True, slots=True)
+class Implementation:
+    """One cell of the matrix: workload x backend x variant.
+
+    ``prepare(inputs, params)`` does all set-up (conversion, transfer, compilation) and
+    returns the thunk; only the thunk is timed. Its return value is what gets checked.
+    """
+
+    workload: str
+    backend: str
+    variant: str
+    prepare: Prepare = field(compare=False)
+    reference: bool = False
+    doc: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.backend}:{self.variant}"
+
+
+class Workload:
+    """A matched workload: seeded inputs, a float64 truth, a checker, and its ports."""
+
+    __slots__ = (
+        "_derived",
+        "check",
+        "doc",
+        "expected",
+        "implementations",
+        "make_inputs",
+        "name",
+        "space",
+        "version",
+        "work",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        doc: str,
+        space: ParamSpace,
+        make_inputs: Callable[[Params, np.random.Generator], Any],
+        expected: Callable[[Any, Params], Any],
+        check: Checker,
+        work: Callable[[Params], Work],
+        version: int = 1,
+    ) -> None:
+        self.name = name
+        self.doc = doc
+        self.space = space
+        self.make_inputs = make_inputs
+        self.expected = expected
+        self.check = check
+        self.work = work
+        self.version = version
+        self.implementations: list[Implementation] = []
+        self._derived = False
+
+    def port(
+        self, backend: str, variant: str = "default", reference: bool = False
+    ) -> Callable[[Prepare], Prepare]:
+        """Decorator: register ``prepare`` as this workload's port to ``backend``."""
+
+        def add(prepare: Prepare) -> Prepare:
+            summary = (prepare.__doc__ or "").strip().splitlines()[:1]
+            self.add(Implementation(self.name, backend, variant, prepare, reference, *summary))
+            return prepare
+
+        return add
+
+    def add(self, implementation: Implementation) -> None:
+        if any(i.key == implementation.key for i in self.implementations):
+            raise ValueError(f"{self.name}: {implementation.key} is declared twice")
+        self.implementations.append(implementation)
+
+    @property
+    def reference(self) -> Implementation:
+        refs = [i for i in self.implementations if i.reference]
+        if len(refs) != 1:
+            raise ValueError(f"{self.name} has {len(refs)} reference implementations, not one")
+        return refs[0]
+
+    def implementation(self, key: str) -> Implementation:
+        for impl in self.implementations:
+            if impl.key == key:
+                return impl
+        raise KeyError(key)
+
+    def seed(self, params: Params, base_seed: int) -> int:
+        """The same inputs for every backend and process: a seed from the workload and params."""
+        return zlib.crc32(f"{self.name}[{params_id(params)}]".encode()) ^ base_seed
+
+    def __repr__(self) -> str:
+        return f"Workload({self.name!r}, {len(self.implementations)} implementations)"
+
+
+def workload(
+    *,
+    name: str,
+    doc: str,
+    space: ParamSpace,
+    make_inputs: Callable[[Params, np.random.Generator], Any],
+    expected: Callable[[Any, Params], Any],
+    check: Checker,
+    work: Callable[[Params], Work],
+    version: int = 1,
+) -> Workload:
+    """Declare a workload; add ports with ``@w.port(backend)``, then ``register_workload(w)``."""
+    return Workload(
+        name=name,
+        doc=doc,
+        space=space,
+        make_inputs=make_inputs,
+        expected=expected,
+        check=check,
+        work=work,
+        version=version,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One thing to measure: a workload, one implementation, one parameter combination."""
+
+    workload: Workload = field(compare=False)
+    implementation: Implementation
+    params: Mapping[str, Any]
+
+    @property
+    def id(self) -> str:
+        return f"{self.workload.name}/{self.implementation.key}[{params_id(self.params)}]"
+
+    @property
+    def params_key(self) -> str:
+        return params_id(self.params)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workload": self.workload.name,
+            "implementation": self.implementation.key,
+            "params": dict(self.params),
+        }

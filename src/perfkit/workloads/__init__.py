@@ -1,0 +1,1 @@
+"""One module per workload, holding its spec and all of its ports."""
