@@ -71,9 +71,15 @@ def _worker_env() -> dict[str, str]:
 def _tail(handle: IO[bytes]) -> str:
     handle.seek(0, os.SEEK_END)
     size = handle.tell()
-    handle.seek(max(0, size - _STDERR_TAIL))
-    text = handle.read().decode("utf-8", "replace").strip()
-    return " | ".join(line for line in text.splitlines() if line.strip())[-_STDERR_TAIL:]
+    handle.seek(max(0, size - 64 * _STDERR_TAIL))  # room for the lines filtered out below
+    text = handle.read().decode("utf-8", "replace")
+    # faulthandler ends a crash report with the list of loaded extension modules: noise.
+    lines = [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip() and not ln.startswith("Extension modules:")
+    ]
+    return " | ".join(lines)[-_STDERR_TAIL:]
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

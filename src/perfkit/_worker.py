@@ -9,6 +9,7 @@ corrupt the stream.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import os
 import sys
@@ -180,6 +181,7 @@ def _blas_info() -> list[dict[str, Any]]:
 
 
 def main() -> None:
+    faulthandler.enable()  # a segfault leaves a Python stack in the stderr tail the runner keeps
     job = json.loads(sys.stdin.read())
     policy = MeasurePolicy.from_json(job["policy"])
     with _protocol_stream() as out:

@@ -30,6 +30,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _policy_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("measurement")
     group.add_argument(
@@ -37,7 +47,9 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="small sizes, one process, short samples: seconds, not minutes",
     )
-    group.add_argument("--processes", type=int, help="worker processes per case (default 2)")
+    group.add_argument(
+        "--processes", type=_positive_int, help="worker processes per case (default 2)"
+    )
     group.add_argument("--budget", type=float, help="sampling seconds per case (default 4)")
     group.add_argument(
         "--target-ci",
@@ -47,7 +59,7 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timeout", type=float, help="seconds per case before it is failed")
     group.add_argument(
         "--threads",
-        type=int,
+        type=_positive_int,
         help="BLAS threads, pinned with threadpoolctl (default: every usable CPU)",
     )
     group.add_argument("--seed", type=int, default=0, help="seed of the input generators")
@@ -81,11 +93,21 @@ def _build_parser() -> argparse.ArgumentParser:
     chosen.add_argument("--workload", "-w", action="append", metavar="NAME")
     chosen.add_argument("--all", action="store_true", help="every registered workload")
     run.add_argument("--backends", "-b", nargs="+", metavar="BACKEND[:VARIANT]")
+    run.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=V[,V...]",
+        help="applies to the selected workloads that have the parameter",
+    )
     _policy_options(run)
     env = sub.add_parser("env", help="this machine's environment as perfkit records it")
     env.add_argument("--json", action="store_true")
     calibrate = sub.add_parser("calibrate", help="measure and cache this machine's ceilings")
-    calibrate.add_argument("--threads", type=int, help="BLAS and copy threads (default: all)")
+    calibrate.add_argument(
+        "--threads", type=_positive_int, help="BLAS and copy threads (default: all)"
+    )
     return parser
 
 
@@ -114,20 +136,34 @@ def _console(stream: Any = None) -> Any:
     return Console(file=file, width=None if file.isatty() else 140)
 
 
+def _param_name(assignment: str) -> str:
+    return assignment.partition("=")[0].strip()
+
+
 def _cases(args: argparse.Namespace, names: Sequence[str]) -> list[Case]:
+    """The cases of a compare (one workload, every option must fit it) or of a run (a
+    suite: ``--param`` and ``--backends`` apply to the workloads that have them)."""
+    workloads = [registry.get_workload(name) for name in names]
+    suite = args.command == "run"
+    if suite:
+        known = {axis.name for w in workloads for axis in w.space.axes}
+        for assignment in args.param:
+            if _param_name(assignment) not in known:
+                raise UsageError(
+                    f"no selected workload has a parameter {_param_name(assignment)!r}"
+                )
     cases: list[Case] = []
-    for name in names:
-        workload = registry.get_workload(name)
-        overrides = registry.parse_param_overrides(workload, getattr(args, "param", []))
+    for workload in workloads:
+        axes = {axis.name for axis in workload.space.axes}
+        assignments = [a for a in args.param if not suite or _param_name(a) in axes]
         selectors = args.backends
-        if selectors and args.command == "run":
-            # A suite keeps the workloads that have a selected port and drops the rest.
-            keys = {i.backend for i in workload.implementations} | {
-                i.key for i in workload.implementations
-            }
-            selectors = [s for s in selectors if s in keys] or None
-            if selectors is None:
+        if suite and selectors:
+            ports = {i.backend for i in workload.implementations}
+            ports |= {i.key for i in workload.implementations}
+            selectors = [s for s in selectors if s in ports]
+            if not selectors:
                 continue
+        overrides = registry.parse_param_overrides(workload, assignments)
         cases.extend(registry.expand_cases(workload, selectors, overrides, args.quick))
     if not cases:
         raise UsageError("no cases to run for that selection")
@@ -276,8 +312,6 @@ def _calibrate(args: argparse.Namespace) -> int:
     from perfkit.roofline import cache_path, cpu_ceilings
 
     threads = args.threads or len(os.sched_getaffinity(0))
-    if threads < 1:
-        raise UsageError(f"--threads must be at least 1, got {threads}")
     ceilings = cpu_ceilings(threads, refresh=True)
     for size, bandwidth in ceilings["bandwidth"]:
         print(f"cpu copy {size / 2**20:>7.2f} MiB  {bandwidth / 1e9:.1f} GB/s (read + write)")

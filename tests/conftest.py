@@ -1,0 +1,50 @@
+"""Shared fixtures: a private ceilings cache, the test plugins, a perfkit subprocess runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from perfkit import registry
+
+PLUGINS = Path(__file__).parent / "plugins"
+FAULTY = PLUGINS / "faulty.py"
+DERIVED = PLUGINS / "derived.py"
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Ceilings measured by tests never touch the user's cache."""
+    path = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("PERFKIT_CACHE_DIR")
+    os.environ["PERFKIT_CACHE_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("PERFKIT_CACHE_DIR", None)
+    else:
+        os.environ["PERFKIT_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def loaded() -> None:
+    """The registry with the built-in modules and the faulty plugin (not the derived one,
+    which adds ports to the built-in workloads and is tested in a subprocess)."""
+    registry.load([FAULTY])
+
+
+def perfkit(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "perfkit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

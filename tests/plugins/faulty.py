@@ -1,0 +1,75 @@
+"""Test-only workload whose ports misbehave on purpose: wrong answers, crashes, hangs."""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from perfkit import Axis, ParamSpace, Skip, Work, register_workload, relative_error, workload
+from perfkit.axes import Params
+
+FAULTY = workload(
+    name="faulty_probe",
+    doc="doubles a vector; its ports fail in every way a port can",
+    space=ParamSpace((Axis("n", (1000,), quick=(100,)),)),
+    make_inputs=lambda params, rng: rng.random(int(params["n"])),
+    expected=lambda x, params: 2.0 * x,
+    check=relative_error({"float64": 1e-12}),
+    work=lambda params: Work(flops=int(params["n"]), bytes=16 * int(params["n"])),
+)
+
+
+@FAULTY.port("python", "good", reference=True)
+def _good(x: Any, params: Params) -> Any:
+    out = np.empty_like(x)
+    return lambda: np.multiply(x, 2.0, out=out)
+
+
+@FAULTY.port("python", "wrong")
+def _wrong(x: Any, params: Params) -> Any:
+    return lambda: 2.0 * x + 1e-3
+
+
+@FAULTY.port("python", "crash")
+def _crash(x: Any, params: Params) -> Any:
+    def run() -> Any:
+        ctypes.string_at(0)  # a real segmentation fault, not an exception
+
+    return run
+
+
+@FAULTY.port("python", "hang")
+def _hang(x: Any, params: Params) -> Any:
+    def run() -> Any:
+        time.sleep(3600)
+
+    return run
+
+
+@FAULTY.port("python", "raises")
+def _raises(x: Any, params: Params) -> Any:
+    raise RuntimeError("prepare broke on purpose")
+
+
+@FAULTY.port("python", "skips")
+def _skips(x: Any, params: Params) -> Any:
+    raise Skip("needs hardware this test pretends to lack")
+
+
+@FAULTY.port("python", "chatty")
+def _chatty(x: Any, params: Params) -> Any:
+    """Prints to stdout on every call: the worker's protocol must not be disturbed."""
+
+    def run() -> Any:
+        print('{"event": "done"}')
+        sys.stdout.flush()
+        return 2.0 * x
+
+    return run
+
+
+register_workload(FAULTY)

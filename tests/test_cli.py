@@ -1,0 +1,160 @@
+"""The command line, run as a real child process: outputs, records, errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from perfkit import load_record
+from tests.conftest import FAULTY, perfkit
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("perfkit: error: ")
+    assert "Traceback" not in done.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["compare", "--workload", "nope"], ["unknown workload 'nope'", "matmul", "vector_add"]),
+        (
+            ["compare", "-w", "matmul", "-b", "cuda_magic"],
+            ["unknown backend 'cuda_magic'", "numpy"],
+        ),
+        (["compare", "-w", "matmul", "-b", "python"], ["no port 'python'", "numpy:default"]),
+        (
+            ["compare", "-w", "matmul", "-p", "size=3"],
+            ["unknown parameter 'size'", "n, dtype, shape"],
+        ),
+        (["compare", "-w", "matmul", "-p", "dtype=float8"], ["not one of: float32, float64"]),
+        (["compare", "-w", "matmul", "-p", "n=lots"], ["'lots' is not a valid int"]),
+        (["compare", "-w", "matmul", "-p", "n"], ["expected NAME=VALUE"]),
+        (["compare", "-w", "matmul", "--budget", "0"], ["budget must be positive"]),
+        (["compare"], ["--workload"]),
+        (["run", "-w", "matmul", "-p", "rows=3"], ["no selected workload has a parameter"]),
+        (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+        (["compare", "-w", "matmul", "--plugin", "missing.py"], ["plugin missing.py: no such"]),
+        (["calibrate", "--threads", "0"], ["--threads: must be at least 1, got 0"]),
+        (["compare", "-w", "matmul", "--processes", "x"], ["'x' is not an integer"]),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(
+    tmp_path: Path, args: list[str], fragments: list[str]
+) -> None:
+    _one_line_error(perfkit(*args, cwd=tmp_path), *fragments)
+    assert not (tmp_path / "reports").exists()  # nothing written on bad usage
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    done = perfkit("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for command in ("list", "compare", "run", "env", "calibrate"):
+        assert command in done.stdout
+
+
+def test_compare_quick_prints_a_table_and_writes_a_record(tmp_path: Path) -> None:
+    done = perfkit(
+        "compare",
+        "--workload",
+        "matmul",
+        "--quick",
+        "--no-calibrate",
+        "--param",
+        "n=64",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "matmul[n=64,dtype=float32,shape=square]" in done.stdout
+    assert "GFLOP/s" in done.stdout
+    path = Path(done.stdout.strip().splitlines()[-1].removeprefix("record: "))
+    record = load_record(tmp_path / path)
+    assert path.parent == Path("reports/runs")
+    assert [r.status for r in record.results] == ["ok", "ok"]
+    assert record.policy["processes"] == 1
+    assert record.environment["blas_threads"] >= 1
+    assert record.environment["blas"], "the worker's BLAS pools are recorded"
+    assert "compare --workload matmul" in record.command
+
+
+def test_broken_ports_make_compare_exit_1_and_are_listed(tmp_path: Path) -> None:
+    done = perfkit(
+        "compare",
+        "-w",
+        "faulty_probe",
+        "--quick",
+        "--no-calibrate",
+        "-b",
+        "python:good",
+        "python:wrong",
+        "python:raises",
+        "python:skips",
+        "--plugin",
+        str(FAULTY),
+        "-o",
+        "out.json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "invalid: faulty_probe/python:wrong[n=100]: relative error" in done.stdout
+    assert "failed: faulty_probe/python:raises[n=100]: RuntimeError" in done.stdout
+    statuses = {r.variant: r.status for r in load_record(tmp_path / "out.json").results}
+    assert statuses == {"good": "ok", "wrong": "invalid", "raises": "failed", "skips": "skipped"}
+
+
+@pytest.mark.slow
+def test_run_all_quick_calibrates_once_and_reports_roof(tmp_path: Path) -> None:
+    done = perfkit("run", "--all", "--quick", "-o", "suite.json", "--threads", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    record = load_record(tmp_path / "suite.json")
+    assert {r.workload for r in record.results} == {"vector_add", "reduce_sum", "softmax", "matmul"}
+    assert all(r.status == "ok" for r in record.results)
+    assert all(r.metric("roof/fraction") > 0 for r in record.results)
+    assert record.environment["ceilings"]["cpu"]["threads"] == 1
+    assert all(
+        record.results[0].metric(k) is not None
+        for k in (
+            "time/median",
+            "time/iqr",
+            "time/ci_low",
+            "mem/peak_rss",
+            "time/first_call",
+            "time/prepare",
+            "throughput/gbps",
+        )
+    )
+
+
+def test_list_and_env(tmp_path: Path) -> None:
+    listing = perfkit("list", cwd=tmp_path)
+    assert listing.returncode == 0
+    assert "numpy:default (ref)" in listing.stdout
+    assert "backends" in listing.stdout
+    env = perfkit("env", "--json", cwd=tmp_path)
+    assert env.returncode == 0
+    assert json.loads(env.stdout)["backends"]["numpy"]["available"] is True
+    plain = perfkit("env", cwd=tmp_path)
+    assert plain.stdout.startswith("cpu ")
+
+
+def test_import_and_help_need_only_numpy() -> None:
+    heavy = ["scipy", "rich", "psutil", "cpuinfo", "threadpoolctl"]
+    code = (
+        "import sys, contextlib, io\n"
+        "import perfkit\n"
+        "from perfkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -1,0 +1,108 @@
+"""The sampling loop: loop calibration, convergence stop, budget stop, policy validation."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from perfkit import MeasurePolicy, UsageError
+from perfkit.measure import calibrate_loops, measure_thunk
+from perfkit.timing import WallTimer
+
+
+class ScriptedTimer:
+    """A Timer whose per-call cost comes from a script: the loop logic, free of machine noise."""
+
+    def __init__(self, per_call: Iterator[float]) -> None:
+        self.per_call = per_call
+        self.calls: list[int] = []
+
+    def time(self, thunk: Callable[[], Any], loops: int) -> float:
+        self.calls.append(loops)
+        return next(self.per_call) * loops
+
+
+def test_calibration_reaches_the_minimum_sample_time() -> None:
+    timer = ScriptedTimer(itertools.repeat(1e-6))
+    loops = calibrate_loops(timer, lambda: None, min_sample_time=0.01)
+    assert loops * 1e-6 >= 0.01
+    assert loops * 1e-6 < 0.05  # aims 20% past the target, not 5x past it
+    assert all(b > a for a, b in itertools.pairwise(timer.calls))
+
+
+def test_calibration_of_a_slow_call_keeps_one_loop() -> None:
+    assert calibrate_loops(ScriptedTimer(itertools.repeat(0.5)), lambda: None, 0.01) == 1
+
+
+def test_calibration_with_a_real_clock() -> None:
+    thunk = lambda: sum(range(100))  # noqa: E731
+    timer = WallTimer(lambda: None)
+    loops = calibrate_loops(timer, thunk, 0.005)
+    assert timer.time(thunk, loops) >= 0.004  # allows a little jitter below the target
+
+
+def test_identical_samples_converge_at_min_samples() -> None:
+    policy = MeasurePolicy(min_samples=8, max_samples=100, budget=60.0, warmup=0)
+    run = measure_thunk(lambda: None, ScriptedTimer(itertools.repeat(1e-3)), policy, 60.0)
+    assert run.stop == "converged"
+    assert len(run.samples) == 8
+
+
+def test_noisy_samples_do_not_converge_and_stop_at_max_samples() -> None:
+    # Alternating 1 ms / 3 ms: the median's CI stays as wide as the spread.
+    noisy = itertools.cycle([1e-3, 3e-3])
+    policy = MeasurePolicy(min_samples=5, max_samples=40, budget=60.0, warmup=0, target_rel_ci=0.01)
+    run = measure_thunk(lambda: None, ScriptedTimer(noisy), policy, 60.0)
+    assert run.stop == "max_samples"
+    assert len(run.samples) == 40
+
+
+def test_budget_stops_sampling() -> None:
+    policy = MeasurePolicy(
+        min_samples=1000, max_samples=10000, min_sample_time=0.001, target_rel_ci=1e-9, warmup=0
+    )
+    start = time.perf_counter()
+    run = measure_thunk(lambda: time.sleep(0.002), WallTimer(lambda: None), policy, 0.3)
+    assert run.stop == "budget"
+    assert 2 <= len(run.samples) < 1000
+    assert time.perf_counter() - start < 5
+
+
+def test_a_call_longer_than_the_budget_still_gives_two_samples() -> None:
+    policy = MeasurePolicy(min_samples=10, warmup=0, min_sample_time=0.001)
+    run = measure_thunk(lambda: time.sleep(0.05), WallTimer(lambda: None), policy, 0.01)
+    assert len(run.samples) == 2
+    assert run.stop == "budget"
+
+
+def test_samples_are_seconds_per_call() -> None:
+    timer = ScriptedTimer(itertools.repeat(2e-6))
+    run = measure_thunk(lambda: None, timer, MeasurePolicy(warmup=0), 1.0)
+    assert run.loops > 1
+    assert run.samples[0] == pytest.approx(2e-6)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"budget": 0},
+        {"processes": 0},
+        {"min_samples": 5, "max_samples": 4},
+        {"confidence": 1.5},
+        {"target_rel_ci": -1},
+    ],
+)
+def test_bad_policies_are_usage_errors(changes: dict[str, Any]) -> None:
+    with pytest.raises(UsageError):
+        MeasurePolicy(**changes)
+
+
+def test_policy_round_trips_through_json() -> None:
+    policy = MeasurePolicy.quick(seed=7)
+    assert MeasurePolicy.from_json(policy.to_json()) == policy
+    assert policy.processes == 1
+    assert MeasurePolicy().processes >= 2

@@ -1,0 +1,134 @@
+"""Records: round trips, the frozen fixture of every schema version, one-line load errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfkit import SCHEMA_VERSION, RecordError, load_record
+from perfkit.record import (
+    STATUSES,
+    CaseResult,
+    Measurement,
+    RunRecord,
+    SampleRun,
+    dump_record,
+    record_from_dict,
+    record_to_dict,
+)
+from tests.conftest import DATA
+
+FIXTURES = sorted(DATA.glob("record_v*.json"))
+
+
+def _fixture() -> dict[str, Any]:
+    return json.loads((DATA / f"record_v{SCHEMA_VERSION}.json").read_text())
+
+
+def test_there_is_a_frozen_fixture_for_every_schema_version() -> None:
+    versions = sorted(int(p.stem.removeprefix("record_v")) for p in FIXTURES)
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_every_fixture_loads(path: Path) -> None:
+    record = load_record(path)
+    assert record.schema_version == SCHEMA_VERSION
+    assert {r.status for r in record.results} == set(STATUSES)
+    ok = next(r for r in record.results if r.status == "ok")
+    assert ok.measurement is not None
+    assert ok.measurement.samples
+    assert ok.metric("time/median") > 0
+
+
+def test_current_fixture_round_trips_exactly(tmp_path: Path) -> None:
+    record = load_record(DATA / f"record_v{SCHEMA_VERSION}.json")
+    out = dump_record(record, tmp_path / "again.json")
+    assert json.loads(out.read_text()) == _fixture()
+    assert load_record(out) == record
+
+
+def test_nan_metrics_are_written_as_null_and_read_back_as_nan(tmp_path: Path) -> None:
+    result = CaseResult(
+        "w/b:v[n=1]",
+        "w",
+        "b",
+        "v",
+        {"n": 1},
+        "ok",
+        measurement=Measurement(
+            (SampleRun(0, 1, (1.0, 2.0), "budget"),), {"time/ci_low": math.nan}
+        ),
+    )
+    record = RunRecord("id", "now", "perfkit", False, {}, {}, (result,))
+    path = dump_record(record, tmp_path / "r.json")
+    assert json.loads(path.read_text())["results"][0]["measurement"]["metrics"] == {
+        "time/ci_low": None
+    }
+    assert math.isnan(load_record(path).results[0].metric("time/ci_low"))
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
+    record = load_record(DATA / f"record_v{SCHEMA_VERSION}.json")
+    dump_record(record, tmp_path / "deep" / "r.json")
+    assert [p.name for p in (tmp_path / "deep").iterdir()] == ["r.json"]
+
+
+def _broken(change: Any) -> dict[str, Any]:
+    data = _fixture()
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.pop("schema_version"), "not a perfkit record"),
+        (lambda d: d.update(schema_version=99), "schema version 99 is newer"),
+        (lambda d: d.update(schema_version=0), "schema version 0 is not supported"),
+        (lambda d: d.update(schema_version="1"), "schema_version: expected an integer"),
+        (lambda d: d.pop("results"), "record: missing field 'results'"),
+        (lambda d: d["results"][0].update(status="great"), "results[0].status: 'great' is not"),
+        (lambda d: d["results"][1].update(params=[1]), "results[1].params: expected dict"),
+        (
+            lambda d: d["results"][0]["measurement"]["runs"][0].update(samples=["1"]),
+            "results[0].measurement.runs[0].samples: expected a number",
+        ),
+        (
+            lambda d: d["results"][0]["measurement"]["runs"][0].update(stop="bored"),
+            "runs[0].stop: 'bored' is not one of",
+        ),
+        (lambda d: d.update(partial="no"), "record.partial: expected bool"),
+        (lambda d: d["results"][0].update(reference=1), "results[0].reference: expected bool"),
+    ],
+)
+def test_invalid_records_give_one_line_errors(change: Any, message: str) -> None:
+    with pytest.raises(RecordError) as info:
+        record_from_dict(_broken(change), "pr.json")
+    text = str(info.value)
+    assert message in text
+    assert text.startswith("pr.json")
+    assert "\n" not in text
+
+
+def test_load_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(RecordError, match="no such record file"):
+        load_record(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(RecordError, match=r"bad.json: not valid JSON \(line 1"):
+        load_record(tmp_path / "bad.json")
+    (tmp_path / "list.json").write_text("[]")
+    with pytest.raises(RecordError, match="not a perfkit record"):
+        load_record(tmp_path / "list.json")
+    with pytest.raises(RecordError, match="is a directory"):
+        load_record(tmp_path)
+
+
+def test_record_to_dict_is_plain_json() -> None:
+    record = load_record(DATA / f"record_v{SCHEMA_VERSION}.json")
+    text = json.dumps(record_to_dict(record), allow_nan=False)
+    assert json.loads(text)["run_id"] == record.run_id

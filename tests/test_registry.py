@@ -1,0 +1,106 @@
+"""Registry invariants: one list of workloads and backends, consistent everywhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perfkit import UsageError, registry
+from perfkit.backend import Backend, backends
+from tests.conftest import DERIVED, perfkit
+
+pytestmark = pytest.mark.usefixtures("loaded")
+
+ARRAY_WORKLOADS = ("vector_add", "reduce_sum", "softmax", "matmul")
+
+
+def test_the_array_workloads_have_a_numpy_reference() -> None:
+    for name in ARRAY_WORKLOADS:
+        assert registry.get_workload(name).reference.key == "numpy:default"
+
+
+def test_every_workload_has_exactly_one_reference() -> None:
+    for workload in registry.workloads().values():
+        assert sum(i.reference for i in workload.implementations) == 1, workload.name
+
+
+def test_every_implementation_names_a_registered_backend() -> None:
+    known = backends()
+    for workload in registry.workloads().values():
+        for impl in workload.implementations:
+            assert impl.backend in known, f"{workload.name}: {impl.key}"
+            assert impl.workload == workload.name
+
+
+def test_backends_follow_the_protocol_and_say_why_when_unavailable() -> None:
+    for name, backend in backends().items():
+        assert isinstance(backend, Backend)
+        assert backend.name == name
+        availability = backend.probe()
+        assert availability.ok or availability.reason
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_case_ids_are_unique_across_the_whole_suite(quick: bool) -> None:
+    ids = [
+        case.id
+        for workload in registry.workloads().values()
+        for case in registry.expand_cases(workload, quick=quick)
+    ]
+    assert len(ids) == len(set(ids)) > 0
+
+
+def test_case_ids_have_the_documented_shape() -> None:
+    (case,) = registry.expand_cases(
+        registry.get_workload("matmul"),
+        ["numpy"],
+        {"n": [4096], "dtype": ["float32"], "shape": ["square"]},
+    )
+    assert case.id == "matmul/numpy:default[n=4096,dtype=float32,shape=square]"
+    assert registry.resolve_case(case.to_json()) == case
+
+
+def test_reference_comes_first_and_selection_errors_name_the_choices() -> None:
+    faulty = registry.get_workload("faulty_probe")
+    cases = registry.expand_cases(faulty, ["python:wrong", "python:good"])
+    assert [c.implementation.variant for c in cases] == ["good", "wrong"]
+    with pytest.raises(UsageError, match=r"unknown backend 'nope'; valid backends: .*numpy"):
+        registry.expand_cases(faulty, ["nope"])
+    with pytest.raises(UsageError, match="has no port 'numpy'"):
+        registry.expand_cases(faulty, ["numpy"])
+    with pytest.raises(UsageError, match=r"valid workloads: .*matmul"):
+        registry.get_workload("matmull")
+
+
+def test_workload_versions_are_positive_integers() -> None:
+    for workload in registry.workloads().values():
+        assert isinstance(workload.version, int)
+        assert workload.version >= 1
+
+
+def test_derived_backends_gain_a_port_for_every_port_of_their_base(tmp_path: Path) -> None:
+    # In a child process: the derived plugin adds ports to the built-in workloads.
+    done = perfkit("list", "--plugin", str(DERIVED), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for name in ARRAY_WORKLOADS:
+        row = next(line for line in done.stdout.splitlines() if line.startswith(f"│ {name} "))
+        assert "numpy_copied:default" in row
+    run = perfkit(
+        "compare",
+        "-w",
+        "vector_add",
+        "--quick",
+        "--plugin",
+        str(DERIVED),
+        "--param",
+        "dtype=float64",
+        "--no-calibrate",
+        "-o",
+        "r.json",
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    results = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert {r["backend"]: r["status"] for r in results} == {"numpy": "ok", "numpy_copied": "ok"}

@@ -1,0 +1,62 @@
+"""Ceilings: measured on this machine, cached per machine, and % of roof."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from perfkit import Work
+from perfkit.roofline import (
+    bandwidth_for,
+    cache_path,
+    cpu_ceilings,
+    load_cached_ceilings,
+    roof_fraction,
+)
+
+CEILING = {"bandwidth": [[1 << 20, 200e9], [1 << 30, 20e9]], "flops": {"float64": 100e9}}
+
+
+def test_bandwidth_is_chosen_by_working_set() -> None:
+    assert bandwidth_for(CEILING, 1000) == 200e9
+    assert bandwidth_for(CEILING, 1 << 20) == 200e9
+    assert bandwidth_for(CEILING, (1 << 20) + 1) == 20e9
+    assert bandwidth_for(CEILING, 1 << 40) == 20e9  # past the table: the largest (DRAM)
+    assert bandwidth_for({}, 10) == 0.0
+
+
+def test_compute_bound_fraction_uses_the_peak() -> None:
+    work = Work(flops=2e9, bytes=1e8, dtype="float64")  # 20 flop/byte: compute bound
+    assert roof_fraction(work, 0.04, CEILING) == pytest.approx(0.5)
+
+
+def test_memory_bound_fraction_uses_intensity_times_bandwidth() -> None:
+    work = Work(flops=1e8, bytes=1.2e9, dtype="float64")  # DRAM-sized, 1/12 flop/byte
+    seconds = 1.2e9 / 10e9  # 10 GB/s achieved of 20 GB/s
+    assert roof_fraction(work, seconds, CEILING) == pytest.approx(0.5)
+
+
+def test_no_ceiling_or_unknown_dtype_falls_back_or_gives_none() -> None:
+    assert roof_fraction(Work(flops=1, bytes=1, dtype="float64"), 1.0, None) is None
+    # float16 peak unknown: bandwidth alone still bounds it
+    work = Work(flops=1e6, bytes=1e6, dtype="float16")
+    assert roof_fraction(work, 1e6 / 100e9, CEILING) == pytest.approx(0.5)
+    assert roof_fraction(Work(), 1.0, CEILING) is None
+
+
+@pytest.mark.slow
+def test_calibration_measures_this_machine_and_is_cached() -> None:
+    first = cpu_ceilings(threads=1, quick=True)
+    sizes = [size for size, _ in first["bandwidth"]]
+    assert sizes == sorted(sizes)
+    assert all(bw > 1e8 for _, bw in first["bandwidth"])  # over 0.1 GB/s on any machine
+    assert set(first["flops"]) == {"float32", "float64"}
+    assert all(f > 1e8 for f in first["flops"].values())
+
+    assert load_cached_ceilings(1) == first
+    assert cpu_ceilings(threads=1) == first  # cached: not measured again
+    assert json.loads(cache_path().read_text())  # a real file in the private cache
+    again = cpu_ceilings(threads=1, refresh=True, quick=True)
+    assert again["measured"] >= first["measured"]
+    assert load_cached_ceilings(1) == again

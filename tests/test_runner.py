@@ -1,0 +1,168 @@
+"""Orchestration: verification before timing, crash and hang isolation, interleaving."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from perfkit import MeasurePolicy, load_record, registry
+from perfkit._runner import interleave, run_cases
+from tests.conftest import FAULTY
+
+QUICK = MeasurePolicy.quick(timeout=20.0)
+
+
+def _cases(*keys: str) -> list:
+    workload = registry.get_workload("faulty_probe")
+    return registry.expand_cases(workload, list(keys), quick=True)
+
+
+@pytest.fixture(autouse=True)
+def _registry(loaded: None) -> None:
+    return None
+
+
+def _by_variant(outcome) -> dict:
+    return {r.variant: r for r in outcome.results}
+
+
+def test_good_case_is_measured_with_samples_and_metrics() -> None:
+    outcome = run_cases(_cases("python:good"), QUICK, [FAULTY])
+    (result,) = outcome.results
+    assert result.status == "ok", result.reason
+    assert result.measurement is not None
+    assert len(result.measurement.samples) >= 2
+    assert result.metric("time/median") > 0
+    assert result.metric("mem/peak_rss") > 1e6  # a Python process holds megabytes
+    assert result.metric("check/error") == 0.0
+    assert not outcome.partial
+
+
+def test_wrong_answer_is_invalid_and_never_timed() -> None:
+    outcome = run_cases(_cases("python:good", "python:wrong"), QUICK, [FAULTY])
+    wrong = _by_variant(outcome)["wrong"]
+    assert wrong.status == "invalid"
+    assert "relative error" in wrong.reason
+    assert wrong.measurement is not None
+    assert wrong.measurement.runs == ()
+    assert wrong.metric("time/median") is None
+    assert wrong.metric("check/error") > 1e-12
+
+
+def test_crashing_worker_fails_its_case_and_the_run_goes_on() -> None:
+    outcome = run_cases(_cases("python:crash", "python:good"), QUICK, [FAULTY])
+    results = _by_variant(outcome)
+    assert results["crash"].status == "failed"
+    assert f"code {-signal.SIGSEGV}" in results["crash"].reason
+    assert "Segmentation fault" in results["crash"].reason  # the stderr tail is kept
+    assert results["good"].status == "ok"
+
+
+def test_hanging_case_times_out_and_the_next_case_still_runs() -> None:
+    policy = QUICK.replace(timeout=3.0)
+    cases = _cases("python:good", "python:hang")
+    # Put the hang first so the good case needs a fresh worker.
+    start = time.monotonic()
+    outcome = run_cases(list(reversed(cases)), policy, [FAULTY])
+    results = _by_variant(outcome)
+    assert results["hang"].status == "failed"
+    assert results["hang"].reason == "timed out after 3 s"
+    assert results["good"].status == "ok"
+    assert time.monotonic() - start < 60
+
+
+def test_exceptions_and_skips_in_prepare_are_reported_with_reasons() -> None:
+    outcome = run_cases(_cases("python:raises", "python:skips"), QUICK, [FAULTY])
+    results = _by_variant(outcome)
+    assert results["raises"].status == "failed"
+    assert "RuntimeError: prepare broke on purpose" in results["raises"].reason
+    assert results["skips"].status == "skipped"
+    assert results["skips"].reason == "needs hardware this test pretends to lack"
+
+
+def test_prints_on_stdout_do_not_corrupt_the_worker_protocol() -> None:
+    outcome = run_cases(_cases("python:chatty", "python:good"), QUICK, [FAULTY])
+    assert [r.status for r in outcome.results] == ["ok", "ok"]
+
+
+def test_samples_come_from_every_process_and_failures_are_not_rerun() -> None:
+    policy = QUICK.replace(processes=2)
+    outcome = run_cases(_cases("python:good", "python:wrong"), policy, [FAULTY])
+    good = _by_variant(outcome)["good"]
+    assert sorted(run.process for run in good.measurement.runs) == [0, 1]
+    # The invalid case was judged once, in the first repetition, and not measured again.
+    assert _by_variant(outcome)["wrong"].status == "invalid"
+
+
+def test_interleave_rotates_backends_and_reverses_groups() -> None:
+    cases = registry.expand_cases(
+        registry.get_workload("vector_add"), overrides={"n": [10, 20]}, quick=True
+    )
+    first = [c.id for c in interleave(cases, 0)]
+    second = [c.id for c in interleave(cases, 1)]
+    assert first == [c.id for c in cases]
+    assert sorted(first) == sorted(second)
+    assert first[0] != second[0]
+    groups = [registry.get_workload("faulty_probe")]
+    faulty = registry.expand_cases(groups[0], ["python:good", "python:wrong"], quick=True)
+    assert [c.implementation.variant for c in interleave(faulty, 1)] == ["wrong", "good"]
+
+
+def test_ctrl_c_keeps_finished_cases_in_a_partial_record(tmp_path: Path) -> None:
+    out = tmp_path / "partial.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "perfkit",
+            "compare",
+            "-w",
+            "faulty_probe",
+            "--quick",
+            "-b",
+            "python:good",
+            "python:hang",
+            "--plugin",
+            str(FAULTY),
+            "--timeout",
+            "120",
+            "--no-calibrate",
+            "-o",
+            str(out),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Wait until the hanging case has started: the good one has finished by then.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _has_grandchild(proc.pid):
+        time.sleep(0.2)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "partial record written" in stdout
+    record = load_record(out)
+    assert record.partial
+    assert [r.variant for r in record.results] == ["good"]
+
+
+def _has_grandchild(pid: int) -> bool:
+    import psutil
+
+    return bool(psutil.Process(pid).children(recursive=True))
+
+
+def test_every_worker_is_gone_after_a_run() -> None:
+    import psutil
+
+    run_cases(_cases("python:hang"), QUICK.replace(timeout=2.0), [FAULTY])
+    assert psutil.Process(os.getpid()).children(recursive=True) == []

@@ -1,0 +1,45 @@
+"""Summaries and the confidence interval of the median."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from perfkit.stats import median_ci, relative_ci_width, summarize
+
+
+def test_median_ci_covers_the_true_median_about_95_percent_of_the_time() -> None:
+    rng = np.random.default_rng(1)
+    true_median = math.log(2)  # exponential(1)
+    hits = 0
+    trials = 400
+    for _ in range(trials):
+        low, high = median_ci(rng.exponential(size=40))
+        hits += low <= true_median <= high
+    assert 0.92 <= hits / trials <= 0.995
+
+
+def test_median_ci_narrows_with_more_samples() -> None:
+    rng = np.random.default_rng(2)
+    small = relative_ci_width(rng.normal(10, 1, size=20))
+    large = relative_ci_width(rng.normal(10, 1, size=2000))
+    assert large < small / 4
+
+
+def test_too_few_samples_have_no_interval() -> None:
+    assert all(math.isnan(v) for v in median_ci([1.0]))
+    assert relative_ci_width([1.0]) == math.inf
+
+
+def test_summary_metrics() -> None:
+    summary = summarize([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert summary.median == 3.0
+    assert summary.minimum == 1.0
+    assert summary.iqr == pytest.approx(2.0)
+    metrics = summary.as_metrics()
+    assert metrics["time/median"] == 3.0
+    assert metrics["time/samples"] == 5.0
+    with pytest.raises(ValueError, match="no samples"):
+        summarize([])
