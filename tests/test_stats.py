@@ -43,3 +43,13 @@ def test_summary_metrics() -> None:
     assert metrics["time/samples"] == 5.0
     with pytest.raises(ValueError, match="no samples"):
         summarize([])
+
+
+@pytest.mark.parametrize("n", [6, 7, 10, 40, 199, 300, 1000])
+def test_median_ci_matches_scipy_quantile_test(n: int) -> None:
+    from scipy import stats
+
+    samples = np.random.default_rng(n).lognormal(size=n)
+    expected = stats.quantile_test(samples, q=float(np.median(samples)), p=0.5)
+    interval = expected.confidence_interval(0.95)
+    assert median_ci(samples) == (interval.low, interval.high)

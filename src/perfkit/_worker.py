@@ -59,6 +59,18 @@ def peak_rss() -> float | None:
     return None
 
 
+def memory_metrics(peak_was_reset: bool) -> dict[str, float]:
+    """``mem/peak_rss`` where the kernel let the peak be reset before the case; otherwise
+    the resident size after it (psutil), since a lifetime peak would blame this case for
+    an earlier one's memory."""
+    peak = peak_rss() if peak_was_reset else None
+    if peak is not None:
+        return {"mem/peak_rss": peak}
+    import psutil
+
+    return {"mem/rss_after": float(psutil.Process().memory_info().rss)}
+
+
 class _InputCache:
     """Inputs and truth for the current parameters only: cases arrive grouped by them."""
 
@@ -107,7 +119,7 @@ class Worker:
         try:
             self.session(backend)
             inputs, truth = self.inputs.get(case)
-            reset_peak_rss()
+            peak_was_reset = reset_peak_rss()
             start = time.perf_counter()
             thunk = case.implementation.prepare(inputs, case.params)
             metrics["time/prepare"] = time.perf_counter() - start
@@ -130,9 +142,7 @@ class Worker:
             run = measure_thunk(thunk, backend.timer(), self.policy, budget, self.process)
         except Exception as exc:
             return {"status": "failed", "reason": _reason(exc), "metrics": metrics}
-        rss = peak_rss()
-        if rss is not None:
-            metrics["mem/peak_rss"] = rss
+        metrics.update(memory_metrics(peak_was_reset))
         metrics["time/session_start"] = self.session_start[backend.name]
         return {
             "status": "ok",

@@ -1,0 +1,55 @@
+"""Repeatability: two back-to-back ``perfkit run --all`` and the spread of their ratios.
+
+    python scripts/repeatability.py [--quick] [-- extra perfkit run options]
+
+Prints, over every case measured in both runs, the ratio of medians (second / first): the
+share within ±5%, the median absolute deviation from 1, and the worst case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def run_suite(out: Path, extra: list[str]) -> dict[str, float]:
+    subprocess.run(
+        [sys.executable, "-m", "perfkit", "run", "--all", "-o", str(out), *extra],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    record = json.loads(out.read_text())
+    return {
+        r["case_id"]: r["measurement"]["metrics"]["time/median"]
+        for r in record["results"]
+        if r["status"] == "ok"
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="write the ratios as JSON here")
+    parser.add_argument("extra", nargs="*", help="options passed to both perfkit runs")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        first = run_suite(Path(tmp) / "a.json", args.extra)
+        second = run_suite(Path(tmp) / "b.json", args.extra)
+    ratios = {case: second[case] / first[case] for case in first.keys() & second.keys()}
+    within = sum(abs(r - 1) <= 0.05 for r in ratios.values())
+    worst = max(ratios, key=lambda c: abs(ratios[c] - 1))
+    print(f"cases               {len(ratios)}")
+    print(f"within ±5%          {within}/{len(ratios)} ({within / len(ratios):.0%})")
+    print(f"median |ratio - 1|  {statistics.median(abs(r - 1) for r in ratios.values()):.2%}")
+    print(f"worst               {worst}: {ratios[worst]:.3f}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(dict(sorted(ratios.items())), indent=1))
+
+
+if __name__ == "__main__":
+    main()
