@@ -13,7 +13,6 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -34,11 +33,16 @@ def run_suite(out: Path, extra: list[str]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="write the ratios as JSON here")
+    parser.add_argument(
+        "--records",
+        type=Path,
+        default=Path("reports/repeatability"),
+        help="folder for the two run records (default %(default)s)",
+    )
     parser.add_argument("extra", nargs="*", help="options passed to both perfkit runs")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        first = run_suite(Path(tmp) / "a.json", args.extra)
-        second = run_suite(Path(tmp) / "b.json", args.extra)
+    first = run_suite(args.records / "first.json", args.extra)
+    second = run_suite(args.records / "second.json", args.extra)
     ratios = {case: second[case] / first[case] for case in first.keys() & second.keys()}
     within = sum(abs(r - 1) <= 0.05 for r in ratios.values())
     worst = max(ratios, key=lambda c: abs(ratios[c] - 1))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from perfkit import MeasurePolicy, load_record, registry
-from perfkit._runner import interleave, run_cases
+from perfkit._runner import interleave, run_cases, settled
 from tests.conftest import FAULTY
 
 QUICK = MeasurePolicy.quick(timeout=20.0)
@@ -166,3 +166,23 @@ def test_every_worker_is_gone_after_a_run() -> None:
 
     run_cases(_cases("python:hang"), QUICK.replace(timeout=2.0), [FAULTY])
     assert psutil.Process(os.getpid()).children(recursive=True) == []
+
+
+def _report(*samples: float) -> dict:
+    return {"status": "ok", "run": {"samples": list(samples)}}
+
+
+def test_settled_needs_the_planned_processes_and_agreeing_medians() -> None:
+    policy = MeasurePolicy(processes=2, target_rel_ci=0.02)
+    assert not settled([_report(1.0, 1.0)], policy)
+    assert settled([_report(1.00, 1.01), _report(1.02, 1.03)], policy)
+    assert not settled([_report(1.0), _report(1.1)], policy)  # 10% apart: not settled
+
+
+def test_disagreeing_processes_get_extra_rounds_up_to_the_limit() -> None:
+    never = QUICK.replace(processes=1, extra_processes=2, target_rel_ci=1e-9)
+    (result,) = run_cases(_cases("python:good"), never, [FAULTY]).results
+    assert sorted(run.process for run in result.measurement.runs) == [0, 1, 2]
+    always = QUICK.replace(processes=1, extra_processes=2, target_rel_ci=10.0)
+    (result,) = run_cases(_cases("python:good"), always, [FAULTY]).results
+    assert [run.process for run in result.measurement.runs] == [0]

@@ -7,6 +7,7 @@ import json
 import os
 import selectors
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import perfkit
 from perfkit.backend import get_backend
@@ -29,7 +30,14 @@ _STDERR_TAIL = 1500
 # Precedence when worker processes disagree about a case: the worst status wins.
 _SEVERITY = {"ok": 0, "skipped": 1, "failed": 2, "invalid": 3}
 
-Progress = Callable[[str], None]
+
+class Progress(Protocol):
+    """What the runner tells a progress display: rounds as they are planned, cases as
+    they finish."""
+
+    def planned(self, cases: int) -> None: ...
+
+    def finished(self, case_id: str) -> None: ...
 
 
 def effective_threads(policy: MeasurePolicy) -> int:
@@ -122,6 +130,7 @@ class _Supervisor:
         }
         by_id = {case.id: case for case in pending}
         finished = 0
+        timed_out = False
         with tempfile.TemporaryFile() as stderr:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "perfkit._worker"],
@@ -142,15 +151,7 @@ class _Supervisor:
                 for message in _lines(proc.stdout, deadline):
                     if message is None:  # the deadline passed with no word
                         _kill(proc)
-                        if current is not None:
-                            self.on_result(
-                                current,
-                                {
-                                    "status": "failed",
-                                    "reason": f"timed out after {self.policy.timeout:g} s",
-                                },
-                            )
-                            return finished + 1
+                        timed_out = True
                         break
                     event = message.get("event")
                     if event == "hello":
@@ -168,10 +169,20 @@ class _Supervisor:
             except BaseException:
                 _kill(proc)
                 raise
+            finally:
+                if proc.stdout is not None:
+                    proc.stdout.close()
             if finished == len(pending):
                 return finished
-            # The worker died: blame the case it was running, or every case if it never began.
-            reason = f"worker exited with code {code}: {_tail(stderr)}"
+            # The worker died or was killed: blame the case it was running, or every case
+            # if it never began one.
+            if timed_out:
+                if current is not None:
+                    reason = f"timed out after {self.policy.timeout:g} s"
+                else:
+                    reason = f"worker began no case within {self.policy.timeout:g} s"
+            else:
+                reason = f"worker exited with code {code}: {_tail(stderr)}"
             blamed = [current] if current is not None else pending[finished:]
             for case in blamed:
                 self.on_result(case, {"status": "failed", "reason": reason})
@@ -251,6 +262,17 @@ def _merge(case: Case, reports: list[dict[str, Any]], ceilings: dict[str, Any]) 
     )
 
 
+def settled(reports: Sequence[dict[str, Any]], policy: MeasurePolicy) -> bool:
+    """Whether a case needs no more processes: it has the planned number and their medians
+    lie within twice the CI target of each other (the spread a single process's CI
+    cannot see: placement in memory, the machine's mood while it ran)."""
+    medians = [statistics.median(r["run"]["samples"]) for r in reports if r["status"] == "ok"]
+    if len(medians) < policy.processes:
+        return False
+    spread = float((max(medians) - min(medians)) / statistics.median(medians))
+    return spread <= 2 * policy.target_rel_ci
+
+
 def run_cases(
     cases: Sequence[Case],
     policy: MeasurePolicy,
@@ -258,7 +280,8 @@ def run_cases(
     ceilings: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> RunOutcome:
-    """Probe, verify and measure every case in ``policy.processes`` interleaved repetitions.
+    """Probe, verify and measure every case in ``policy.processes`` interleaved repetitions,
+    plus up to ``policy.extra_processes`` for the cases that have not ``settled``.
 
     Unavailable backends are skipped without starting a worker. A case that is skipped,
     invalid or failed in one repetition is not run again. Ctrl-C ends the run early: the
@@ -276,13 +299,22 @@ def run_cases(
     def on_result(case: Case, report: dict[str, Any]) -> None:
         reports[case.id].append(report)
         if progress is not None:
-            progress(case.id)
+            progress.finished(case.id)
 
     partial = False
     blas: list[dict[str, Any]] = []
     try:
-        for round_index in range(policy.processes):
-            active = [c for c in cases if all(r["status"] == "ok" for r in reports[c.id])]
+        for round_index in range(policy.processes + policy.extra_processes):
+            active = [
+                c
+                for c in cases
+                if all(r["status"] == "ok" for r in reports[c.id])
+                and (round_index < policy.processes or not settled(reports[c.id], policy))
+            ]
+            if not active:
+                break
+            if progress is not None:
+                progress.planned(len(active))
             supervisor = _Supervisor(policy, plugins, round_index, on_result)
             supervisor.run(interleave(active, round_index))
             blas = blas or supervisor.blas

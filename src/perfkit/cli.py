@@ -50,6 +50,11 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--processes", type=_positive_int, help="worker processes per case (default 2)"
     )
+    group.add_argument(
+        "--extra-processes",
+        type=int,
+        help="more processes for cases whose processes disagree (default 2; 0 with --quick)",
+    )
     group.add_argument("--budget", type=float, help="sampling seconds per case (default 4)")
     group.add_argument(
         "--target-ci",
@@ -116,6 +121,7 @@ def _policy(args: argparse.Namespace) -> MeasurePolicy:
         name: value
         for name, value in (
             ("processes", args.processes),
+            ("extra_processes", args.extra_processes),
             ("budget", args.budget),
             ("target_rel_ci", args.target_ci),
             ("timeout", args.timeout),
@@ -222,29 +228,45 @@ def _measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
     return EXIT_FAILED_CASES if bad else EXIT_OK
 
 
+class _Bar:
+    """The rich progress bar behind the runner's Progress protocol."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.task = bar.add_task("measuring", total=0)
+
+    def planned(self, cases: int) -> None:
+        self.bar.update(self.task, total=self.bar.tasks[0].total + cases)
+
+    def finished(self, case_id: str) -> None:
+        self.bar.update(self.task, advance=1, description=case_id)
+
+
 def _run_with_progress(
-    cases: list[Case], policy: MeasurePolicy, plugins: list[str], ceilings: dict[str, Any], err: Any
+    cases: list[Case],
+    policy: MeasurePolicy,
+    plugins: list[str],
+    ceilings: dict[str, Any],
+    err: Any,
 ) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from perfkit import _runner
 
-    total = len(cases) * policy.processes
-    with Progress(
+    columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("measuring", total=total)
-
-        def advance(case_id: str) -> None:
-            bar.update(task, advance=1, description=case_id)
-
-        return _runner.run_cases(cases, policy, plugins, ceilings, advance)
+    )
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        return _runner.run_cases(cases, policy, plugins, ceilings, _Bar(bar))
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -25,9 +25,12 @@ _MIN_CI_SAMPLES = 6
 class MeasurePolicy:
     """How long and how carefully to measure each case.
 
-    ``budget`` is the sampling time per case in seconds, shared by its worker processes;
-    a case stops earlier once the 95% CI of its median is narrower than ``target_rel_ci``
-    of the median (and it has ``min_samples``), and never takes more than ``max_samples``.
+    ``budget`` is the sampling time per case in seconds, shared by its ``processes``
+    worker processes; a process stops earlier once the 95% CI of its median is narrower
+    than ``target_rel_ci`` of the median (and it has ``min_samples``), and never takes more
+    than ``max_samples``. A CI inside one process cannot see how much processes differ
+    from each other, so a case whose process medians spread wider than twice the target
+    gets up to ``extra_processes`` more, each with the same share of the budget.
     """
 
     warmup: int = 1
@@ -37,6 +40,7 @@ class MeasurePolicy:
     target_rel_ci: float = 0.02
     budget: float = 4.0
     processes: int = 2
+    extra_processes: int = 2
     timeout: float = 120.0
     blas_threads: int = 0  # 0: every CPU this process may run on
     seed: int = 0
@@ -48,6 +52,8 @@ class MeasurePolicy:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
         if self.processes < 1 or self.min_samples < 1 or self.max_samples < self.min_samples:
             raise UsageError("need processes >= 1 and 1 <= min_samples <= max_samples")
+        if self.extra_processes < 0:
+            raise UsageError(f"extra_processes must be >= 0, got {self.extra_processes}")
         if not 0 < self.confidence < 1:
             raise UsageError(f"confidence must lie in (0, 1), got {self.confidence}")
 
@@ -61,6 +67,7 @@ class MeasurePolicy:
             target_rel_ci=0.05,
             budget=0.5,
             processes=1,
+            extra_processes=0,
         )
         return dataclasses.replace(base, **changes)
 
