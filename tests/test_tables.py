@@ -1,0 +1,67 @@
+"""The terminal table: units, speedups against the reference, escaping."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from perfkit.record import CaseResult, Measurement
+from perfkit.tables import format_seconds, results_table, speedups
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(2.5, "2.5 s"), (0.0123, "12.3 ms"), (4.56e-6, "4.56 µs"), (7e-9, "7 ns"), (None, "-")],
+)
+def test_format_seconds(seconds: float | None, text: str) -> None:
+    assert format_seconds(seconds) == text
+
+
+def _result(
+    backend: str,
+    median: float | None,
+    *,
+    status: str = "ok",
+    reference: bool = False,
+    reason: str = "",
+    n: int = 1,
+) -> CaseResult:
+    measurement = Measurement((), {"time/median": median, "time/iqr": 0.0}) if median else None
+    return CaseResult(
+        f"w/{backend}:v[n={n}]",
+        "w",
+        backend,
+        "v",
+        {"n": n},
+        status,  # type: ignore[arg-type]
+        reason,
+        reference,
+        {"flops": 10.0, "bytes": 1.0},
+        measurement,
+    )
+
+
+def test_speedups_are_against_the_reference_with_the_same_params() -> None:
+    results = [
+        _result("numpy", 2.0, reference=True),
+        _result("fast", 0.5),
+        _result("other_size", 1.0, n=2),
+        _result("broken", None, status="failed"),
+    ]
+    assert speedups(results) == {"w/numpy:v[n=1]": 1.0, "w/fast:v[n=1]": 4.0}
+
+
+def test_table_escapes_markup_and_shows_reasons() -> None:
+    results = [
+        _result("numpy", 2.0, reference=True),
+        _result("evil", None, status="invalid", reason="[bold]x[/bold] " + "y" * 80),
+    ]
+    console = Console(file=io.StringIO(), width=200)
+    console.print(results_table(results))
+    text = console.file.getvalue()
+    assert "[bold]x[/bold]" in text  # shown as text, not interpreted
+    assert "…" in text  # long reasons are cut in the table
+    assert "4.00x" not in text
+    assert "1.00x" in text
