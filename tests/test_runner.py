@@ -86,6 +86,14 @@ def test_exceptions_and_skips_in_prepare_are_reported_with_reasons() -> None:
     assert results["skips"].reason == "needs hardware this test pretends to lack"
 
 
+def test_a_port_writing_into_its_inputs_fails_alone() -> None:
+    outcome = run_cases(_cases("python:in_place", "python:good"), QUICK, [FAULTY])
+    results = _by_variant(outcome)
+    assert results["in_place"].status == "failed"
+    assert "read-only" in results["in_place"].reason
+    assert results["good"].status == "ok"
+
+
 def test_prints_on_stdout_do_not_corrupt_the_worker_protocol() -> None:
     outcome = run_cases(_cases("python:chatty", "python:good"), QUICK, [FAULTY])
     assert [r.status for r in outcome.results] == ["ok", "ok"]

@@ -71,6 +71,24 @@ def memory_metrics(peak_was_reset: bool) -> dict[str, float]:
     return {"mem/rss_after": float(psutil.Process().memory_info().rss)}
 
 
+def freeze(value: Any) -> Any:
+    """Make every NumPy array in ``value`` (nested dicts, lists, tuples) read-only.
+
+    Inputs are shared by every port of a parameter group; a port that wrote into them would
+    hand the next port corrupted inputs and get *it* marked invalid. Frozen, the writing
+    port fails itself with NumPy's "assignment destination is read-only".
+    """
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, dict):
+        for item in value.values():
+            freeze(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            freeze(item)
+    return value
+
+
 class _InputCache:
     """Inputs and truth for the current parameters only: cases arrive grouped by them."""
 
@@ -84,7 +102,7 @@ class _InputCache:
         if key != self.key or self.value is None:
             self.value = None  # free the old arrays before making the new ones
             rng = np.random.default_rng(case.workload.seed(case.params, self.seed))
-            inputs = case.workload.make_inputs(case.params, rng)
+            inputs = freeze(case.workload.make_inputs(case.params, rng))
             self.value = (inputs, case.workload.expected(inputs, case.params))
             self.key = key
         return self.value

@@ -60,6 +60,16 @@ def _skips(x: Any, params: Params) -> Any:
     raise Skip("needs hardware this test pretends to lack")
 
 
+@FAULTY.port("python", "in_place")
+def _in_place(x: Any, params: Params) -> Any:
+    """Doubles its input where it lies: it would corrupt the inputs of the next port."""
+
+    def run() -> Any:
+        return np.multiply(x, 2.0, out=x)
+
+    return run
+
+
 @FAULTY.port("python", "chatty")
 def _chatty(x: Any, params: Params) -> Any:
     """Prints to stdout on every call: the worker's protocol must not be disturbed."""
