@@ -194,18 +194,17 @@ def _measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
             "`perfkit calibrate` refreshes them)"
         )
         ceilings = cpu_ceilings(threads)
+    ceiling_table = {"cpu": ceilings} if ceilings else {}
     environment = capture_environment()
     run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
-    outcome = _run_with_progress(
-        cases, policy, args.plugin, {"cpu": ceilings} if ceilings else {}, err
-    )
+    outcome = _run_with_progress(cases, policy, args.plugin, ceiling_table, err)
     environment["blas"] = outcome.blas
     environment["blas_threads"] = threads
-    environment["ceilings"] = {"cpu": ceilings} if ceilings else {}
+    environment["ceilings"] = ceiling_table
     record = RunRecord(
         run_id=run_id,
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        command=shlex.join(["perfkit", *sys.argv[1:]]),
+        command=shlex.join(["perfkit", *args.argv]),
         partial=outcome.partial,
         environment=environment,
         policy=policy.to_json(),
@@ -347,6 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         registry.load(getattr(args, "plugin", []))
         if args.command == "list":
             return _list(args)
