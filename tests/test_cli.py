@@ -76,7 +76,11 @@ def test_compare_quick_prints_a_table_and_writes_a_record(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert "matmul[n=64,dtype=float32,shape=square]" in done.stdout
     assert "GFLOP/s" in done.stdout
-    path = Path(done.stdout.strip().splitlines()[-1].removeprefix("record: "))
+    path = Path(
+        next(line for line in done.stdout.splitlines() if line.startswith("record: ")).removeprefix(
+            "record: "
+        )
+    )
     record = load_record(tmp_path / path)
     assert path.parent == Path("reports/runs")
     assert [r.status for r in record.results] == ["ok", "ok"]

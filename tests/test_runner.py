@@ -124,6 +124,7 @@ def test_interleave_rotates_backends_and_reverses_groups() -> None:
 
 def test_ctrl_c_keeps_finished_cases_in_a_partial_record(tmp_path: Path) -> None:
     out = tmp_path / "partial.json"
+    marker = tmp_path / "hanging"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -148,12 +149,13 @@ def test_ctrl_c_keeps_finished_cases_in_a_partial_record(tmp_path: Path) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "FAULTY_HANG_MARKER": str(marker)},
     )
-    # Wait until the hanging case has started: the good one has finished by then.
+    # Wait until the hanging case has begun: the good one has finished by then.
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _has_grandchild(proc.pid):
-        time.sleep(0.2)
-    time.sleep(2.0)
+    while time.monotonic() < deadline and not marker.exists():
+        time.sleep(0.1)
+    assert marker.exists()
     proc.send_signal(signal.SIGINT)
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130
@@ -161,12 +163,6 @@ def test_ctrl_c_keeps_finished_cases_in_a_partial_record(tmp_path: Path) -> None
     record = load_record(out)
     assert record.partial
     assert [r.variant for r in record.results] == ["good"]
-
-
-def _has_grandchild(pid: int) -> bool:
-    import psutil
-
-    return bool(psutil.Process(pid).children(recursive=True))
 
 
 def test_every_worker_is_gone_after_a_run() -> None:

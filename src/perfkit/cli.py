@@ -1,4 +1,4 @@
-"""The ``perfkit`` command: list, compare, run, env, calibrate."""
+"""The ``perfkit`` command: list, compare, run, report, env, calibrate."""
 
 from __future__ import annotations
 
@@ -76,6 +76,8 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
         help="a Python file that registers more workloads or backends",
     )
     group.add_argument("-o", "--output", type=Path, help="record file (default reports/runs/)")
+    group.add_argument("--no-report", action="store_true", help="write no HTML report")
+    group.add_argument("--open", action="store_true", help="open the report in a browser")
     group.add_argument(
         "--no-calibrate",
         action="store_true",
@@ -109,6 +111,13 @@ def _build_parser() -> argparse.ArgumentParser:
     _policy_options(run)
     env = sub.add_parser("env", help="this machine's environment as perfkit records it")
     env.add_argument("--json", action="store_true")
+    report = sub.add_parser("report", help="an HTML report from one or more records")
+    report.add_argument("records", nargs="+", type=Path, metavar="RECORD.json")
+    report.add_argument(
+        "-o", "--output", type=Path, help="the HTML file (default reports/report-<time>.html)"
+    )
+    report.add_argument("--title", help="the page title")
+    report.add_argument("--open", action="store_true", help="open the report in a browser")
     calibrate = sub.add_parser("calibrate", help="measure and cache this machine's ceilings")
     calibrate.add_argument(
         "--threads", type=_positive_int, help="BLAS and copy threads (default: all)"
@@ -223,6 +232,8 @@ def _measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
         print(f"interrupted: partial record written to {path}")
         return EXIT_INTERRUPTED
     print(f"record: {path}")
+    if not args.no_report:
+        _write_report([record], Path("reports") / f"{label}-{run_id}.html", None, args.open)
     bad = [r for r in record.results if r.status in ("invalid", "failed")]
     return EXIT_FAILED_CASES if bad else EXIT_OK
 
@@ -266,6 +277,29 @@ def _run_with_progress(
     )
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         return _runner.run_cases(cases, policy, plugins, ceilings, _Bar(bar))
+
+
+def _write_report(records: Sequence[Any], path: Path, title: str | None, open_it: bool) -> None:
+    from perfkit.report.html import write_report
+
+    write_report(records, path, title)
+    print(f"report: {path}")
+    if open_it:
+        import webbrowser
+
+        if not webbrowser.open(path.resolve().as_uri()):
+            print("perfkit: no browser to open the report with", file=sys.stderr)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from perfkit.record import load_record
+
+    records = [load_record(path) for path in args.records]
+    path = args.output or Path("reports") / f"report-{time.strftime('%Y%m%d-%H%M%S')}.html"
+    if path.suffix != ".html":
+        raise UsageError(f"{path}: a report is an .html file")
+    _write_report(records, path, args.title, args.open)
+    return EXIT_OK
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -354,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _env(args)
         if args.command == "calibrate":
             return _calibrate(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "compare":
             return _measure(args, [args.workload], args.workload)
         names = sorted(registry.workloads()) if args.all else args.workload

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from perfkit._atomic import write_text_atomic
 from perfkit.errors import RecordError
 
 __all__ = [
@@ -145,20 +144,9 @@ def record_to_dict(record: RunRecord) -> dict[str, Any]:
 
 
 def dump_record(record: RunRecord, path: Path) -> Path:
-    """Write atomically: a temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically (a temporary file in the same folder, then a rename)."""
     text = json.dumps(record_to_dict(record), indent=1, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, text, fsync=True)
 
 
 # Migrations from schema N to N+1, applied in order on load. Version 1 is the first.

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from perfkit._atomic import write_text_atomic
 from perfkit.measure import MeasurePolicy, measure_thunk
 from perfkit.timing import WallTimer
 from perfkit.workload import Work
@@ -95,11 +96,7 @@ def load_cached_ceilings(threads: int) -> dict[str, Any] | None:
 def _store(threads: int, ceilings: dict[str, Any]) -> None:
     data = _read_cache()
     data[machine_key(threads)] = ceilings
-    path = cache_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    write_text_atomic(cache_path(), json.dumps(data, indent=1))
 
 
 def _rate(thunk: Callable[[], Any], amount: float, policy: MeasurePolicy) -> float:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,9 @@ def _crash(x: Any, params: Params) -> Any:
 @FAULTY.port("python", "hang")
 def _hang(x: Any, params: Params) -> Any:
     def run() -> Any:
+        marker = os.environ.get("FAULTY_HANG_MARKER")
+        if marker:  # tells a test that the hang has begun
+            Path(marker).touch()
         time.sleep(3600)
 
     return run

@@ -1,0 +1,1 @@
+"""HTML reports: figures from records (figures.py) and page assembly (html.py)."""

@@ -1,0 +1,445 @@
+"""Pure functions from records to plotly figures: no I/O, no registry, no page layout.
+
+Every string that comes from a record goes through ``label()`` before it reaches a figure:
+plotly.js renders a subset of HTML in text, so a case named ``<b>x</b>`` would otherwise be
+drawn bold, and worse names worse.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from perfkit.axes import params_id
+from perfkit.record import CaseResult, RunRecord
+from perfkit.tables import speedups
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = [
+    "history",
+    "implementations_by_speed",
+    "label",
+    "metric_view",
+    "roofline",
+    "sample_boxes",
+    "speedup_heatmap",
+    "throughput_lines",
+    "time_bars",
+]
+
+# Metrics drawn by their own figures; every other metric key goes to the generic view.
+_DRAWN_ELSEWHERE = frozenset(
+    {
+        "time/median",
+        "time/mean",
+        "time/stdev",
+        "time/min",
+        "time/q1",
+        "time/q3",
+        "time/iqr",
+        "time/ci_low",
+        "time/ci_high",
+        "time/samples",
+    }
+)
+_DRAWN_PREFIXES = ("throughput/", "roof/")
+_PALETTE = (
+    "#4d77cf",
+    "#e4572e",
+    "#29b34a",
+    "#f3a712",
+    "#8e44ad",
+    "#17becf",
+    "#7f7f7f",
+    "#bcbd22",
+    "#d62728",
+    "#1f77b4",
+)
+_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
+_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x")
+_LAYOUT = {
+    "template": "plotly_white",
+    "margin": {"l": 60, "r": 20, "t": 50, "b": 60},
+    "height": 420,
+    "legend": {"orientation": "h", "y": -0.25},
+}
+
+
+def label(value: Any) -> str:
+    """A record's string made safe for plotly's pseudo-HTML text."""
+    return html.escape(str(value), quote=True)
+
+
+def _ok(results: Sequence[CaseResult], workload: str) -> list[CaseResult]:
+    return [
+        r
+        for r in results
+        if r.workload == workload and r.status == "ok" and r.metric("time/median")
+    ]
+
+
+def _color(implementation: str, colors: Mapping[str, str], order: Sequence[str]) -> str:
+    backend = implementation.split(":", 1)[0]
+    if backend in colors:
+        return colors[backend]
+    return _PALETTE[order.index(implementation) % len(_PALETTE)]
+
+
+def _groups(results: Sequence[CaseResult]) -> list[str]:
+    """Parameter groups, smallest problem first."""
+    size = {params_id(r.params): r.work.get("bytes") or 0 for r in results}
+    return sorted(size, key=lambda group: (size[group], group))
+
+
+def implementations_by_speed(results: Sequence[CaseResult]) -> list[str]:
+    """Implementations fastest first, by the geometric mean of their medians relative to
+    each parameter group's fastest (so big and small sizes weigh alike)."""
+    best: dict[str, float] = {}
+    for r in results:
+        key = params_id(r.params)
+        best[key] = min(best.get(key, math.inf), r.metric("time/median") or math.inf)
+    scores: dict[str, list[float]] = {}
+    for r in results:
+        median = r.metric("time/median")
+        if median:
+            scores.setdefault(r.implementation, []).append(
+                math.log(median / best[params_id(r.params)])
+            )
+    return sorted(scores, key=lambda impl: (statistics.fmean(scores[impl]), impl))
+
+
+def time_bars(results: Sequence[CaseResult], workload: str, colors: Mapping[str, str]) -> go.Figure:
+    """Median time per implementation for each parameter group, IQR as error bars."""
+    import plotly.graph_objects as go
+
+    ok = _ok(results, workload)
+    order = implementations_by_speed(ok)
+    groups = _groups(ok)
+    figure = go.Figure()
+    for impl in order:
+        mine = {params_id(r.params): r for r in ok if r.implementation == impl}
+        xs = [g for g in groups if g in mine]
+        medians = [mine[g].metric("time/median") or 0.0 for g in xs]
+        figure.add_bar(
+            name=label(impl),
+            x=[label(g) for g in xs],
+            y=medians,
+            marker_color=_color(impl, colors, order),
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [
+                    (mine[g].metric("time/q3") or m) - m for g, m in zip(xs, medians, strict=True)
+                ],
+                "arrayminus": [
+                    m - (mine[g].metric("time/q1") or m) for g, m in zip(xs, medians, strict=True)
+                ],
+            },
+            hovertemplate="%{x}<br>%{y:.3s}s<extra>" + label(impl) + "</extra>",
+        )
+    figure.update_layout(
+        title=f"{label(workload)}: median time per call (IQR bars)",
+        barmode="group",
+        yaxis={"type": "log", "title": "seconds per call"},
+        **_LAYOUT,
+    )
+    return figure
+
+
+def _rate_key(results: Sequence[CaseResult]) -> tuple[str, str]:
+    """GFLOP/s when most cases do at least a flop per byte moved, GB/s otherwise."""
+    compute = sum((r.work.get("flops") or 0) >= (r.work.get("bytes") or 1) for r in results)
+    if compute * 2 >= len(results) and any(r.work.get("flops") for r in results):
+        return "throughput/gflops", "GFLOP/s"
+    return "throughput/gbps", "GB/s"
+
+
+def _series(result: CaseResult) -> str:
+    """A line of the throughput chart: the implementation and the non-numeric parameters."""
+    kinds = [f"{k}={v}" for k, v in result.params.items() if isinstance(v, str)]
+    return " ".join([result.implementation, *kinds])
+
+
+def throughput_lines(
+    results: Sequence[CaseResult], workload: str, colors: Mapping[str, str]
+) -> go.Figure | None:
+    """Throughput against problem size (bytes the algorithm must move), log-log."""
+    import plotly.graph_objects as go
+
+    ok = [r for r in _ok(results, workload) if r.work.get("bytes")]
+    if not ok:
+        return None
+    key, unit = _rate_key(ok)
+    order = implementations_by_speed(ok)
+    figure = go.Figure()
+    kinds = sorted({_series(r).partition(" ")[2] for r in ok})
+    for series in sorted({_series(r) for r in ok}):
+        points = sorted((r for r in ok if _series(r) == series), key=lambda r: r.work["bytes"])
+        impl = points[0].implementation
+        # Colour says the implementation; dash and marker say the rest (dtype, shape …).
+        style = kinds.index(series.partition(" ")[2])
+        figure.add_scatter(
+            name=label(series),
+            mode="lines+markers",
+            x=[r.work["bytes"] for r in points],
+            y=[r.metric(key) for r in points],
+            line={"color": _color(impl, colors, order), "dash": _DASHES[style % len(_DASHES)]},
+            marker={"symbol": _SYMBOLS[style % len(_SYMBOLS)], "size": 8},
+            text=[label(params_id(r.params)) for r in points],
+            hovertemplate="%{text}<br>%{y:.3s} " + unit + "<extra>" + label(series) + "</extra>",
+        )
+    figure.update_layout(
+        title=f"{label(workload)}: throughput against problem size",
+        xaxis={"type": "log", "title": "bytes moved per call"},
+        yaxis={"type": "log", "title": unit},
+        **_LAYOUT,
+    )
+    return figure
+
+
+def speedup_heatmap(results: Sequence[CaseResult], workload: str) -> go.Figure | None:
+    """Speedup against the reference: implementations x parameter groups."""
+    import plotly.graph_objects as go
+
+    ok = _ok(results, workload)
+    ratios = speedups(ok)
+    if not ratios:
+        return None
+    order = implementations_by_speed(ok)
+    groups = _groups(ok)
+    cell = {(r.implementation, params_id(r.params)): ratios.get(r.case_id) for r in ok}
+    z = [[cell.get((impl, g)) for g in groups] for impl in order]
+    text = [[f"{v:.2f}x" if v is not None else "" for v in row] for row in z]
+    figure = go.Figure(
+        go.Heatmap(
+            z=[[math.log2(v) if v else None for v in row] for row in z],
+            x=[label(g) for g in groups],
+            y=[label(i) for i in order],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="RdBu",
+            zmid=0,
+            colorbar={"title": "log2 speedup"},
+            hovertemplate="%{y}<br>%{x}<br>%{text} vs reference<extra></extra>",
+        )
+    )
+    figure.update_layout(title=f"{label(workload)}: speedup against the reference", **_LAYOUT)
+    return figure
+
+
+def roofline(
+    results: Sequence[CaseResult],
+    ceiling: Mapping[str, Any] | None,
+    colors: Mapping[str, str],
+    device: str = "cpu",
+) -> go.Figure | None:
+    """Achieved GFLOP/s against arithmetic intensity, under this machine's measured roofs."""
+    import plotly.graph_objects as go
+
+    ok = [
+        r
+        for r in results
+        if r.status == "ok"
+        and r.work.get("flops")
+        and r.work.get("bytes")
+        and r.metric("throughput/gflops")
+    ]
+    if not ok:
+        return None
+    intensity = [r.work["flops"] / r.work["bytes"] for r in ok]
+    low, high = min(intensity) / 4, max(intensity) * 4
+    figure = go.Figure()
+    if ceiling:
+        peaks = ceiling.get("flops", {})
+        top = max(peaks.values(), default=0.0)
+        for size, bandwidth in ceiling.get("bandwidth", []):
+            xs = [low, top / bandwidth if top else high]
+            figure.add_scatter(
+                x=xs,
+                y=[x * bandwidth / 1e9 for x in xs],
+                mode="lines",
+                showlegend=False,
+                line={"dash": "dot", "color": "#999", "width": 1},
+                hovertemplate=(
+                    f"copy {size / 2**20:g} MiB: {bandwidth / 1e9:.0f} GB/s<extra></extra>"
+                ),
+            )
+        for dtype, peak in peaks.items():
+            figure.add_scatter(
+                x=[low, high],
+                y=[peak / 1e9] * 2,
+                mode="lines",
+                showlegend=False,
+                line={"color": "#555", "width": 1},
+                hovertemplate=f"GEMM {label(dtype)}: {peak / 1e9:.0f} GFLOP/s<extra></extra>",
+            )
+            figure.add_annotation(
+                xref="x domain",
+                x=0.99,
+                y=math.log10(peak / 1e9),
+                xanchor="right",
+                yanchor="bottom",
+                showarrow=False,
+                font={"size": 10},
+                text=f"GEMM {label(dtype)} {peak / 1e9:.0f} GFLOP/s",
+            )
+        bands = sorted(ceiling.get("bandwidth", []))
+        for (size, bandwidth), name in zip(bands[:1] + bands[-1:], ("cache", "DRAM"), strict=False):
+            figure.add_annotation(
+                x=math.log10(low),
+                y=math.log10(low * bandwidth / 1e9),
+                xanchor="left",
+                yanchor="bottom",
+                showarrow=False,
+                font={"size": 10},
+                textangle=0,
+                text=f"{name}: copy {size / 2**20:g} MiB, {bandwidth / 1e9:.0f} GB/s",
+            )
+    order = implementations_by_speed(ok)
+    for impl in order:
+        mine = [(r, i) for r, i in zip(ok, intensity, strict=True) if r.implementation == impl]
+        figure.add_scatter(
+            name=label(impl),
+            mode="markers+text",
+            x=[i for _, i in mine],
+            y=[r.metric("throughput/gflops") for r, _ in mine],
+            text=[label(r.workload) for r, _ in mine],
+            textposition="top center",
+            textfont={"size": 9},
+            customdata=[label(r.case_id) for r, _ in mine],
+            marker={"size": 9, "color": _color(impl, colors, order)},
+            hovertemplate="%{customdata}<br>%{x:.3g} flop/byte, %{y:.3s} GFLOP/s<extra></extra>",
+        )
+    figure.update_layout(
+        title=f"roofline ({label(device)}): measured ceilings, each case a point",
+        xaxis={"type": "log", "title": "arithmetic intensity (flop / byte)"},
+        yaxis={"type": "log", "title": "GFLOP/s"},
+        **{**_LAYOUT, "height": 520},
+    )
+    return figure
+
+
+def sample_boxes(
+    results: Sequence[CaseResult], workload: str, colors: Mapping[str, str]
+) -> go.Figure | None:
+    """Every raw sample of every case, as boxes: the noise behind each median."""
+    import plotly.graph_objects as go
+
+    ok = [r for r in _ok(results, workload) if r.measurement and r.measurement.samples]
+    if not ok:
+        return None
+    order = implementations_by_speed(ok)
+    figure = go.Figure()
+    for impl in order:
+        mine = [r for r in ok if r.implementation == impl]
+        figure.add_box(
+            name=label(impl),
+            marker_color=_color(impl, colors, order),
+            boxpoints="outliers",
+            x=[label(params_id(r.params)) for r in mine for _ in r.measurement.samples],  # type: ignore[union-attr]
+            y=[s for r in mine for s in r.measurement.samples],  # type: ignore[union-attr]
+        )
+    figure.update_layout(
+        title=f"{label(workload)}: distribution of samples",
+        boxmode="group",
+        yaxis={"type": "log", "title": "seconds per call"},
+        **_LAYOUT,
+    )
+    return figure
+
+
+def metric_view(
+    results: Sequence[CaseResult], workload: str, colors: Mapping[str, str]
+) -> go.Figure | None:
+    """Every other metric (peak RSS, first call, set-up, session start, page faults …) by key,
+    one at a time through a drop-down: one view for every backend's own metrics."""
+    import plotly.graph_objects as go
+
+    ok = _ok(results, workload)
+    keys = sorted(
+        {
+            k
+            for r in ok
+            for k in (r.measurement.metrics if r.measurement else {})
+            if k not in _DRAWN_ELSEWHERE and not k.startswith(_DRAWN_PREFIXES)
+        },
+        key=lambda k: (not k.startswith("mem/"), k),  # memory first: the usual question
+    )
+    if not keys:
+        return None
+    order = implementations_by_speed(ok)
+    figure = go.Figure()
+    for index, key in enumerate(keys):
+        for impl in order:
+            mine = [r for r in ok if r.implementation == impl and r.metric(key) is not None]
+            figure.add_bar(
+                name=label(impl),
+                visible=index == 0,
+                legendgroup=label(impl),
+                showlegend=True,
+                marker_color=_color(impl, colors, order),
+                x=[label(params_id(r.params)) for r in mine],
+                y=[r.metric(key) for r in mine],
+                hovertemplate="%{x}<br>%{y:.4s}<extra>" + label(impl) + "</extra>",
+            )
+    per_key = len(order)
+    buttons = [
+        {
+            "label": label(key),
+            "method": "update",
+            "args": [
+                {"visible": [i // per_key == k for i in range(per_key * len(keys))]},
+                {"yaxis.title.text": label(key)},
+            ],
+        }
+        for k, key in enumerate(keys)
+    ]
+    figure.update_layout(
+        title=f"{label(workload)}: other metrics",
+        barmode="group",
+        updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.15}],
+        yaxis={"title": label(keys[0])},
+        **_LAYOUT,
+    )
+    return figure
+
+
+def history(records: Sequence[RunRecord], workload: str) -> go.Figure | None:
+    """Median per case across records, in the order they were made, labelled by git sha."""
+    import plotly.graph_objects as go
+
+    if len(records) < 2:
+        return None
+    ordered = sorted(records, key=lambda rec: rec.created)
+    ticks = [
+        f"{rec.created[:16]} {(rec.environment.get('git', {}).get('sha') or '')[:8]}"
+        for rec in ordered
+    ]
+    cases = sorted({r.case_id for rec in ordered for r in _ok(rec.results, workload)})
+    if not cases:
+        return None
+    figure = go.Figure()
+    for case_id in cases:
+        ys = [
+            (rec.result(case_id).metric("time/median") if rec.result(case_id) else None)  # type: ignore[union-attr]
+            for rec in ordered
+        ]
+        figure.add_scatter(
+            name=label(case_id.split("/", 1)[1]),
+            x=[label(t) for t in ticks],
+            y=ys,
+            mode="lines+markers",
+            connectgaps=False,
+        )
+    figure.update_layout(
+        title=f"{label(workload)}: history of the median",
+        yaxis={"type": "log", "title": "seconds per call"},
+        xaxis={"title": "record (time, git sha)"},
+        **_LAYOUT,
+    )
+    return figure

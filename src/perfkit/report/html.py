@@ -1,0 +1,272 @@
+"""Page assembly: one self-contained HTML file per report, and the index of a reports folder."""
+
+from __future__ import annotations
+
+import html
+import re
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from perfkit._atomic import write_text_atomic
+from perfkit.errors import UsageError
+from perfkit.record import RunRecord
+from perfkit.report import figures
+from perfkit.tables import format_seconds
+
+__all__ = ["build_report", "update_index", "write_report"]
+
+_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 1em 2em;
+       color: #222; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.92em; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f6fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.status-skipped { color: #a66f00; } .status-invalid, .status-failed { color: #b3261e; }
+.faster { color: #1b7f3b; } .slower { color: #b3261e; } .muted { color: #777; }
+details { margin: 0.4em 0; } summary { cursor: pointer; font-weight: 600; }
+.figure { margin: 0.5em 0 1.5em; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _plotlyjs() -> str:
+    try:
+        from plotly.offline import get_plotlyjs
+    except ImportError:
+        raise UsageError(
+            "reports need plotly, which is not installed: pip install 'perfkit[report]'"
+        ) from None
+    return str(get_plotlyjs())
+
+
+def _figure_html(figure: Any, index: int) -> str:
+    import plotly.io as pio
+
+    body = pio.to_html(
+        figure,
+        include_plotlyjs=False,
+        full_html=False,
+        div_id=f"figure-{index}",
+        config={"displaylogo": False, "responsive": True},
+    )
+    return f'<div class="figure">{body}</div>'
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int]) -> str:
+    """An HTML table from cells that are already escaped HTML."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _environment(record: RunRecord) -> str:
+    env = record.environment
+    machine = env.get("machine", {})
+    git = env.get("git", {})
+    rows = [
+        (
+            "CPU",
+            f"{machine.get('cpu', '?')} ({machine.get('cores_physical', '?')} cores, "
+            f"{machine.get('cores_logical', '?')} threads)",
+        ),
+        ("memory", f"{(machine.get('memory_bytes') or 0) / 2**30:.1f} GiB"),
+        ("OS", machine.get("os", "?")),
+        ("Python", env.get("python", {}).get("version", "?")),
+        ("git", f"{git.get('sha') or '-'}{' (dirty)' if git.get('dirty') else ''}"),
+        (
+            "BLAS",
+            ", ".join(
+                f"{b.get('internal_api', '?')} {b.get('version') or ''} "
+                f"{b.get('num_threads', '?')} threads"
+                for b in env.get("blas", [])
+            )
+            or "-",
+        ),
+        ("libraries", ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items())),
+    ]
+    for device, ceiling in env.get("ceilings", {}).items():
+        peaks = ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in ceiling.get("flops", {}).items())
+        bandwidth = ", ".join(
+            f"{s / 2**20:g} MiB {b / 1e9:.0f} GB/s" for s, b in ceiling.get("bandwidth", [])
+        )
+        rows.append((f"ceilings ({device})", f"{peaks}; copy {bandwidth}"))
+    for name, info in env.get("backends", {}).items():
+        state = "available" if info.get("available") else f"unavailable: {info.get('reason')}"
+        versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
+        rows.append((f"backend {name}", f"{state}{'; ' + versions if versions else ''}"))
+    table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    partial = " · <b>partial</b>" if record.partial else ""
+    return (
+        f"<details open><summary>{_e(record.run_id)} · {_e(record.created)}{partial}"
+        f"</summary><p><code>{_e(record.command)}</code></p><table>{table}</table></details>"
+    )
+
+
+def _summary(records: Sequence[RunRecord]) -> str:
+    """One paragraph: what was measured, where, and how it went."""
+    latest = records[-1]
+    machine = latest.environment.get("machine", {})
+    git = latest.environment.get("git", {})
+    counts: dict[str, int] = {}
+    for result in latest.results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    sha = (git.get("sha") or "no git")[:10] + (" (dirty)" if git.get("dirty") else "")
+    generated = time.strftime("%Y-%m-%d %H:%M:%S %z")
+    return (
+        f'<p class="muted">{len(records)} record(s), newest {_e(latest.run_id)}: {_e(status)}'
+        f" · {_e(machine.get('cpu', '?'))}, {_e(machine.get('cores_logical', '?'))} CPUs"
+        f" · {_e(sha)} · generated {_e(generated)} · environment at the end</p>"
+    )
+
+
+def _status_table(records: Sequence[RunRecord]) -> str:
+    rows = [
+        [
+            _e(rec.run_id),
+            _e(r.case_id),
+            f'<span class="status-{_e(r.status)}">{_e(r.status)}</span>',
+            _e(r.reason),
+        ]
+        for rec in records
+        for r in rec.results
+        if r.status != "ok"
+    ]
+    if not rows:
+        return "<p>Every case ran and passed its check.</p>"
+    return _table(["record", "case", "status", "reason"], rows, set())
+
+
+def _comparison(base: RunRecord, candidate: RunRecord) -> str:
+    """Ratio of medians, candidate over base, for the cases both measured."""
+    rows, ratios = [], []
+    for new in candidate.results:
+        old = base.result(new.case_id)
+        a = old.metric("time/median") if old else None
+        b = new.metric("time/median")
+        if not (a and b):
+            continue
+        ratio = b / a
+        ratios.append(ratio)
+        css = "faster" if ratio < 1 else "slower" if ratio > 1 else ""
+        rows.append(
+            [
+                _e(new.case_id),
+                format_seconds(a),
+                format_seconds(b),
+                f'<span class="{css}">{ratio:.3f}</span>',
+            ]
+        )
+    if not rows:
+        return "<p>The two records share no measured case.</p>"
+    summary = f"<p>Geometric mean of the ratios: {statistics.geometric_mean(ratios):.3f}.</p>"
+    return summary + _table(
+        ["case", f"base {base.run_id}", f"candidate {candidate.run_id}", "ratio"], rows, {1, 2, 3}
+    )
+
+
+def _backend_styles() -> tuple[dict[str, str], dict[str, str]]:
+    """Colours and devices of the registered backends (records may name others)."""
+    from perfkit import registry
+    from perfkit.backend import backends
+
+    registry.load()
+    known = backends()
+    return ({n: b.color for n, b in known.items()}, {n: b.device for n, b in known.items()})
+
+
+def build_report(records: Sequence[RunRecord], title: str) -> str:
+    """The whole page. The last record is the one the per-workload figures show."""
+    if not records:
+        raise UsageError("a report needs at least one record")
+    colors, devices = _backend_styles()
+    latest = records[-1]
+    parts = [
+        f"<h1>{_e(title)}</h1>",
+        _summary(records),
+        "<h2>Cases that did not run or were wrong</h2>",
+        _status_table(records),
+    ]
+    if len(records) == 2:
+        parts += ["<h2>Comparison</h2>", _comparison(records[0], records[1])]
+    index = 0
+
+    def add(figure: Any) -> None:
+        nonlocal index
+        if figure is not None:
+            parts.append(_figure_html(figure, index))
+            index += 1
+
+    parts.append("<h2>Roofline</h2>")
+    for device, ceiling in latest.environment.get("ceilings", {}).items() or [("cpu", None)]:
+        mine = [r for r in latest.results if devices.get(r.backend, "cpu") == device]
+        add(figures.roofline(mine, ceiling, colors, device))
+    for workload in sorted({r.workload for r in latest.results}):
+        parts.append(f"<h2>Workload {_e(workload)}</h2>")
+        add(figures.time_bars(latest.results, workload, colors))
+        add(figures.throughput_lines(latest.results, workload, colors))
+        add(figures.speedup_heatmap(latest.results, workload))
+        add(figures.sample_boxes(latest.results, workload, colors))
+        add(figures.metric_view(latest.results, workload, colors))
+        add(figures.history(records, workload))
+    parts.append("<h2>Environment</h2>")
+    parts += [_environment(rec) for rec in reversed(records)]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(title)}</title><style>{_STYLE}</style>"
+        f"<script>{_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>\n"
+    )
+
+
+def write_report(records: Sequence[RunRecord], path: Path, title: str | None = None) -> Path:
+    """Write the report and refresh the index of its folder."""
+    default = f"perfkit report: {', '.join(sorted({r.workload for r in records[-1].results}))}"
+    write_text_atomic(path, build_report(records, title or default))
+    update_index(path.parent)
+    return path
+
+
+_TITLE = re.compile(r"<title>(.*?)</title>", re.S)
+
+
+def update_index(folder: Path) -> Path:
+    """``index.html`` linking every report in ``folder``, newest first."""
+    entries = []
+    for page in folder.glob("*.html"):
+        if page.name == "index.html":
+            continue
+        with page.open(encoding="utf-8", errors="replace") as handle:
+            match = _TITLE.search(handle.read(4096))
+        title = html.unescape(match.group(1)) if match else page.name
+        entries.append((page.stat().st_mtime, page.name, title))
+    entries.sort(reverse=True)
+    rows = "".join(
+        f'<tr><td><a href="{_e(name)}">{_e(name)}</a></td><td>{_e(title)}</td>'
+        f"<td>{_e(time.strftime('%Y-%m-%d %H:%M', time.localtime(mtime)))}</td></tr>"
+        for mtime, name, title in entries
+    )
+    text = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>perfkit reports</title><style>{_STYLE}</style></head><body>"
+        "<h1>perfkit reports</h1><table><thead><tr><th>file</th><th>title</th>"
+        f"<th>written</th></tr></thead><tbody>{rows}</tbody></table></body></html>\n"
+    )
+    index = folder / "index.html"
+    write_text_atomic(index, text)
+    return index

@@ -1,0 +1,75 @@
+"""Reports in a real headless Chromium: they load from file://, draw every figure, log no
+errors, fetch nothing, and show record strings as text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perfkit import load_record
+from perfkit.report.browser import find_chromium, inspect_report
+from perfkit.report.html import write_report
+from tests.conftest import perfkit
+from tests.test_report_figures import EVIL, evil_record
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        find_chromium() is None, reason="Debian chromium is not installed (.ci/run installs it)"
+    ),
+]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "reports" / "test-artifacts"
+
+
+def test_record_strings_render_as_text_and_run_nothing(tmp_path: Path) -> None:
+    page = write_report([evil_record()], tmp_path / "evil.html", EVIL)
+    shot = ARTIFACTS / "escaped-report.png"
+    check = inspect_report(page, shot)
+    assert check.figures >= 6
+    assert check.rendered == check.figures
+    assert check.console_errors == []  # no alert() dialog either
+    assert check.network_requests == []
+    assert EVIL in check.text
+    assert shot.stat().st_size > 10_000
+
+
+def test_report_of_a_live_quick_run(tmp_path: Path) -> None:
+    done = perfkit("compare", "-w", "softmax", "--quick", "--no-calibrate", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = tmp_path / done.stdout.strip().splitlines()[-1].removeprefix("report: ")
+    check = inspect_report(report, ARTIFACTS / "live-report.png")
+    assert check.ok, (check.console_errors, check.network_requests)
+    assert check.figures >= 4
+    assert "softmax: median time per call" in check.text
+
+
+@pytest.mark.slow
+def test_five_records_of_the_cpu_suite_stay_small_and_render(tmp_path: Path) -> None:
+    records = []
+    for i in range(5):
+        done = perfkit(
+            "run",
+            "--all",
+            "--quick",
+            "--no-calibrate",
+            "--no-report",
+            "-o",
+            f"r{i}.json",
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+        records.append(load_record(tmp_path / f"r{i}.json"))
+    page = write_report(records, tmp_path / "five.html")
+    check = inspect_report(page, ARTIFACTS / "five-records.png")
+    assert check.ok, (check.console_errors, check.network_requests)
+    size = page.stat().st_size
+    assert size < 10 * 2**20
+    figures = {"bytes": size, "figures": check.figures, "load_seconds": check.load_seconds}
+    (ARTIFACTS / "five-records.json").write_text(json.dumps(figures))
+    print(
+        f"five-record report: {size / 2**20:.1f} MiB, {check.figures} figures, "
+        f"rendered in {check.load_seconds:.2f} s"
+    )

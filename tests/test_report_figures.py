@@ -1,0 +1,115 @@
+"""Report figures: pure functions from records, every record string escaped."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from perfkit import load_record
+from perfkit.record import RunRecord, record_from_dict
+from perfkit.report import figures
+from tests.conftest import DATA
+
+EVIL = '<img src=x onerror="alert(1)">'
+
+
+def fixture() -> RunRecord:
+    return load_record(DATA / "record_v1.json")
+
+
+def evil_record() -> RunRecord:
+    """The fixture with markup in every string a page shows."""
+    data: dict[str, Any] = json.loads((DATA / "record_v1.json").read_text())
+    for result in data["results"]:
+        result["variant"] = result["variant"] + EVIL
+        result["case_id"] = result["case_id"] + EVIL
+        result["reason"] = result["reason"] + EVIL
+    data["command"] += EVIL
+    data["environment"]["machine"]["cpu"] = EVIL
+    return record_from_dict(data)
+
+
+def test_time_bars_has_one_trace_per_implementation_sorted_fastest_first() -> None:
+    record = fixture()
+    figure = figures.time_bars(record.results, "faulty_probe", {})
+    names = [trace.name for trace in figure.data]
+    assert set(names) == {"python:good", "python:chatty"}
+    medians = {
+        r.implementation: r.metric("time/median")
+        for r in record.results
+        if r.workload == "faulty_probe" and r.status == "ok"
+    }
+    assert names == sorted(names, key=lambda n: medians[n])
+    assert figure.layout.yaxis.type == "log"
+
+
+def test_speedup_heatmap_is_relative_to_the_reference() -> None:
+    record = fixture()
+    figure = figures.speedup_heatmap(record.results, "faulty_probe")
+    heat = figure.data[0]
+    text = {name: list(row) for name, row in zip(heat.y, heat.text, strict=True)}
+    assert text["python:good"] == ["1.00x"]
+    chatty = next(r for r in record.results if r.variant == "chatty")
+    good = next(r for r in record.results if r.variant == "good")
+    expected = good.metric("time/median") / chatty.metric("time/median")
+    assert text["python:chatty"] == [f"{expected:.2f}x"]
+
+
+def test_throughput_lines_split_by_dtype_and_are_log_log() -> None:
+    figure = figures.throughput_lines(fixture().results, "vector_add", {"numpy": "#123456"})
+    assert {t.name for t in figure.data} == {
+        "numpy:default dtype=float32",
+        "numpy:default dtype=float64",
+    }
+    assert {t.line.color for t in figure.data} == {"#123456"}
+    assert len({t.line.dash for t in figure.data}) == 2
+    assert (figure.layout.xaxis.type, figure.layout.yaxis.type) == ("log", "log")
+
+
+def test_roofline_draws_every_measured_ceiling() -> None:
+    record = fixture()
+    ceiling = record.environment["ceilings"]["cpu"]
+    figure = figures.roofline(record.results, ceiling, {})
+    lines = [t for t in figure.data if t.mode == "lines"]
+    assert len(lines) == len(ceiling["bandwidth"]) + len(ceiling["flops"])
+    points = [t for t in figure.data if t.mode == "markers+text"]
+    assert sum(len(t.x) for t in points) == sum(
+        1 for r in record.results if r.status == "ok" and r.work.get("flops")
+    )
+    assert figures.roofline([], ceiling, {}) is None
+
+
+def test_samples_metric_view_and_history() -> None:
+    record = fixture()
+    boxes = figures.sample_boxes(record.results, "vector_add", {})
+    assert sum(len(t.y) for t in boxes.data) == sum(
+        len(r.measurement.samples) for r in record.results if r.workload == "vector_add"
+    )
+    view = figures.metric_view(record.results, "vector_add", {})
+    keys = [b.label for b in view.layout.updatemenus[0].buttons]
+    assert keys[0] == "mem/peak_rss"
+    assert "time/first_call" in keys
+    assert "time/median" not in keys
+    assert figures.history([record], "vector_add") is None
+    later = record_from_dict(
+        {**json.loads((DATA / "record_v1.json").read_text()), "created": "2099-01-01T00:00:00+0000"}
+    )
+    history = figures.history([later, record], "vector_add")
+    assert len(history.data) == 2
+    assert history.data[0].x[0].startswith(record.created[:16])
+
+
+@pytest.mark.parametrize("workload", ["faulty_probe", "vector_add"])
+def test_record_strings_reach_figures_escaped(workload: str) -> None:
+    record = evil_record()
+    produced = [
+        figures.time_bars(record.results, workload, {}),
+        figures.sample_boxes(record.results, workload, {}),
+        figures.metric_view(record.results, workload, {}),
+        figures.roofline(record.results, record.environment["ceilings"]["cpu"], {}),
+    ]
+    text = json.dumps([f.to_plotly_json() for f in produced if f is not None], default=str)
+    assert "onerror" in text  # the names are there …
+    assert "<img" not in text  # … but never as markup

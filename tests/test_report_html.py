@@ -1,0 +1,87 @@
+"""Report pages: self-contained, escaped, indexed; the report command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from perfkit.report.html import build_report, update_index, write_report
+from tests.conftest import DATA, perfkit
+from tests.test_report_figures import EVIL, evil_record, fixture
+
+
+def test_page_is_self_contained_and_lists_every_case_that_did_not_run() -> None:
+    page = build_report([fixture()], "fixture")
+    assert re.search(r"<script[^>]+src=", page) is None  # plotly.js is inline, nothing fetched
+    assert "Plotly.newPlot" in page
+    for status, reason in [
+        ("invalid", "relative error"),
+        ("failed", "timed out after 5 s"),
+        ("skipped", "needs hardware"),
+    ]:
+        assert f"status-{status}" in page
+        assert reason in page
+
+
+def test_every_record_string_is_escaped() -> None:
+    page = build_report([evil_record()], EVIL)
+    assert EVIL not in page
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+
+
+def test_two_records_get_a_comparison_and_history(tmp_path: Path) -> None:
+    page = build_report([fixture(), fixture()], "two")
+    assert "<h2>Comparison</h2>" in page
+    assert "1.000" in page
+    assert "history of the median" in page
+
+
+def test_write_report_refreshes_the_index_newest_first(tmp_path: Path) -> None:
+    first = write_report([fixture()], tmp_path / "a.html", "first")
+    (tmp_path / "foreign.html").write_text(f"<html><title>{EVIL}</title></html>")
+    second = write_report([fixture()], tmp_path / "b.html", "second")
+    index = (tmp_path / "index.html").read_text()
+    assert index.index('href="b.html"') < index.index('href="a.html"')
+    assert EVIL not in index  # a foreign page's title is escaped too
+    assert first.stat().st_mode & 0o777 == second.stat().st_mode & 0o777
+    assert second.stat().st_mode & 0o044  # readable by others, like any written file
+    assert update_index(tmp_path) == tmp_path / "index.html"
+
+
+def test_report_command(tmp_path: Path) -> None:
+    done = perfkit(
+        "report", str(DATA / "record_v1.json"), "-o", "out/r.html", "--title", "t", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "report: out/r.html"
+    assert (tmp_path / "out" / "index.html").exists()
+    missing = perfkit("report", "nope.json", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "perfkit: error: nope.json: no such record file"
+    wrong = perfkit("report", str(DATA / "record_v1.json"), "-o", "r.txt", cwd=tmp_path)
+    assert wrong.returncode == 2
+    assert "a report is an .html file" in wrong.stderr
+
+
+def test_compare_writes_a_report_unless_told_not_to(tmp_path: Path) -> None:
+    done = perfkit(
+        "compare", "-w", "reduce_sum", "--quick", "--no-calibrate", "-p", "n=1000", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    report = done.stdout.strip().splitlines()[-1].removeprefix("report: ")
+    assert re.fullmatch(r"reports/reduce_sum-\d{8}-\d{6}-[0-9a-f]{4}\.html", report)
+    assert (tmp_path / report).stat().st_size > 1_000_000  # plotly.js inside
+    assert (tmp_path / "reports" / "index.html").exists()
+    quiet = perfkit(
+        "compare",
+        "-w",
+        "reduce_sum",
+        "--quick",
+        "--no-calibrate",
+        "-p",
+        "n=1000",
+        "--no-report",
+        cwd=tmp_path,
+    )
+    assert "report:" not in quiet.stdout
+    assert len(list((tmp_path / "reports").glob("reduce_sum-*.html"))) == 1
