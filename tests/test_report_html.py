@@ -29,10 +29,12 @@ def test_every_record_string_is_escaped() -> None:
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
 
 
-def test_two_records_get_a_comparison_and_history(tmp_path: Path) -> None:
+def test_two_records_get_the_gate_table_and_history(tmp_path: Path) -> None:
     page = build_report([fixture(), fixture()], "two")
-    assert "<h2>Comparison</h2>" in page
-    assert "1.000" in page
+    assert "<h2>Gate</h2>" in page
+    assert ">SAME</span>" in page
+    assert ">INVALID</span>" in page  # the fixture's wrong answer fails the gate
+    assert "1.000 (" in page
     assert "history of the median" in page
 
 

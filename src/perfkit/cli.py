@@ -1,4 +1,4 @@
-"""The ``perfkit`` command: list, compare, run, report, env, calibrate."""
+"""The ``perfkit`` command: list, compare, run, report, gate, env, calibrate."""
 
 from __future__ import annotations
 
@@ -118,6 +118,29 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--title", help="the page title")
     report.add_argument("--open", action="store_true", help="open the report in a browser")
+    gate = sub.add_parser("gate", help="baseline vs candidate record: exit 1 on a regression")
+    gate.add_argument("base", type=Path, metavar="BASE.json")
+    gate.add_argument("candidate", type=Path, metavar="CAND.json")
+    gate.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="[WORKLOAD=]PCT",
+        help="slowdown that counts (default 5%%); repeat per workload: matmul=10%%",
+    )
+    gate.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="false-discovery rate across all cases (default 0.05)",
+    )
+    gate.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on UNKNOWN and AMBIGUOUS too, not only SLOWER and INVALID",
+    )
+    gate.add_argument("--markdown", type=Path, metavar="FILE", help="write a PR comment here")
+    gate.add_argument("--json", type=Path, metavar="FILE", help="write the verdicts as JSON")
     calibrate = sub.add_parser("calibrate", help="measure and cache this machine's ceilings")
     calibrate.add_argument(
         "--threads", type=_positive_int, help="BLAS and copy threads (default: all)"
@@ -302,6 +325,30 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _gate(args: argparse.Namespace) -> int:
+    from perfkit._atomic import write_text_atomic
+    from perfkit.gate import GatePolicy, parse_thresholds, run_gate
+    from perfkit.record import load_record
+
+    if not 0 < args.alpha < 1:
+        raise UsageError(f"--alpha must lie in (0, 1), got {args.alpha}")
+    threshold, per_workload = parse_thresholds(args.threshold)
+    policy = GatePolicy(
+        threshold=threshold,
+        per_workload=per_workload,
+        alpha=args.alpha,
+        fail_on_unknown=args.strict,
+        fail_on_ambiguous=args.strict,
+    )
+    report = run_gate(load_record(args.base), load_record(args.candidate), policy)
+    _console().print(report.table())
+    if args.markdown:
+        write_text_atomic(args.markdown, report.markdown())
+    if args.json:
+        write_text_atomic(args.json, json.dumps(report.to_json(), indent=1, allow_nan=False))
+    return report.exit_code
+
+
 def _list(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
@@ -390,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _calibrate(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "gate":
+            return _gate(args)
         if args.command == "compare":
             return _measure(args, [args.workload], args.workload)
         names = sorted(registry.workloads()) if args.all else args.workload

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import statistics
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -153,31 +152,36 @@ def _status_table(records: Sequence[RunRecord]) -> str:
     return _table(["record", "case", "status", "reason"], rows, set())
 
 
-def _comparison(base: RunRecord, candidate: RunRecord) -> str:
-    """Ratio of medians, candidate over base, for the cases both measured."""
-    rows, ratios = [], []
-    for new in candidate.results:
-        old = base.result(new.case_id)
-        a = old.metric("time/median") if old else None
-        b = new.metric("time/median")
-        if not (a and b):
-            continue
-        ratio = b / a
-        ratios.append(ratio)
-        css = "faster" if ratio < 1 else "slower" if ratio > 1 else ""
+def _gate_section(base: RunRecord, candidate: RunRecord) -> str:
+    """The gate's verdicts, first record as baseline, second as candidate (default policy)."""
+    from perfkit.gate import GatePolicy, run_gate
+
+    report = run_gate(base, candidate, GatePolicy())
+    css = {"SLOWER": "slower", "INVALID": "slower", "FASTER": "faster"}
+    rows = []
+    for c in sorted(report.comparisons, key=lambda c: (c.verdict == "SAME", c.case_id)):
+        ratio = "" if c.ratio is None else f"{c.ratio:.3f}"
+        if c.ratio_low is not None and c.ratio_high is not None:
+            ratio += f" ({c.ratio_low:.3f} to {c.ratio_high:.3f})"
         rows.append(
             [
-                _e(new.case_id),
-                format_seconds(a),
-                format_seconds(b),
-                f'<span class="{css}">{ratio:.3f}</span>',
+                f'<span class="{css.get(c.verdict, "")}">{_e(c.verdict)}</span>',
+                _e(c.case_id),
+                format_seconds(c.base_median),
+                format_seconds(c.cand_median),
+                ratio,
+                "" if c.q_value is None else f"{c.q_value:.3g}",
+                _e(c.reason),
             ]
         )
-    if not rows:
-        return "<p>The two records share no measured case.</p>"
-    summary = f"<p>Geometric mean of the ratios: {statistics.geometric_mean(ratios):.3f}.</p>"
-    return summary + _table(
-        ["case", f"base {base.run_id}", f"candidate {candidate.run_id}", "ratio"], rows, {1, 2, 3}
+    head = (
+        f"<p>{_e(report.summary())}: baseline {_e(base.run_id)}, candidate "
+        f"{_e(candidate.run_id)}; <code>perfkit gate</code> gives the same verdicts.</p>"
+    )
+    return head + _table(
+        ["verdict", "case", "baseline", "candidate", "ratio (95% CI)", "q", "reason"],
+        rows,
+        {2, 3, 4, 5},
     )
 
 
@@ -204,7 +208,7 @@ def build_report(records: Sequence[RunRecord], title: str) -> str:
         _status_table(records),
     ]
     if len(records) == 2:
-        parts += ["<h2>Comparison</h2>", _comparison(records[0], records[1])]
+        parts += ["<h2>Gate</h2>", _gate_section(records[0], records[1])]
     index = 0
 
     def add(figure: Any) -> None:
