@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -24,7 +24,7 @@ from perfkit.metrics import derive_metrics
 from perfkit.record import CaseResult, Measurement, SampleRun
 from perfkit.workload import Case
 
-__all__ = ["RunOutcome", "effective_threads", "interleave", "run_cases"]
+__all__ = ["RunOutcome", "Side", "effective_threads", "interleave", "run_cases", "run_sides"]
 
 _STDERR_TAIL = 1500
 # Precedence when worker processes disagree about a case: the worst status wins.
@@ -69,9 +69,18 @@ def interleave(cases: Sequence[Case], round_index: int) -> list[Case]:
     return out
 
 
-def _worker_env() -> dict[str, str]:
-    env = dict(os.environ)
-    src = str(Path(perfkit.__file__).resolve().parent.parent)
+@dataclass(frozen=True)
+class Side:
+    """Where a side's workers come from: the folder holding its ``perfkit`` package (this
+    process's own when None) and variables added to their environment."""
+
+    source: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def _worker_env(side: Side) -> dict[str, str]:
+    env = {**os.environ, **side.env}
+    src = str(side.source or Path(perfkit.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
     return env
 
@@ -106,8 +115,10 @@ class _Supervisor:
         plugins: Sequence[str],
         round_index: int,
         on_result: Callable[[Case, dict[str, Any]], None],
+        side: Side,
     ) -> None:
         self.policy = policy
+        self.side = side
         self.plugins = [str(Path(p).resolve()) for p in plugins]
         self.round_index = round_index
         self.on_result = on_result
@@ -137,7 +148,7 @@ class _Supervisor:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
-                env=_worker_env(),
+                env=_worker_env(self.side),
                 start_new_session=True,
             )
             try:
@@ -287,38 +298,70 @@ def run_cases(
     invalid or failed in one repetition is not run again. Ctrl-C ends the run early: the
     cases that finished are kept and the outcome is marked partial.
     """
-    reports: dict[str, list[dict[str, Any]]] = {case.id: [] for case in cases}
+    return run_sides(
+        cases, policy, {"": Side()}, plugins=plugins, ceilings=ceilings, progress=progress
+    )[""]
+
+
+def run_sides(
+    cases: Sequence[Case],
+    policy: MeasurePolicy,
+    sides: Mapping[str, Side],
+    *,
+    plugins: Sequence[str] = (),
+    ceilings: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, RunOutcome]:
+    """``run_cases`` for several sides at once (perfkit source trees, environments), their
+    repetitions interleaved: in every round each side runs every active case, the side
+    that goes first alternating, so drift of the machine hits every side alike. This is
+    how two commits are compared on a shared machine."""
+    names = list(sides)
+    reports: dict[tuple[str, str], list[dict[str, Any]]] = {
+        (side, case.id): [] for side in names for case in cases
+    }
     probes = {}
     for case in cases:
         name = case.implementation.backend
         if name not in probes:
             probes[name] = get_backend(name).probe()
         if not probes[name].ok:
-            reports[case.id].append({"status": "skipped", "reason": probes[name].reason})
+            for side in names:
+                reports[side, case.id].append({"status": "skipped", "reason": probes[name].reason})
 
-    def on_result(case: Case, report: dict[str, Any]) -> None:
-        reports[case.id].append(report)
-        if progress is not None:
-            progress.finished(case.id)
+    def wanted(case: Case, round_index: int) -> bool:
+        mine = [reports[side, case.id] for side in names]
+        if not all(r["status"] == "ok" for side_reports in mine for r in side_reports):
+            return False
+        return round_index < policy.processes or not all(settled(r, policy) for r in mine)
 
     partial = False
-    blas: list[dict[str, Any]] = []
+    blas: dict[str, list[dict[str, Any]]] = {side: [] for side in names}
     try:
         for round_index in range(policy.processes + policy.extra_processes):
-            active = [
-                c
-                for c in cases
-                if all(r["status"] == "ok" for r in reports[c.id])
-                and (round_index < policy.processes or not settled(reports[c.id], policy))
-            ]
+            active = [c for c in cases if wanted(c, round_index)]
             if not active:
                 break
-            if progress is not None:
-                progress.planned(len(active))
-            supervisor = _Supervisor(policy, plugins, round_index, on_result)
-            supervisor.run(interleave(active, round_index))
-            blas = blas or supervisor.blas
+            shift = round_index % len(names)
+            for side in names[shift:] + names[:shift]:
+                if progress is not None:
+                    progress.planned(len(active))
+
+                def on_result(case: Case, report: dict[str, Any], side: str = side) -> None:
+                    reports[side, case.id].append(report)
+                    if progress is not None:
+                        progress.finished(case.id)
+
+                supervisor = _Supervisor(policy, plugins, round_index, on_result, sides[side])
+                supervisor.run(interleave(active, round_index))
+                blas[side] = blas[side] or supervisor.blas
     except KeyboardInterrupt:
         partial = True
-    results = [_merge(c, reports[c.id], ceilings or {}) for c in cases if reports[c.id]]
-    return RunOutcome(results, partial, blas)
+    return {
+        side: RunOutcome(
+            [_merge(c, reports[side, c.id], ceilings or {}) for c in cases if reports[side, c.id]],
+            partial,
+            blas[side],
+        )
+        for side in names
+    }

@@ -1,22 +1,18 @@
-"""The ``perfkit`` command: list, compare, run, report, gate, env, calibrate."""
+"""The ``perfkit`` command: list, compare, run, ab, report, gate, env, calibrate."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import secrets
-import shlex
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from perfkit import registry
+from perfkit import _commands, registry
 from perfkit.errors import UsageError
-from perfkit.measure import MeasurePolicy
-from perfkit.workload import Case
 
 __all__ = ["main"]
 
@@ -85,6 +81,29 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _gate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="[WORKLOAD=]PCT",
+        help="slowdown that counts (default 5%%); repeat per workload: matmul=10%%",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="false-discovery rate across all cases (default 0.05)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on UNKNOWN and AMBIGUOUS too, not only SLOWER and INVALID",
+    )
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a PR comment here")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the verdicts as JSON")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="perfkit", description="Matched-workload benchmarks across engines.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -121,197 +140,22 @@ def _build_parser() -> argparse.ArgumentParser:
     gate = sub.add_parser("gate", help="baseline vs candidate record: exit 1 on a regression")
     gate.add_argument("base", type=Path, metavar="BASE.json")
     gate.add_argument("candidate", type=Path, metavar="CAND.json")
-    gate.add_argument(
-        "--threshold",
-        action="append",
-        default=[],
-        metavar="[WORKLOAD=]PCT",
-        help="slowdown that counts (default 5%%); repeat per workload: matmul=10%%",
-    )
-    gate.add_argument(
-        "--alpha",
-        type=float,
-        default=0.05,
-        help="false-discovery rate across all cases (default 0.05)",
-    )
-    gate.add_argument(
-        "--strict",
-        action="store_true",
-        help="fail on UNKNOWN and AMBIGUOUS too, not only SLOWER and INVALID",
-    )
-    gate.add_argument("--markdown", type=Path, metavar="FILE", help="write a PR comment here")
-    gate.add_argument("--json", type=Path, metavar="FILE", help="write the verdicts as JSON")
+    _gate_options(gate)
+    ab = sub.add_parser("ab", help="two git refs in one interleaved run on this machine, gated")
+    ab.add_argument("--base", required=True, metavar="REF", help="the baseline commit")
+    ab.add_argument("--cand", metavar="REF", help="the candidate commit (default: working tree)")
+    chosen_ab = ab.add_mutually_exclusive_group(required=True)
+    chosen_ab.add_argument("--workload", "-w", action="append", metavar="NAME")
+    chosen_ab.add_argument("--all", action="store_true", help="every registered workload")
+    ab.add_argument("--backends", "-b", nargs="+", metavar="BACKEND[:VARIANT]")
+    ab.add_argument("--param", "-p", action="append", default=[], metavar="NAME=V[,V...]")
+    _policy_options(ab)
+    _gate_options(ab)
     calibrate = sub.add_parser("calibrate", help="measure and cache this machine's ceilings")
     calibrate.add_argument(
         "--threads", type=_positive_int, help="BLAS and copy threads (default: all)"
     )
     return parser
-
-
-def _policy(args: argparse.Namespace) -> MeasurePolicy:
-    changes = {
-        name: value
-        for name, value in (
-            ("processes", args.processes),
-            ("extra_processes", args.extra_processes),
-            ("budget", args.budget),
-            ("target_rel_ci", args.target_ci),
-            ("timeout", args.timeout),
-            ("blas_threads", args.threads),
-            ("seed", args.seed),
-        )
-        if value is not None
-    }
-    base = MeasurePolicy.quick() if args.quick else MeasurePolicy()
-    return base.replace(**changes)
-
-
-def _console(stream: Any = None) -> Any:
-    from rich.console import Console
-
-    file = stream or sys.stdout
-    # Piped output keeps a readable width instead of rich's 80-column default.
-    return Console(file=file, width=None if file.isatty() else 140)
-
-
-def _param_name(assignment: str) -> str:
-    return assignment.partition("=")[0].strip()
-
-
-def _cases(args: argparse.Namespace, names: Sequence[str]) -> list[Case]:
-    """The cases of a compare (one workload, every option must fit it) or of a run (a
-    suite: ``--param`` and ``--backends`` apply to the workloads that have them)."""
-    workloads = [registry.get_workload(name) for name in names]
-    suite = args.command == "run"
-    if suite:
-        known = {axis.name for w in workloads for axis in w.space.axes}
-        for assignment in args.param:
-            if _param_name(assignment) not in known:
-                raise UsageError(
-                    f"no selected workload has a parameter {_param_name(assignment)!r}"
-                )
-    cases: list[Case] = []
-    for workload in workloads:
-        axes = {axis.name for axis in workload.space.axes}
-        assignments = [a for a in args.param if not suite or _param_name(a) in axes]
-        selectors = args.backends
-        if suite and selectors:
-            ports = {i.backend for i in workload.implementations}
-            ports |= {i.key for i in workload.implementations}
-            selectors = [s for s in selectors if s in ports]
-            if not selectors:
-                continue
-        overrides = registry.parse_param_overrides(workload, assignments)
-        cases.extend(registry.expand_cases(workload, selectors, overrides, args.quick))
-    if not cases:
-        raise UsageError("no cases to run for that selection")
-    return cases
-
-
-def _measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
-    from perfkit import _runner
-    from perfkit.metadata import capture_environment
-    from perfkit.record import RunRecord, dump_record
-    from perfkit.roofline import cpu_ceilings, load_cached_ceilings
-    from perfkit.tables import results_table
-
-    cases = _cases(args, names)
-    policy = _policy(args)
-    threads = _runner.effective_threads(policy)
-    err = _console(sys.stderr)
-    ceilings = load_cached_ceilings(threads)
-    if ceilings is None and not args.no_calibrate:
-        err.print(
-            "perfkit: measuring this machine's ceilings once (cached; "
-            "`perfkit calibrate` refreshes them)"
-        )
-        ceilings = cpu_ceilings(threads)
-    ceiling_table = {"cpu": ceilings} if ceilings else {}
-    environment = capture_environment()
-    run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
-    outcome = _run_with_progress(cases, policy, args.plugin, ceiling_table, err)
-    environment["blas"] = outcome.blas
-    environment["blas_threads"] = threads
-    environment["ceilings"] = ceiling_table
-    record = RunRecord(
-        run_id=run_id,
-        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        command=shlex.join(["perfkit", *args.argv]),
-        partial=outcome.partial,
-        environment=environment,
-        policy=policy.to_json(),
-        results=tuple(outcome.results),
-    )
-    path = args.output or Path("reports") / "runs" / f"{label}-{run_id}.json"
-    dump_record(record, path)
-    out = _console()
-    out.print(results_table(record.results, title=f"{label} · {len(cases)} cases"))
-    for result in record.results:
-        if result.status in ("invalid", "failed"):
-            out.print(
-                f"{result.status}: {result.case_id}: {result.reason}", markup=False, highlight=False
-            )
-    if outcome.partial:
-        print(f"interrupted: partial record written to {path}")
-        return EXIT_INTERRUPTED
-    print(f"record: {path}")
-    if not args.no_report:
-        _write_report([record], Path("reports") / f"{label}-{run_id}.html", None, args.open)
-    bad = [r for r in record.results if r.status in ("invalid", "failed")]
-    return EXIT_FAILED_CASES if bad else EXIT_OK
-
-
-class _Bar:
-    """The rich progress bar behind the runner's Progress protocol."""
-
-    def __init__(self, bar: Any) -> None:
-        self.bar = bar
-        self.task = bar.add_task("measuring", total=0)
-
-    def planned(self, cases: int) -> None:
-        self.bar.update(self.task, total=self.bar.tasks[0].total + cases)
-
-    def finished(self, case_id: str) -> None:
-        self.bar.update(self.task, advance=1, description=case_id)
-
-
-def _run_with_progress(
-    cases: list[Case],
-    policy: MeasurePolicy,
-    plugins: list[str],
-    ceilings: dict[str, Any],
-    err: Any,
-) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    from perfkit import _runner
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        return _runner.run_cases(cases, policy, plugins, ceilings, _Bar(bar))
-
-
-def _write_report(records: Sequence[Any], path: Path, title: str | None, open_it: bool) -> None:
-    from perfkit.report.html import write_report
-
-    write_report(records, path, title)
-    print(f"report: {path}")
-    if open_it:
-        import webbrowser
-
-        if not webbrowser.open(path.resolve().as_uri()):
-            print("perfkit: no browser to open the report with", file=sys.stderr)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -321,32 +165,17 @@ def _report(args: argparse.Namespace) -> int:
     path = args.output or Path("reports") / f"report-{time.strftime('%Y%m%d-%H%M%S')}.html"
     if path.suffix != ".html":
         raise UsageError(f"{path}: a report is an .html file")
-    _write_report(records, path, args.title, args.open)
+    _commands.write_report(records, path, args.title, args.open)
     return EXIT_OK
 
 
 def _gate(args: argparse.Namespace) -> int:
-    from perfkit._atomic import write_text_atomic
-    from perfkit.gate import GatePolicy, parse_thresholds, run_gate
+    from perfkit.gate import run_gate
     from perfkit.record import load_record
 
-    if not 0 < args.alpha < 1:
-        raise UsageError(f"--alpha must lie in (0, 1), got {args.alpha}")
-    threshold, per_workload = parse_thresholds(args.threshold)
-    policy = GatePolicy(
-        threshold=threshold,
-        per_workload=per_workload,
-        alpha=args.alpha,
-        fail_on_unknown=args.strict,
-        fail_on_ambiguous=args.strict,
-    )
+    policy = _commands.gate_policy(args)
     report = run_gate(load_record(args.base), load_record(args.candidate), policy)
-    _console().print(report.table())
-    if args.markdown:
-        write_text_atomic(args.markdown, report.markdown())
-    if args.json:
-        write_text_atomic(args.json, json.dumps(report.to_json(), indent=1, allow_nan=False))
-    return report.exit_code
+    return _commands.emit_gate(args, report)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -355,7 +184,7 @@ def _list(args: argparse.Namespace) -> int:
 
     from perfkit.backend import backends
 
-    out = _console()
+    out = _commands.console()
     workloads = Table(title="workloads", title_justify="left")
     for column in ("workload", "parameters (default; quick)", "ports"):
         workloads.add_column(column)
@@ -439,10 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "gate":
             return _gate(args)
+        if args.command == "ab":
+            return _commands.ab(args)
         if args.command == "compare":
-            return _measure(args, [args.workload], args.workload)
+            return _commands.measure(args, [args.workload], args.workload)
         names = sorted(registry.workloads()) if args.all else args.workload
-        return _measure(args, names, "suite" if args.all else "-".join(names))
+        return _commands.measure(args, names, "suite" if args.all else "-".join(names))
     except UsageError as exc:
         print(f"perfkit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,0 +1,74 @@
+"""The gate's error rates on this machine, measured with interleaved A/B runs.
+
+    python scripts/gate_error_rates.py [--pairs 10] [--trials 20] [--out FILE]
+
+- false positives: ``--pairs`` A/A runs of the CPU suite (default policy, both sides the
+  same code and environment, repetitions interleaved); the share of cases flagged SLOWER at
+  a 5% threshold;
+- detection: ``--trials`` A/B runs of the test-only ``slowdown_probe`` workload whose
+  candidate side does 10%, 20% or 50% more work (``PERFKIT_SLOWDOWN``); the share flagged
+  SLOWER.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from perfkit import MeasurePolicy, registry
+from perfkit._runner import Side, run_sides
+from perfkit.compare import compare_records
+from perfkit.record import RunRecord
+
+PLUGIN = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "slowdown.py"
+ENV = {"machine": {"cpu": "same"}}
+
+
+def _record(name: str, outcome: object) -> RunRecord:
+    return RunRecord(name, time.strftime("%Y-%m-%dT%H:%M:%S%z"), "ab", False, ENV, {},
+                     tuple(outcome.results))  # type: ignore[attr-defined]
+
+
+def verdicts(cases: list, policy: MeasurePolicy, slowdown: float) -> list[str]:
+    cand_env = {"PERFKIT_SLOWDOWN": str(slowdown)} if slowdown != 1 else {}
+    sides = {"base": Side(), "cand": Side(env=cand_env)}
+    out = run_sides(cases, policy, sides, plugins=[str(PLUGIN)])
+    comparisons = compare_records(_record("base", out["base"]), _record("cand", out["cand"]),
+                                  thresholds={}, default_threshold=0.05)
+    return [c.verdict for c in comparisons]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    registry.load([PLUGIN])
+    policy = MeasurePolicy()
+    suite = [c for name in ("matmul", "reduce_sum", "softmax", "vector_add")
+             for c in registry.expand_cases(registry.get_workload(name))]
+    probe = registry.expand_cases(registry.get_workload("slowdown_probe"))
+    figures: dict[str, object] = {}
+    flagged = total = 0
+    for pair in range(args.pairs):
+        found = verdicts(suite, policy, 1.0)
+        flagged += found.count("SLOWER")
+        total += len(found)
+        print(f"A/A pair {pair + 1}: {found.count('SLOWER')} SLOWER, "
+              f"{found.count('FASTER')} FASTER of {len(found)}", flush=True)
+    figures["aa"] = {"pairs": args.pairs, "cases": total, "slower": flagged}
+    for slowdown in (1.1, 1.2, 1.5):
+        hits = sum(verdicts(probe, policy, slowdown) == ["SLOWER"] for _ in range(args.trials))
+        figures[f"slowdown {slowdown}"] = {"trials": args.trials, "detected": hits}
+        print(f"slowdown {slowdown - 1:+.0%}: {hits}/{args.trials} detected", flush=True)
+    print(f"A/A: {flagged}/{total} case comparisons flagged SLOWER ({flagged / max(total, 1):.2%})")
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Test-only workload whose cost is scaled by ``PERFKIT_SLOWDOWN`` (1.2: 20% more work).
+
+Measures the gate: an A/B run whose candidate side sets the variable is a regression of a
+known size, and one without it is an A/A run.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from perfkit import Axis, ParamSpace, Work, register_workload, relative_error, workload
+from perfkit.axes import Params
+
+SLOWDOWN = workload(
+    name="slowdown_probe",
+    doc="sin() over n cached float64 values, plus PERFKIT_SLOWDOWN - 1 times as many more",
+    space=ParamSpace((Axis("n", (1 << 15,), quick=(1 << 13,)),)),
+    make_inputs=lambda params, rng: rng.random(2 * int(params["n"])),
+    expected=lambda x, params: np.sin(x[: int(params["n"])]),
+    check=relative_error({"float64": 1e-12}),
+    work=lambda params: Work(flops=int(params["n"]), bytes=16 * int(params["n"])),
+)
+
+
+@SLOWDOWN.port("numpy", "scaled", reference=True)
+def _scaled(x: Any, params: Params) -> Any:
+    n = int(params["n"])
+    factor = float(os.environ.get("PERFKIT_SLOWDOWN", "1"))
+    if not 1 <= factor <= 2:
+        raise ValueError(f"PERFKIT_SLOWDOWN must lie in [1, 2], got {factor}")
+    m = round(n * factor)
+    out = np.empty_like(x)
+
+    def run() -> Any:
+        np.sin(x[:m], out=out[:m])
+        return out[:n]
+
+    return run
+
+
+register_workload(SLOWDOWN)
