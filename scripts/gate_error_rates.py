@@ -21,23 +21,30 @@ from pathlib import Path
 from perfkit import MeasurePolicy, registry
 from perfkit._runner import Side, run_sides
 from perfkit.compare import compare_records
-from perfkit.record import RunRecord
+from perfkit.record import RunRecord, dump_record
 
 PLUGIN = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "slowdown.py"
 ENV = {"machine": {"cpu": "same"}}
 
 
 def _record(name: str, outcome: object) -> RunRecord:
-    return RunRecord(name, time.strftime("%Y-%m-%dT%H:%M:%S%z"), "ab", False, ENV, {},
-                     tuple(outcome.results))  # type: ignore[attr-defined]
+    return RunRecord(
+        name, time.strftime("%Y-%m-%dT%H:%M:%S%z"), "ab", False, ENV, {}, tuple(outcome.results)
+    )  # type: ignore[attr-defined]
 
 
-def verdicts(cases: list, policy: MeasurePolicy, slowdown: float) -> list[str]:
+def verdicts(
+    cases: list, policy: MeasurePolicy, slowdown: float, keep: Path | None, name: str
+) -> list[str]:
+    """One interleaved A/B run; its two records are kept in ``keep`` for later analysis."""
     cand_env = {"PERFKIT_SLOWDOWN": str(slowdown)} if slowdown != 1 else {}
     sides = {"base": Side(), "cand": Side(env=cand_env)}
     out = run_sides(cases, policy, sides, plugins=[str(PLUGIN)])
-    comparisons = compare_records(_record("base", out["base"]), _record("cand", out["cand"]),
-                                  thresholds={}, default_threshold=0.05)
+    base, cand = _record("base", out["base"]), _record("cand", out["cand"])
+    if keep is not None:
+        dump_record(base, keep / f"{name}-base.json")
+        dump_record(cand, keep / f"{name}-cand.json")
+    comparisons = compare_records(base, cand, thresholds={}, default_threshold=0.05)
     return [c.verdict for c in comparisons]
 
 
@@ -46,23 +53,33 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--keep", type=Path, help="keep every run's records in this folder")
     args = parser.parse_args()
     registry.load([PLUGIN])
     policy = MeasurePolicy()
-    suite = [c for name in ("matmul", "reduce_sum", "softmax", "vector_add")
-             for c in registry.expand_cases(registry.get_workload(name))]
+    suite = [
+        c
+        for name in ("matmul", "reduce_sum", "softmax", "vector_add")
+        for c in registry.expand_cases(registry.get_workload(name))
+    ]
     probe = registry.expand_cases(registry.get_workload("slowdown_probe"))
     figures: dict[str, object] = {}
     flagged = total = 0
     for pair in range(args.pairs):
-        found = verdicts(suite, policy, 1.0)
+        found = verdicts(suite, policy, 1.0, args.keep, f"aa{pair}")
         flagged += found.count("SLOWER")
         total += len(found)
-        print(f"A/A pair {pair + 1}: {found.count('SLOWER')} SLOWER, "
-              f"{found.count('FASTER')} FASTER of {len(found)}", flush=True)
+        print(
+            f"A/A pair {pair + 1}: {found.count('SLOWER')} SLOWER, "
+            f"{found.count('FASTER')} FASTER of {len(found)}",
+            flush=True,
+        )
     figures["aa"] = {"pairs": args.pairs, "cases": total, "slower": flagged}
     for slowdown in (1.1, 1.2, 1.5):
-        hits = sum(verdicts(probe, policy, slowdown) == ["SLOWER"] for _ in range(args.trials))
+        hits = sum(
+            verdicts(probe, policy, slowdown, args.keep, f"slow{slowdown}-{i}") == ["SLOWER"]
+            for i in range(args.trials)
+        )
         figures[f"slowdown {slowdown}"] = {"trials": args.trials, "detected": hits}
         print(f"slowdown {slowdown - 1:+.0%}: {hits}/{args.trials} detected", flush=True)
     print(f"A/A: {flagged}/{total} case comparisons flagged SLOWER ({flagged / max(total, 1):.2%})")

@@ -214,3 +214,31 @@ def test_gate_command_exit_codes_and_outputs(tmp_path: Path) -> None:
         done = perfkit("gate", *args, cwd=tmp_path)
         assert done.returncode == 2
         assert message in done.stderr
+
+
+def _runs(case: str, *processes: np.ndarray) -> CaseResult:
+    runs = tuple(
+        SampleRun(i, 1, tuple(float(s) for s in samples), "converged")
+        for i, samples in enumerate(processes)
+    )
+    return CaseResult(
+        f"w/b:v[{case}]", "w", "b", "v", {"case": case}, "ok", "", False, {}, Measurement(runs, {})
+    )
+
+
+def test_one_unlucky_process_is_not_a_regression_but_a_consistent_one_is() -> None:
+    rng = np.random.default_rng(8)
+    # The baseline drew one slow process (memory placement); the candidate drew two.
+    base = _record(
+        "a",
+        [_runs("luck", _noise(rng), _noise(rng, 1.15)), _runs("real", _noise(rng), _noise(rng))],
+    )
+    cand = _record(
+        "b",
+        [
+            _runs("luck", _noise(rng, 1.15), _noise(rng, 1.15)),
+            _runs("real", _noise(rng, 1.2), _noise(rng, 1.2)),
+        ],
+    )
+    report = run_gate(base, cand, GatePolicy())
+    assert _verdicts(report) == {"luck": "AMBIGUOUS", "real": "SLOWER"}

@@ -1,4 +1,4 @@
-"""The ``perfkit`` command: list, compare, run, ab, report, gate, env, calibrate."""
+"""The ``perfkit`` command: list, compare, run, ab, report, gate, import, env, calibrate."""
 
 from __future__ import annotations
 
@@ -137,6 +137,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--title", help="the page title")
     report.add_argument("--open", action="store_true", help="open the report in a browser")
+    importer = sub.add_parser("import", help="a record from asv results or pytest-benchmark JSON")
+    importer.add_argument("source", type=Path, metavar="FILE.json")
+    importer.add_argument("-o", "--output", type=Path, help="record file (default reports/runs/)")
     gate = sub.add_parser("gate", help="baseline vs candidate record: exit 1 on a regression")
     gate.add_argument("base", type=Path, metavar="BASE.json")
     gate.add_argument("candidate", type=Path, metavar="CAND.json")
@@ -166,6 +169,18 @@ def _report(args: argparse.Namespace) -> int:
     if path.suffix != ".html":
         raise UsageError(f"{path}: a report is an .html file")
     _commands.write_report(records, path, args.title, args.open)
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from perfkit.importers import import_file
+    from perfkit.record import dump_record
+
+    record = import_file(args.source)
+    path = args.output or Path("reports") / "runs" / f"{record.run_id}.json"
+    dump_record(record, path)
+    counts = sum(r.status == "ok" for r in record.results)
+    print(f"record: {path} ({counts} measured cases from {record.environment['imported_from']})")
     return EXIT_OK
 
 
@@ -268,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "gate":
             return _gate(args)
+        if args.command == "import":
+            return _import(args)
         if args.command == "ab":
             return _commands.ab(args)
         if args.command == "compare":
