@@ -1,6 +1,7 @@
 """The gate's error rates on this machine, measured with interleaved A/B runs.
 
-    python scripts/gate_error_rates.py [--pairs 10] [--trials 20] [--out FILE]
+    python scripts/gate_error_rates.py [--pairs 10] [--trials 20] [--keep DIR] [--out FILE]
+    python scripts/gate_error_rates.py --analyze DIR     # the gate again over kept runs
 
 - false positives: ``--pairs`` A/A runs of the CPU suite (default policy, both sides the
   same code and environment, repetitions interleaved); the share of cases flagged SLOWER at
@@ -48,13 +49,43 @@ def verdicts(
     return [c.verdict for c in comparisons]
 
 
+def analyze(folder: Path) -> dict[str, object]:
+    """Gate verdicts, with this checkout's statistics, over the runs kept in ``folder``."""
+    from perfkit.record import load_record
+
+    tallies: dict[str, dict[str, int]] = {}
+    for base_path in sorted(folder.glob("*-base.json")):
+        name = base_path.name.removesuffix("-base.json")
+        group = "aa" if name.startswith("aa") else name.rsplit("-", 1)[0]
+        comparisons = compare_records(
+            load_record(base_path),
+            load_record(folder / f"{name}-cand.json"),
+            thresholds={},
+            default_threshold=0.05,
+        )
+        tally = tallies.setdefault(group, {"runs": 0, "cases": 0})
+        tally["runs"] += 1
+        for c in comparisons:
+            tally["cases"] += 1
+            tally[c.verdict] = tally.get(c.verdict, 0) + 1
+    for group, tally in sorted(tallies.items()):
+        print(group, tally)
+    return dict(tallies)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--keep", type=Path, help="keep every run's records in this folder")
+    parser.add_argument("--analyze", type=Path, metavar="DIR", help="re-gate kept runs only")
     args = parser.parse_args()
+    if args.analyze:
+        figures = analyze(args.analyze)
+        if args.out:
+            args.out.write_text(json.dumps(figures, indent=1))
+        return
     registry.load([PLUGIN])
     policy = MeasurePolicy()
     suite = [
