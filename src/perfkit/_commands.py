@@ -33,6 +33,7 @@ def policy_from(args: argparse.Namespace) -> MeasurePolicy:
             ("timeout", args.timeout),
             ("blas_threads", args.threads),
             ("seed", args.seed),
+            ("measure", args.measure),
         )
         if value is not None
     }

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 import perfkit
-from perfkit.backend import get_backend
+from perfkit import callgrind
+from perfkit.backend import Availability, get_backend
+from perfkit.callgrind import valgrind_prefix
 from perfkit.measure import MeasurePolicy
 from perfkit.metrics import derive_metrics
 from perfkit.record import CaseResult, Measurement, SampleRun
@@ -139,12 +141,27 @@ class _Supervisor:
             "blas_threads": effective_threads(self.policy),
             "cases": [case.to_json() for case in pending],
         }
+        command = [sys.executable, "-m", "perfkit._worker"]
+        scratch = None
+        if self.policy.measure == "instructions":
+            # Each worker its own callgrind output: a restarted worker numbers dumps from 1.
+            scratch = tempfile.TemporaryDirectory(prefix="perfkit-cg-")
+            out_file = Path(scratch.name) / "callgrind.out"
+            job["callgrind_out"] = str(out_file)
+            command = [*valgrind_prefix(out_file), *command]
+        try:
+            return self._supervise(job, command, pending)
+        finally:
+            if scratch is not None:
+                scratch.cleanup()
+
+    def _supervise(self, job: dict[str, Any], command: list[str], pending: list[Case]) -> int:
         by_id = {case.id: case for case in pending}
         finished = 0
         timed_out = False
         with tempfile.TemporaryFile() as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "perfkit._worker"],
+                command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
@@ -237,7 +254,9 @@ def _lines(stream: IO[bytes], deadline: _Deadline) -> Iterator[dict[str, Any] | 
         selector.close()
 
 
-def _merge(case: Case, reports: list[dict[str, Any]], ceilings: dict[str, Any]) -> CaseResult:
+def _merge(
+    case: Case, reports: list[dict[str, Any]], ceilings: dict[str, Any], measure: str = "time"
+) -> CaseResult:
     """One CaseResult from the reports of every worker process that ran the case."""
     worst = max(reports, key=lambda r: _SEVERITY[r["status"]])
     runs = tuple(
@@ -255,7 +274,9 @@ def _merge(case: Case, reports: list[dict[str, Any]], ceilings: dict[str, Any]) 
     measurement = None
     if worst["status"] == "ok":
         device = get_backend(case.implementation.backend).device
-        metrics = derive_metrics([s for r in runs for s in r.samples], raw, work, device, ceilings)
+        metrics = derive_metrics(
+            [s for r in runs for s in r.samples], raw, work, device, ceilings, measure=measure
+        )
         measurement = Measurement(runs, metrics)
     elif raw:
         measurement = Measurement((), {k: max(v) for k, v in raw.items()})
@@ -282,6 +303,15 @@ def settled(reports: Sequence[dict[str, Any]], policy: MeasurePolicy) -> bool:
         return False
     spread = float((max(medians) - min(medians)) / statistics.median(medians))
     return spread <= 2 * policy.target_rel_ci
+
+
+def _probe(backend_name: str, counting: bool) -> Availability:
+    backend = get_backend(backend_name)
+    if counting and backend.device != "cpu":
+        return Availability.no("instruction counts need a CPU backend")
+    if counting and not callgrind.available().ok:
+        return callgrind.available()
+    return backend.probe()
 
 
 def run_cases(
@@ -321,10 +351,13 @@ def run_sides(
         (side, case.id): [] for side in names for case in cases
     }
     probes = {}
+    counting = policy.measure == "instructions"
+    if counting and callgrind.available().ok:
+        callgrind.toggle_library()  # built here, once, not by every worker under valgrind
     for case in cases:
         name = case.implementation.backend
         if name not in probes:
-            probes[name] = get_backend(name).probe()
+            probes[name] = _probe(name, counting)
         if not probes[name].ok:
             for side in names:
                 reports[side, case.id].append({"status": "skipped", "reason": probes[name].reason})
@@ -359,7 +392,11 @@ def run_sides(
         partial = True
     return {
         side: RunOutcome(
-            [_merge(c, reports[side, c.id], ceilings or {}) for c in cases if reports[side, c.id]],
+            [
+                _merge(c, reports[side, c.id], ceilings or {}, policy.measure)
+                for c in cases
+                if reports[side, c.id]
+            ],
             partial,
             blas[side],
         )

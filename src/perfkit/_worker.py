@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -23,7 +24,9 @@ import numpy as np
 from perfkit import registry
 from perfkit.axes import Skip
 from perfkit.backend import Backend, get_backend
+from perfkit.callgrind import InstructionCounter
 from perfkit.measure import MeasurePolicy, measure_thunk
+from perfkit.record import SampleRun
 from perfkit.workload import Case
 
 __all__ = ["main"]
@@ -116,6 +119,7 @@ class Worker:
         self.inputs = _InputCache(policy.seed)
         self.sessions = contextlib.ExitStack()
         self.session_start: dict[str, float] = {}  # seconds to open each backend's session
+        self.counter: InstructionCounter | None = None
 
     def emit(self, event: str, **fields: Any) -> None:
         self.out.write(json.dumps({"event": event, **fields}) + "\n")
@@ -157,7 +161,10 @@ class Worker:
             return {"status": "invalid", "reason": check.detail, "metrics": metrics}
         budget = self.policy.budget / self.policy.processes
         try:
-            run = measure_thunk(thunk, backend.timer(), self.policy, budget, self.process)
+            if self.counter is not None:
+                run = self._count_instructions(thunk)
+            else:
+                run = measure_thunk(thunk, backend.timer(), self.policy, budget, self.process)
         except Exception as exc:
             return {"status": "failed", "reason": _reason(exc), "metrics": metrics}
         metrics.update(memory_metrics(peak_was_reset))
@@ -172,6 +179,16 @@ class Worker:
                 "stop": run.stop,
             },
         }
+
+    def _count_instructions(self, thunk: Any) -> SampleRun:
+        """Three counts of ``instruction_loops`` calls each, after one warm-up call; each
+        sample is instructions per call. They agree exactly when the thunk is deterministic."""
+        assert self.counter is not None
+        for _ in range(3):  # past the interpreter's specialisation of the calling code
+            thunk()
+        loops = self.policy.instruction_loops
+        counts = tuple(self.counter.count(thunk, loops) for _ in range(3))
+        return SampleRun(self.process, loops, counts, "converged")
 
     def run(self, specs: list[dict[str, Any]]) -> None:
         with self.sessions:
@@ -218,6 +235,8 @@ def main() -> None:
 
         with threadpool_limits(limits=job["blas_threads"]):
             worker = Worker(policy, int(job["process"]), out)
+            if job.get("callgrind_out"):
+                worker.counter = InstructionCounter(Path(job["callgrind_out"]))
             worker.emit("hello", pid=os.getpid(), blas=_blas_info())
             worker.run(job["cases"])
 

@@ -65,6 +65,12 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--seed", type=int, default=0, help="seed of the input generators")
     group.add_argument(
+        "--measure",
+        choices=("time", "instructions"),
+        help="time (default), or instruction counts under valgrind's callgrind "
+        "(CPU cases; deterministic, for a tight gate)",
+    )
+    group.add_argument(
         "--plugin",
         action="append",
         default=[],

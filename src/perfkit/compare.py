@@ -51,6 +51,7 @@ class Comparison:
     p_value: float | None = None
     q_value: float | None = None
     threshold: float = 0.0
+    unit: str = "s"  # of the medians: seconds per call, or "instructions" per call
 
 
 def _lookup(environment: Mapping[str, object], key: str) -> object:
@@ -161,6 +162,10 @@ def compare_records(
     from scipy import stats
 
     mismatches = environment_mismatches(base, cand, must_match)
+    measures = {base.policy.get("measure", "time"), cand.policy.get("measure", "time")}
+    if len(measures) > 1:
+        mismatches.append("one record counts instructions, the other measures time")
+    counting = measures == {"instructions"}
     ids = [r.case_id for r in cand.results]
     ids += [r.case_id for r in base.results if cand.result(r.case_id) is None]
     out: list[Comparison | None] = []
@@ -174,7 +179,7 @@ def compare_records(
         if mismatches:
             out.append(_unknown(case_id, workload, "environments differ: " + "; ".join(mismatches)))
             continue
-        why = _single(old, new, min_samples)
+        why = _single(old, new, 1 if counting else min_samples)
         if why is not None:
             out.append(_unknown(case_id, workload, why))
             continue
@@ -182,6 +187,10 @@ def compare_records(
         assert new is not None
         tested.append((len(out), old, new))
         out.append(None)
+    if counting:
+        for slot, old, new in tested:
+            out[slot] = _deterministic(old, new, thresholds.get(new.workload, default_threshold))
+        return [c for c in out if c is not None]
     p_values = [consistent_p_value(old, new) for _, old, new in tested]
     q_values = stats.false_discovery_control(p_values, method="bh").tolist() if p_values else []
     for (slot, old, new), p, q in zip(tested, p_values, q_values, strict=True):
@@ -206,6 +215,30 @@ def compare_records(
             threshold,
         )
     return [c for c in out if c is not None]
+
+
+def _deterministic(base: CaseResult, cand: CaseResult, threshold: float) -> Comparison:
+    """Instruction counts do not vary by chance: the ratio alone decides, so a threshold of
+    1% is usable where timings need 5% or more."""
+    a = float(np.median(np.asarray(base.measurement.samples)))  # type: ignore[union-attr]
+    b = float(np.median(np.asarray(cand.measurement.samples)))  # type: ignore[union-attr]
+    ratio = b / a
+    verdict: Verdict = "SAME"
+    if ratio > 1 + threshold:
+        verdict = "SLOWER"
+    elif ratio < 1 / (1 + threshold):
+        verdict = "FASTER"
+    return Comparison(
+        cand.case_id,
+        cand.workload,
+        verdict,
+        "",
+        a,
+        b,
+        ratio,
+        threshold=threshold,
+        unit="instructions",
+    )
 
 
 def _verdict(ratio: float, q: float, threshold: float, alpha: float) -> Verdict:

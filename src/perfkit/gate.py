@@ -16,7 +16,7 @@ from perfkit.tables import format_seconds
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["GatePolicy", "GateReport", "parse_thresholds", "run_gate"]
+__all__ = ["GatePolicy", "GateReport", "format_value", "parse_thresholds", "run_gate"]
 
 EXIT_PASS, EXIT_REGRESSION = 0, 1
 
@@ -114,8 +114,8 @@ class GateReport:
         ]
         for c in _ordered(self.comparisons):
             lines.append(
-                f"| {c.verdict} | {_md(c.case_id)} | {format_seconds(c.base_median)} | "
-                f"{format_seconds(c.cand_median)} | {_ratio(c)} | "
+                f"| {c.verdict} | {_md(c.case_id)} | {format_value(c, c.base_median)} | "
+                f"{format_value(c, c.cand_median)} | {_ratio(c)} | "
                 f"{'' if c.q_value is None else f'{c.q_value:.3g}'} |"
             )
         notes = [c for c in self.comparisons if c.reason]
@@ -146,8 +146,8 @@ class GateReport:
             table.add_row(
                 verdict,
                 escape(c.case_id),
-                format_seconds(c.base_median),
-                format_seconds(c.cand_median),
+                format_value(c, c.base_median),
+                format_value(c, c.cand_median),
                 _ratio(c),
                 "" if c.q_value is None else f"{c.q_value:.3g}",
                 escape(c.reason[:60]),
@@ -160,6 +160,12 @@ _ORDER = {"INVALID": 0, "SLOWER": 1, "AMBIGUOUS": 2, "UNKNOWN": 3, "FASTER": 4, 
 
 def _ordered(comparisons: Sequence[Comparison]) -> list[Comparison]:
     return sorted(comparisons, key=lambda c: (_ORDER[c.verdict], c.case_id))
+
+
+def format_value(c: Comparison, value: float | None) -> str:
+    if c.unit == "instructions" and value is not None:
+        return f"{value:,.0f} instr"
+    return format_seconds(value)
 
 
 def _ratio(c: Comparison) -> str:

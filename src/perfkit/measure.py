@@ -17,6 +17,8 @@ from perfkit.timing import Timer
 
 __all__ = ["MeasurePolicy", "calibrate_loops", "measure_thunk"]
 
+MEASURES = ("time", "instructions")
+
 # Samples from this many calls onwards are enough to compute a CI of the median that exists.
 _MIN_CI_SAMPLES = 6
 
@@ -45,6 +47,8 @@ class MeasurePolicy:
     blas_threads: int = 0  # 0: every CPU this process may run on
     seed: int = 0
     confidence: float = 0.95
+    measure: str = "time"  # or "instructions": callgrind counts, CPU cases only
+    instruction_loops: int = 20
 
     def __post_init__(self) -> None:
         for name in ("min_sample_time", "budget", "timeout", "target_rel_ci"):
@@ -54,6 +58,8 @@ class MeasurePolicy:
             raise UsageError("need processes >= 1 and 1 <= min_samples <= max_samples")
         if self.extra_processes < 0:
             raise UsageError(f"extra_processes must be >= 0, got {self.extra_processes}")
+        if self.measure not in MEASURES:
+            raise UsageError(f"measure must be one of {', '.join(MEASURES)}, got {self.measure!r}")
         if not 0 < self.confidence < 1:
             raise UsageError(f"confidence must lie in (0, 1), got {self.confidence}")
 

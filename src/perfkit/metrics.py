@@ -21,12 +21,20 @@ def derive_metrics(
     work: Work,
     device: str,
     ceilings: Mapping[str, Any],
+    *,
+    measure: str = "time",
 ) -> dict[str, float]:
-    """The slash-keyed metrics of a record from raw samples (seconds per call)."""
+    """The slash-keyed metrics of a record from raw samples: seconds per call, or with
+    ``measure="instructions"`` instructions per call (then no time, throughput or roof)."""
     metrics: dict[str, float] = {}
     for key, values in per_process.items():
         ordered = sorted(values)
         metrics[key] = ordered[-1] if key.startswith(_COMBINE_MAX) else ordered[len(ordered) // 2]
+    if measure == "instructions":
+        ordered = sorted(samples)
+        metrics["instructions/per_call"] = ordered[len(ordered) // 2]
+        metrics["instructions/spread"] = (ordered[-1] - ordered[0]) / ordered[len(ordered) // 2]
+        return metrics
     summary = summarize(samples)
     metrics.update(summary.as_metrics())
     median = summary.median

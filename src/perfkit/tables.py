@@ -77,6 +77,9 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
                 f"{format_seconds(r.metric('time/median'))} "
                 f"± {format_seconds(r.metric('time/iqr'))}"
             )
+            instructions = r.metric("instructions/per_call")
+            if instructions is not None:
+                timing = f"{instructions:,.0f} instructions"
             roof = r.metric("roof/fraction")
             ratio = ratios.get(r.case_id)
             row = [

@@ -13,7 +13,6 @@ from perfkit._atomic import write_text_atomic
 from perfkit.errors import UsageError
 from perfkit.record import RunRecord
 from perfkit.report import figures
-from perfkit.tables import format_seconds
 
 __all__ = ["build_report", "update_index", "write_report"]
 
@@ -154,7 +153,7 @@ def _status_table(records: Sequence[RunRecord]) -> str:
 
 def _gate_section(base: RunRecord, candidate: RunRecord) -> str:
     """The gate's verdicts, first record as baseline, second as candidate (default policy)."""
-    from perfkit.gate import GatePolicy, run_gate
+    from perfkit.gate import GatePolicy, format_value, run_gate
 
     report = run_gate(base, candidate, GatePolicy())
     css = {"SLOWER": "slower", "INVALID": "slower", "FASTER": "faster"}
@@ -167,8 +166,8 @@ def _gate_section(base: RunRecord, candidate: RunRecord) -> str:
             [
                 f'<span class="{css.get(c.verdict, "")}">{_e(c.verdict)}</span>',
                 _e(c.case_id),
-                format_seconds(c.base_median),
-                format_seconds(c.cand_median),
+                format_value(c, c.base_median),
+                format_value(c, c.cand_median),
                 ratio,
                 "" if c.q_value is None else f"{c.q_value:.3g}",
                 _e(c.reason),

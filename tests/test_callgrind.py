@@ -1,0 +1,68 @@
+"""Instruction-count mode: callgrind counts that repeat exactly, and a gate that uses them."""
+
+from __future__ import annotations
+
+import pytest
+
+from perfkit import MeasurePolicy, registry
+from perfkit._runner import Side, run_sides
+from perfkit.callgrind import available, toggle_library
+from perfkit.gate import GatePolicy, run_gate
+from perfkit.record import RunRecord
+from tests.conftest import PLUGINS
+
+pytestmark = pytest.mark.skipif(not available().ok, reason=available().reason)
+SLOWDOWN = PLUGINS / "slowdown.py"
+COUNTING = MeasurePolicy.quick(measure="instructions", processes=2, timeout=300.0)
+
+
+def _record(name: str, outcome: object) -> RunRecord:
+    return RunRecord(name, "now", "test", False, {}, COUNTING.to_json(), tuple(outcome.results))  # type: ignore[attr-defined]
+
+
+def test_the_toggle_library_is_built_once_and_cached() -> None:
+    first = toggle_library()
+    assert first.is_file()
+    assert toggle_library() == first
+
+
+def test_counts_repeat_across_processes_and_a_2_percent_slowdown_is_found() -> None:
+    registry.load([SLOWDOWN])
+    cases = registry.expand_cases(registry.get_workload("slowdown_probe"), quick=True)
+    sides = {"base": Side(), "same": Side(), "cand": Side(env={"PERFKIT_SLOWDOWN": "1.02"})}
+    out = run_sides(cases, COUNTING, sides, plugins=[str(SLOWDOWN)])
+    records = {side: _record(side, outcome) for side, outcome in out.items()}
+    (base,) = records["base"].results
+    assert base.status == "ok", base.reason
+    per_process = [sorted(run.samples)[1] for run in base.measurement.runs]
+    assert len(per_process) == 2
+    assert per_process[0] == pytest.approx(per_process[1], rel=1e-3)  # deterministic
+    assert base.metric("instructions/per_call") > 1000
+    assert base.metric("time/median") is None  # no timing pretended
+    policy = GatePolicy(threshold=0.01)
+    assert [c.verdict for c in run_gate(records["base"], records["same"], policy).comparisons] == [
+        "SAME"
+    ]
+    (slower,) = run_gate(records["base"], records["cand"], policy).comparisons
+    assert slower.verdict == "SLOWER"
+    assert slower.ratio == pytest.approx(1.02, abs=0.005)
+    assert slower.unit == "instructions"
+
+
+def test_time_and_instruction_records_are_not_compared() -> None:
+    from perfkit.record import CaseResult, Measurement, SampleRun
+
+    result = CaseResult(
+        "w/b:v[n=1]",
+        "w",
+        "b",
+        "v",
+        {"n": 1},
+        "ok",
+        measurement=Measurement((SampleRun(0, 1, (1.0,) * 10, "converged"),), {}),
+    )
+    timed = RunRecord("t", "now", "test", False, {}, MeasurePolicy().to_json(), (result,))
+    counted = RunRecord("c", "now", "test", False, {}, COUNTING.to_json(), (result,))
+    (comparison,) = run_gate(timed, counted, GatePolicy()).comparisons
+    assert comparison.verdict == "UNKNOWN"
+    assert "one record counts instructions, the other measures time" in comparison.reason
