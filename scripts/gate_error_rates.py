@@ -1,37 +1,50 @@
 """The gate's error rates on this machine, measured with interleaved A/B runs.
 
     python scripts/gate_error_rates.py [--pairs 10] [--trials 20] [--keep DIR] [--out FILE]
-    python scripts/gate_error_rates.py --analyze DIR     # the gate again over kept runs
+    python scripts/gate_error_rates.py --instructions [...]   # instruction-count mode
+    python scripts/gate_error_rates.py --analyze DIR          # the gate again over kept runs
 
-- false positives: ``--pairs`` A/A runs of the CPU suite (default policy, both sides the
-  same code and environment, repetitions interleaved); the share of cases flagged SLOWER at
-  a 5% threshold;
+- false positives: ``--pairs`` A/A runs of the CPU suite (both sides the same code and
+  environment, repetitions interleaved); the share of cases flagged SLOWER;
 - detection: ``--trials`` A/B runs of the test-only ``slowdown_probe`` workload whose
-  candidate side does 10%, 20% or 50% more work (``PERFKIT_SLOWDOWN``); the share flagged
-  SLOWER.
+  candidate side does more work (``PERFKIT_SLOWDOWN``); the share flagged SLOWER.
+
+Timing mode: default policy and sizes, 5% threshold, slowdowns of 10%, 20% and 50%.
+Instruction mode: callgrind counts at the --quick sizes (valgrind runs ~50x slower), 1%
+threshold, a 2% slowdown.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 from perfkit import MeasurePolicy, registry
 from perfkit._runner import Side, run_sides
 from perfkit.compare import compare_records
-from perfkit.record import RunRecord, dump_record
+from perfkit.record import RunRecord, dump_record, load_record
 
 PLUGIN = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "slowdown.py"
 ENV = {"machine": {"cpu": "same"}}
+SUITE = ("matmul", "reduce_sum", "softmax", "vector_add")
 
 
-def _record(name: str, outcome: object) -> RunRecord:
+def _record(name: str, outcome: object, policy: MeasurePolicy) -> RunRecord:
     return RunRecord(
-        name, time.strftime("%Y-%m-%dT%H:%M:%S%z"), "ab", False, ENV, {}, tuple(outcome.results)
+        name,
+        time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "ab",
+        False,
+        ENV,
+        policy.to_json(),
+        tuple(outcome.results),
     )  # type: ignore[attr-defined]
+
+
+def _threshold(policy: dict[str, object]) -> float:
+    return 0.01 if policy.get("measure") == "instructions" else 0.05
 
 
 def verdicts(
@@ -41,27 +54,29 @@ def verdicts(
     cand_env = {"PERFKIT_SLOWDOWN": str(slowdown)} if slowdown != 1 else {}
     sides = {"base": Side(), "cand": Side(env=cand_env)}
     out = run_sides(cases, policy, sides, plugins=[str(PLUGIN)])
-    base, cand = _record("base", out["base"]), _record("cand", out["cand"])
+    base = _record("base", out["base"], policy)
+    cand = _record("cand", out["cand"], policy)
     if keep is not None:
         dump_record(base, keep / f"{name}-base.json")
         dump_record(cand, keep / f"{name}-cand.json")
-    comparisons = compare_records(base, cand, thresholds={}, default_threshold=0.05)
+    comparisons = compare_records(
+        base, cand, thresholds={}, default_threshold=_threshold(policy.to_json())
+    )
     return [c.verdict for c in comparisons]
 
 
 def analyze(folder: Path) -> dict[str, object]:
     """Gate verdicts, with this checkout's statistics, over the runs kept in ``folder``."""
-    from perfkit.record import load_record
-
     tallies: dict[str, dict[str, int]] = {}
     for base_path in sorted(folder.glob("*-base.json")):
         name = base_path.name.removesuffix("-base.json")
         group = "aa" if name.startswith("aa") else name.rsplit("-", 1)[0]
+        base = load_record(base_path)
         comparisons = compare_records(
-            load_record(base_path),
+            base,
             load_record(folder / f"{name}-cand.json"),
             thresholds={},
-            default_threshold=0.05,
+            default_threshold=_threshold(base.policy),
         )
         tally = tallies.setdefault(group, {"runs": 0, "cases": 0})
         tally["runs"] += 1
@@ -80,6 +95,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--keep", type=Path, help="keep every run's records in this folder")
     parser.add_argument("--analyze", type=Path, metavar="DIR", help="re-gate kept runs only")
+    parser.add_argument("--instructions", action="store_true", help="instruction-count mode")
     args = parser.parse_args()
     if args.analyze:
         figures = analyze(args.analyze)
@@ -87,13 +103,12 @@ def main() -> None:
             args.out.write_text(json.dumps(figures, indent=1))
         return
     registry.load([PLUGIN])
-    policy = MeasurePolicy()
+    quick = args.instructions
+    policy = MeasurePolicy(measure="instructions", timeout=600.0) if quick else MeasurePolicy()
     suite = [
-        c
-        for name in ("matmul", "reduce_sum", "softmax", "vector_add")
-        for c in registry.expand_cases(registry.get_workload(name))
+        c for name in SUITE for c in registry.expand_cases(registry.get_workload(name), quick=quick)
     ]
-    probe = registry.expand_cases(registry.get_workload("slowdown_probe"))
+    probe = registry.expand_cases(registry.get_workload("slowdown_probe"), quick=quick)
     figures: dict[str, object] = {}
     flagged = total = 0
     for pair in range(args.pairs):
@@ -106,7 +121,7 @@ def main() -> None:
             flush=True,
         )
     figures["aa"] = {"pairs": args.pairs, "cases": total, "slower": flagged}
-    for slowdown in (1.1, 1.2, 1.5):
+    for slowdown in (1.02,) if quick else (1.1, 1.2, 1.5):
         hits = sum(
             verdicts(probe, policy, slowdown, args.keep, f"slow{slowdown}-{i}") == ["SLOWER"]
             for i in range(args.trials)
@@ -119,4 +134,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
