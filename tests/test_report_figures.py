@@ -9,7 +9,7 @@ import pytest
 
 from perfkit import load_record
 from perfkit.record import RunRecord, record_from_dict
-from perfkit.report import figures
+from perfkit.report import figures, overview
 from tests.conftest import DATA
 
 EVIL = '<img src=x onerror="alert(1)">'
@@ -71,14 +71,14 @@ def test_throughput_lines_split_by_dtype_and_are_log_log() -> None:
 def test_roofline_draws_every_measured_ceiling() -> None:
     record = fixture()
     ceiling = record.environment["ceilings"]["cpu"]
-    figure = figures.roofline(record.results, ceiling, {})
+    figure = overview.roofline(record.results, ceiling, {})
     lines = [t for t in figure.data if t.mode == "lines"]
     assert len(lines) == len(ceiling["bandwidth"]) + len(ceiling["flops"])
     points = [t for t in figure.data if t.mode == "markers+text"]
     assert sum(len(t.x) for t in points) == sum(
         1 for r in record.results if r.status == "ok" and r.work.get("flops")
     )
-    assert figures.roofline([], ceiling, {}) is None
+    assert overview.roofline([], ceiling, {}) is None
 
 
 def test_samples_metric_view_and_history() -> None:
@@ -92,11 +92,11 @@ def test_samples_metric_view_and_history() -> None:
     assert keys[0] == "mem/peak_rss"
     assert "time/first_call" in keys
     assert "time/median" not in keys
-    assert figures.history([record], "vector_add") is None
+    assert overview.history([record], "vector_add") is None
     later = record_from_dict(
         {**json.loads((DATA / "record_v1.json").read_text()), "created": "2099-01-01T00:00:00+0000"}
     )
-    history = figures.history([later, record], "vector_add")
+    history = overview.history([later, record], "vector_add")
     assert len(history.data) == 2
     assert history.data[0].x[0].startswith(record.created[:16])
 
@@ -108,7 +108,7 @@ def test_record_strings_reach_figures_escaped(workload: str) -> None:
         figures.time_bars(record.results, workload, {}),
         figures.sample_boxes(record.results, workload, {}),
         figures.metric_view(record.results, workload, {}),
-        figures.roofline(record.results, record.environment["ceilings"]["cpu"], {}),
+        overview.roofline(record.results, record.environment["ceilings"]["cpu"], {}),
     ]
     text = json.dumps([f.to_plotly_json() for f in produced if f is not None], default=str)
     assert "onerror" in text  # the names are there …

@@ -14,18 +14,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from perfkit.axes import params_id
-from perfkit.record import CaseResult, RunRecord
+from perfkit.record import CaseResult
 from perfkit.tables import speedups
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = [
-    "history",
     "implementations_by_speed",
     "label",
     "metric_view",
-    "roofline",
     "sample_boxes",
     "speedup_heatmap",
     "throughput_lines",
@@ -62,7 +60,7 @@ _PALETTE = (
 )
 _DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 _SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x")
-_LAYOUT = {
+LAYOUT = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 50, "b": 60},
     "height": 420,
@@ -75,7 +73,7 @@ def label(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _ok(results: Sequence[CaseResult], workload: str) -> list[CaseResult]:
+def measured(results: Sequence[CaseResult], workload: str) -> list[CaseResult]:
     return [
         r
         for r in results
@@ -83,7 +81,7 @@ def _ok(results: Sequence[CaseResult], workload: str) -> list[CaseResult]:
     ]
 
 
-def _color(implementation: str, colors: Mapping[str, str], order: Sequence[str]) -> str:
+def color_for(implementation: str, colors: Mapping[str, str], order: Sequence[str]) -> str:
     backend = implementation.split(":", 1)[0]
     if backend in colors:
         return colors[backend]
@@ -117,7 +115,7 @@ def time_bars(results: Sequence[CaseResult], workload: str, colors: Mapping[str,
     """Median time per implementation for each parameter group, IQR as error bars."""
     import plotly.graph_objects as go
 
-    ok = _ok(results, workload)
+    ok = measured(results, workload)
     order = implementations_by_speed(ok)
     groups = _groups(ok)
     figure = go.Figure()
@@ -129,7 +127,7 @@ def time_bars(results: Sequence[CaseResult], workload: str, colors: Mapping[str,
             name=label(impl),
             x=[label(g) for g in xs],
             y=medians,
-            marker_color=_color(impl, colors, order),
+            marker_color=color_for(impl, colors, order),
             error_y={
                 "type": "data",
                 "symmetric": False,
@@ -146,7 +144,7 @@ def time_bars(results: Sequence[CaseResult], workload: str, colors: Mapping[str,
         title=f"{label(workload)}: median time per call (IQR bars)",
         barmode="group",
         yaxis={"type": "log", "title": "seconds per call"},
-        **_LAYOUT,
+        **LAYOUT,
     )
     return figure
 
@@ -171,7 +169,7 @@ def throughput_lines(
     """Throughput against problem size (bytes the algorithm must move), log-log."""
     import plotly.graph_objects as go
 
-    ok = [r for r in _ok(results, workload) if r.work.get("bytes")]
+    ok = [r for r in measured(results, workload) if r.work.get("bytes")]
     if not ok:
         return None
     key, unit = _rate_key(ok)
@@ -188,7 +186,7 @@ def throughput_lines(
             mode="lines+markers",
             x=[r.work["bytes"] for r in points],
             y=[r.metric(key) for r in points],
-            line={"color": _color(impl, colors, order), "dash": _DASHES[style % len(_DASHES)]},
+            line={"color": color_for(impl, colors, order), "dash": _DASHES[style % len(_DASHES)]},
             marker={"symbol": _SYMBOLS[style % len(_SYMBOLS)], "size": 8},
             text=[label(params_id(r.params)) for r in points],
             hovertemplate="%{text}<br>%{y:.3s} " + unit + "<extra>" + label(series) + "</extra>",
@@ -197,7 +195,7 @@ def throughput_lines(
         title=f"{label(workload)}: throughput against problem size",
         xaxis={"type": "log", "title": "bytes moved per call"},
         yaxis={"type": "log", "title": unit},
-        **_LAYOUT,
+        **LAYOUT,
     )
     return figure
 
@@ -206,7 +204,7 @@ def speedup_heatmap(results: Sequence[CaseResult], workload: str) -> go.Figure |
     """Speedup against the reference: implementations x parameter groups."""
     import plotly.graph_objects as go
 
-    ok = _ok(results, workload)
+    ok = measured(results, workload)
     ratios = speedups(ok)
     if not ratios:
         return None
@@ -228,99 +226,7 @@ def speedup_heatmap(results: Sequence[CaseResult], workload: str) -> go.Figure |
             hovertemplate="%{y}<br>%{x}<br>%{text} vs reference<extra></extra>",
         )
     )
-    figure.update_layout(title=f"{label(workload)}: speedup against the reference", **_LAYOUT)
-    return figure
-
-
-def roofline(
-    results: Sequence[CaseResult],
-    ceiling: Mapping[str, Any] | None,
-    colors: Mapping[str, str],
-    device: str = "cpu",
-) -> go.Figure | None:
-    """Achieved GFLOP/s against arithmetic intensity, under this machine's measured roofs."""
-    import plotly.graph_objects as go
-
-    ok = [
-        r
-        for r in results
-        if r.status == "ok"
-        and r.work.get("flops")
-        and r.work.get("bytes")
-        and r.metric("throughput/gflops")
-    ]
-    if not ok:
-        return None
-    intensity = [r.work["flops"] / r.work["bytes"] for r in ok]
-    low, high = min(intensity) / 4, max(intensity) * 4
-    figure = go.Figure()
-    if ceiling:
-        peaks = ceiling.get("flops", {})
-        top = max(peaks.values(), default=0.0)
-        for size, bandwidth in ceiling.get("bandwidth", []):
-            xs = [low, top / bandwidth if top else high]
-            figure.add_scatter(
-                x=xs,
-                y=[x * bandwidth / 1e9 for x in xs],
-                mode="lines",
-                showlegend=False,
-                line={"dash": "dot", "color": "#999", "width": 1},
-                hovertemplate=(
-                    f"copy {size / 2**20:g} MiB: {bandwidth / 1e9:.0f} GB/s<extra></extra>"
-                ),
-            )
-        for dtype, peak in peaks.items():
-            figure.add_scatter(
-                x=[low, high],
-                y=[peak / 1e9] * 2,
-                mode="lines",
-                showlegend=False,
-                line={"color": "#555", "width": 1},
-                hovertemplate=f"GEMM {label(dtype)}: {peak / 1e9:.0f} GFLOP/s<extra></extra>",
-            )
-            figure.add_annotation(
-                xref="x domain",
-                x=0.99,
-                y=math.log10(peak / 1e9),
-                xanchor="right",
-                yanchor="bottom",
-                showarrow=False,
-                font={"size": 10},
-                text=f"GEMM {label(dtype)} {peak / 1e9:.0f} GFLOP/s",
-            )
-        bands = sorted(ceiling.get("bandwidth", []))
-        for (size, bandwidth), name in zip(bands[:1] + bands[-1:], ("cache", "DRAM"), strict=False):
-            figure.add_annotation(
-                x=math.log10(low),
-                y=math.log10(low * bandwidth / 1e9),
-                xanchor="left",
-                yanchor="bottom",
-                showarrow=False,
-                font={"size": 10},
-                textangle=0,
-                text=f"{name}: copy {size / 2**20:g} MiB, {bandwidth / 1e9:.0f} GB/s",
-            )
-    order = implementations_by_speed(ok)
-    for impl in order:
-        mine = [(r, i) for r, i in zip(ok, intensity, strict=True) if r.implementation == impl]
-        figure.add_scatter(
-            name=label(impl),
-            mode="markers+text",
-            x=[i for _, i in mine],
-            y=[r.metric("throughput/gflops") for r, _ in mine],
-            text=[label(r.workload) for r, _ in mine],
-            textposition="top center",
-            textfont={"size": 9},
-            customdata=[label(r.case_id) for r, _ in mine],
-            marker={"size": 9, "color": _color(impl, colors, order)},
-            hovertemplate="%{customdata}<br>%{x:.3g} flop/byte, %{y:.3s} GFLOP/s<extra></extra>",
-        )
-    figure.update_layout(
-        title=f"roofline ({label(device)}): measured ceilings, each case a point",
-        xaxis={"type": "log", "title": "arithmetic intensity (flop / byte)"},
-        yaxis={"type": "log", "title": "GFLOP/s"},
-        **{**_LAYOUT, "height": 520},
-    )
+    figure.update_layout(title=f"{label(workload)}: speedup against the reference", **LAYOUT)
     return figure
 
 
@@ -330,7 +236,7 @@ def sample_boxes(
     """Every raw sample of every case, as boxes: the noise behind each median."""
     import plotly.graph_objects as go
 
-    ok = [r for r in _ok(results, workload) if r.measurement and r.measurement.samples]
+    ok = [r for r in measured(results, workload) if r.measurement and r.measurement.samples]
     if not ok:
         return None
     order = implementations_by_speed(ok)
@@ -339,7 +245,7 @@ def sample_boxes(
         mine = [r for r in ok if r.implementation == impl]
         figure.add_box(
             name=label(impl),
-            marker_color=_color(impl, colors, order),
+            marker_color=color_for(impl, colors, order),
             boxpoints="outliers",
             x=[label(params_id(r.params)) for r in mine for _ in r.measurement.samples],  # type: ignore[union-attr]
             y=[s for r in mine for s in r.measurement.samples],  # type: ignore[union-attr]
@@ -348,7 +254,7 @@ def sample_boxes(
         title=f"{label(workload)}: distribution of samples",
         boxmode="group",
         yaxis={"type": "log", "title": "seconds per call"},
-        **_LAYOUT,
+        **LAYOUT,
     )
     return figure
 
@@ -360,7 +266,7 @@ def metric_view(
     one at a time through a drop-down: one view for every backend's own metrics."""
     import plotly.graph_objects as go
 
-    ok = _ok(results, workload)
+    ok = measured(results, workload)
     keys = sorted(
         {
             k
@@ -382,7 +288,7 @@ def metric_view(
                 visible=index == 0,
                 legendgroup=label(impl),
                 showlegend=True,
-                marker_color=_color(impl, colors, order),
+                marker_color=color_for(impl, colors, order),
                 x=[label(params_id(r.params)) for r in mine],
                 y=[r.metric(key) for r in mine],
                 hovertemplate="%{x}<br>%{y:.4s}<extra>" + label(impl) + "</extra>",
@@ -404,42 +310,6 @@ def metric_view(
         barmode="group",
         updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.15}],
         yaxis={"title": label(keys[0])},
-        **_LAYOUT,
-    )
-    return figure
-
-
-def history(records: Sequence[RunRecord], workload: str) -> go.Figure | None:
-    """Median per case across records, in the order they were made, labelled by git sha."""
-    import plotly.graph_objects as go
-
-    if len(records) < 2:
-        return None
-    ordered = sorted(records, key=lambda rec: rec.created)
-    ticks = [
-        f"{rec.created[:16]} {(rec.environment.get('git', {}).get('sha') or '')[:8]}"
-        for rec in ordered
-    ]
-    cases = sorted({r.case_id for rec in ordered for r in _ok(rec.results, workload)})
-    if not cases:
-        return None
-    figure = go.Figure()
-    for case_id in cases:
-        ys = [
-            (rec.result(case_id).metric("time/median") if rec.result(case_id) else None)  # type: ignore[union-attr]
-            for rec in ordered
-        ]
-        figure.add_scatter(
-            name=label(case_id.split("/", 1)[1]),
-            x=[label(t) for t in ticks],
-            y=ys,
-            mode="lines+markers",
-            connectgaps=False,
-        )
-    figure.update_layout(
-        title=f"{label(workload)}: history of the median",
-        yaxis={"type": "log", "title": "seconds per call"},
-        xaxis={"title": "record (time, git sha)"},
-        **_LAYOUT,
+        **LAYOUT,
     )
     return figure

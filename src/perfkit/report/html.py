@@ -12,7 +12,7 @@ from typing import Any
 from perfkit._atomic import write_text_atomic
 from perfkit.errors import UsageError
 from perfkit.record import RunRecord
-from perfkit.report import figures
+from perfkit.report import figures, overview
 
 __all__ = ["build_report", "update_index", "write_report"]
 
@@ -219,7 +219,7 @@ def build_report(records: Sequence[RunRecord], title: str) -> str:
     parts.append("<h2>Roofline</h2>")
     for device, ceiling in latest.environment.get("ceilings", {}).items() or [("cpu", None)]:
         mine = [r for r in latest.results if devices.get(r.backend, "cpu") == device]
-        add(figures.roofline(mine, ceiling, colors, device))
+        add(overview.roofline(mine, ceiling, colors, device))
     for workload in sorted({r.workload for r in latest.results}):
         parts.append(f"<h2>Workload {_e(workload)}</h2>")
         add(figures.time_bars(latest.results, workload, colors))
@@ -227,7 +227,7 @@ def build_report(records: Sequence[RunRecord], title: str) -> str:
         add(figures.speedup_heatmap(latest.results, workload))
         add(figures.sample_boxes(latest.results, workload, colors))
         add(figures.metric_view(latest.results, workload, colors))
-        add(figures.history(records, workload))
+        add(overview.history(records, workload))
     parts.append("<h2>Environment</h2>")
     parts += [_environment(rec) for rec in reversed(records)]
     return (
