@@ -21,8 +21,11 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = [
+    "LAYOUT",
+    "color_for",
     "implementations_by_speed",
     "label",
+    "measured",
     "metric_view",
     "sample_boxes",
     "speedup_heatmap",
