@@ -29,6 +29,7 @@ from perfkit.workload import Case
 __all__ = ["RunOutcome", "Side", "effective_threads", "interleave", "run_cases", "run_sides"]
 
 _STDERR_TAIL = 1500
+_STARTUP_SECONDS = 120.0
 # Precedence when worker processes disagree about a case: the worst status wins.
 _SEVERITY = {"ok": 0, "skipped": 1, "failed": 2, "invalid": 3}
 
@@ -174,8 +175,9 @@ class _Supervisor:
                 proc.stdin.write(json.dumps(job).encode())
                 proc.stdin.close()
                 current: Case | None = None
-                # The first deadline also covers start-up (imports, plugin loading).
-                deadline = _Deadline(self.policy.timeout)
+                # Start-up (imports, plugin loading, valgrind) has its own allowance, so a
+                # short per-case timeout does not fail a worker that is merely slow to start.
+                deadline = _Deadline(self.policy.timeout, first=_STARTUP_SECONDS)
                 for message in _lines(proc.stdout, deadline):
                     if message is None:  # the deadline passed with no word
                         _kill(proc)
@@ -191,6 +193,7 @@ class _Supervisor:
                         self.on_result(by_id[message["case"]], message)
                         finished += 1
                         current = None
+                        deadline.restart()
                     elif event == "done":
                         break
                 code = proc.wait()
@@ -208,7 +211,11 @@ class _Supervisor:
                 if current is not None:
                     reason = f"timed out after {self.policy.timeout:g} s"
                 else:
-                    reason = f"worker began no case within {self.policy.timeout:g} s"
+                    reason = (
+                        f"worker did not start within {_STARTUP_SECONDS:g} s"
+                        if finished == 0
+                        else "worker stalled between cases"
+                    )
             else:
                 reason = f"worker exited with code {code}: {_tail(stderr)}"
             blamed = [current] if current is not None else pending[finished:]
@@ -220,9 +227,9 @@ class _Supervisor:
 class _Deadline:
     """A per-case time limit that restarts whenever the worker begins a new case."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, first: float | None = None) -> None:
         self.seconds = seconds
-        self.at = time.monotonic() + seconds
+        self.at = time.monotonic() + max(seconds, first or 0.0)
 
     def restart(self) -> None:
         self.at = time.monotonic() + self.seconds
