@@ -42,7 +42,9 @@ def test_calibration_with_a_real_clock() -> None:
     thunk = lambda: sum(range(100))  # noqa: E731
     timer = WallTimer(lambda: None)
     loops = calibrate_loops(timer, thunk, 0.005)
-    assert timer.time(thunk, loops) >= 0.004  # allows a little jitter below the target
+    assert loops > 1
+    # Half the target leaves room for the machine to be quicker now than while calibrating.
+    assert timer.time(thunk, loops) >= 0.0025
 
 
 def test_identical_samples_converge_at_min_samples() -> None:
