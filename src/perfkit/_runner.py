@@ -139,7 +139,10 @@ class _Supervisor:
             "policy": self.policy.to_json(),
             "plugins": self.plugins,
             "process": self.round_index,
-            "blas_threads": effective_threads(self.policy),
+            # Under callgrind one BLAS thread: spinning helper threads make counts vary.
+            "blas_threads": 1
+            if self.policy.measure == "instructions"
+            else effective_threads(self.policy),
             "cases": [case.to_json() for case in pending],
         }
         command = [sys.executable, "-m", "perfkit._worker"]
