@@ -37,7 +37,8 @@ STOP_REASONS: tuple[str, ...] = get_args(StopReason)
 
 @dataclass(frozen=True, slots=True)
 class SampleRun:
-    """Samples from one worker process: seconds per call, each the mean of ``loops`` calls."""
+    """Samples from one worker process, each the mean of ``loops`` calls: seconds per call,
+    or instructions per call in a record whose policy has ``measure == "instructions"``."""
 
     process: int
     loops: int
