@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from perfkit import registry
-from perfkit.errors import UsageError
+from perfkit.errors import ExitCode, UsageError
 from perfkit.measure import MeasurePolicy
 from perfkit.workload import Case
 
 __all__ = ["ab", "cases_from", "console", "gate_policy", "measure", "policy_from", "write_report"]
-
-EXIT_OK, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 1, 130
 
 
 def policy_from(args: argparse.Namespace) -> MeasurePolicy:
@@ -170,12 +168,12 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
             )
     if outcome.partial:
         print(f"interrupted: partial record written to {path}")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     print(f"record: {path}")
     if not args.no_report:
         write_report([record], Path("reports") / f"{label}-{run_id}.html", None, args.open)
     bad = [r for r in record.results if r.status in ("invalid", "failed")]
-    return EXIT_FAILED_CASES if bad else EXIT_OK
+    return ExitCode.FAILED if bad else ExitCode.OK
 
 
 def gate_policy(args: argparse.Namespace) -> Any:
@@ -247,7 +245,7 @@ def ab(args: argparse.Namespace) -> int:
         print(f"record: {dump_record(records[side], folder / f'{side}.json')}")
     if outcomes["base"].partial:
         print("interrupted: partial records written")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     report = run_gate(records["base"], records["cand"], gating)
     code = emit_gate(args, report)
     if not args.no_report:

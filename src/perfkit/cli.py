@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from perfkit import _commands, registry
-from perfkit.errors import UsageError
+from perfkit.errors import ExitCode, UsageError
 
 __all__ = ["main"]
-
-EXIT_OK, EXIT_FAILED_CASES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -175,7 +173,7 @@ def _report(args: argparse.Namespace) -> int:
     if path.suffix != ".html":
         raise UsageError(f"{path}: a report is an .html file")
     _commands.write_report(records, path, args.title, args.open)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -187,7 +185,7 @@ def _import(args: argparse.Namespace) -> int:
     dump_record(record, path)
     counts = sum(r.status == "ok" for r in record.results)
     print(f"record: {path} ({counts} measured cases from {record.environment['imported_from']})")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _gate(args: argparse.Namespace) -> int:
@@ -232,7 +230,7 @@ def _list(args: argparse.Namespace) -> int:
             escape(availability.reason),
         )
     out.print(table)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _env(args: argparse.Namespace) -> int:
@@ -241,7 +239,7 @@ def _env(args: argparse.Namespace) -> int:
     environment = capture_environment()
     if args.json:
         print(json.dumps(environment, indent=1))
-        return EXIT_OK
+        return ExitCode.OK
     machine = environment["machine"]
     print(
         f"cpu        {machine['cpu']} ({machine['cores_physical']} cores, "
@@ -257,7 +255,7 @@ def _env(args: argparse.Namespace) -> int:
     for name, info in environment["backends"].items():
         state = "available" if info["available"] else f"unavailable: {info['reason']}"
         print(f"backend    {name}: {state}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -270,7 +268,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     for dtype, flops in ceilings["flops"].items():
         print(f"cpu GEMM {dtype:<9}  {flops / 1e9:.1f} GFLOP/s")
     print(f"cached in {cache_path()}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -299,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _commands.measure(args, names, "suite" if args.all else "-".join(names))
     except UsageError as exc:
         print(f"perfkit: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except KeyboardInterrupt:
         print("perfkit: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED

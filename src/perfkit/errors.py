@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-__all__ = ["RecordError", "UsageError"]
+import enum
+
+__all__ = ["ExitCode", "RecordError", "UsageError"]
+
+
+class ExitCode(enum.IntEnum):
+    """The command line's contract, the same for every command."""
+
+    OK = 0
+    FAILED = 1  # a wrong answer, a crash, a regression
+    USAGE = 2  # bad usage or bad input
+    INTERRUPTED = 130  # Ctrl-C; what finished is kept
 
 
 class UsageError(Exception):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from perfkit.compare import MUST_MATCH, Comparison, compare_records
-from perfkit.errors import UsageError
+from perfkit.errors import ExitCode, UsageError
 from perfkit.record import RunRecord
 from perfkit.tables import format_seconds
 
@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 __all__ = ["GatePolicy", "GateReport", "format_value", "parse_thresholds", "run_gate"]
-
-EXIT_PASS, EXIT_REGRESSION = 0, 1
 
 
 def _fraction(text: str) -> float:
@@ -79,7 +77,7 @@ class GateReport:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_REGRESSION if self.failing else EXIT_PASS
+        return ExitCode.FAILED if self.failing else ExitCode.OK
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {v}" for v, n in sorted(self.counts().items()))
