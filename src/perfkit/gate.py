@@ -16,7 +16,14 @@ from perfkit.tables import format_seconds
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["GatePolicy", "GateReport", "format_value", "parse_thresholds", "run_gate"]
+__all__ = [
+    "GatePolicy",
+    "GateReport",
+    "format_ratio",
+    "format_value",
+    "parse_thresholds",
+    "run_gate",
+]
 
 
 def _fraction(text: str) -> float:
@@ -113,7 +120,7 @@ class GateReport:
         for c in _ordered(self.comparisons):
             lines.append(
                 f"| {c.verdict} | {_md(c.case_id)} | {format_value(c, c.base_median)} | "
-                f"{format_value(c, c.cand_median)} | {_ratio(c)} | "
+                f"{format_value(c, c.cand_median)} | {format_ratio(c)} | "
                 f"{'' if c.q_value is None else f'{c.q_value:.3g}'} |"
             )
         notes = [c for c in self.comparisons if c.reason]
@@ -146,7 +153,7 @@ class GateReport:
                 escape(c.case_id),
                 format_value(c, c.base_median),
                 format_value(c, c.cand_median),
-                _ratio(c),
+                format_ratio(c),
                 "" if c.q_value is None else f"{c.q_value:.3g}",
                 escape(c.reason[:60]),
             )
@@ -166,7 +173,7 @@ def format_value(c: Comparison, value: float | None) -> str:
     return format_seconds(value)
 
 
-def _ratio(c: Comparison) -> str:
+def format_ratio(c: Comparison) -> str:
     if c.ratio is None:
         return ""
     if c.ratio_low is None or c.ratio_high is None:

@@ -163,27 +163,16 @@ def from_asv(
             params = dict(zip(names[1:], combo[1:], strict=False))
             backend, _, variant = impl.partition(":")
             case_id = f"{workload}/{impl}[{params_id(params)}]"
-            if not isinstance(median, int | float):
-                results.append(
-                    CaseResult(
-                        case_id,
-                        workload,
-                        backend,
-                        variant or "default",
-                        params,
-                        "skipped",
-                        "no result in asv",
-                        False,
-                        {},
-                        None,
-                    )
-                )
-                continue
-            metrics = {
-                "time/median": median,
-                "time/q1": q1s[i] if i < len(q1s) else None,
-                "time/q3": q3s[i] if i < len(q3s) else None,
-            }
+            measured = isinstance(median, int | float)
+            measurement = None
+            if measured:
+                metrics = {
+                    "time/median": median,
+                    "time/q1": q1s[i] if i < len(q1s) else None,
+                    "time/q3": q3s[i] if i < len(q3s) else None,
+                }
+                raw = _numbers(samples[i] if i < len(samples) else None)
+                measurement = _measurement(raw, metrics)
             results.append(
                 CaseResult(
                     case_id,
@@ -191,11 +180,11 @@ def from_asv(
                     backend,
                     variant or "default",
                     params,
-                    "ok",
-                    "",
+                    "ok" if measured else "skipped",
+                    "" if measured else "no result in asv",
                     False,
                     {},
-                    _measurement(_numbers(samples[i] if i < len(samples) else None), metrics),
+                    measurement,
                 )
             )
     machine = _obj(data, "params")

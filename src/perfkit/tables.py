@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from perfkit.axes import params_id
 from perfkit.record import CaseResult
@@ -12,7 +12,7 @@ from perfkit.record import CaseResult
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["format_seconds", "results_table", "speedups"]
+__all__ = ["BYTE_RATE", "FLOP_RATE", "format_seconds", "rate_of", "results_table", "speedups"]
 
 _STATUS_STYLE = {"ok": "green", "skipped": "yellow", "invalid": "bold red", "failed": "red"}
 
@@ -44,14 +44,21 @@ def speedups(results: Iterable[CaseResult]) -> dict[str, float]:
     return out
 
 
+FLOP_RATE = ("throughput/gflops", "GFLOP/s")
+BYTE_RATE = ("throughput/gbps", "GB/s")
+
+
+def rate_of(work: Mapping[str, Any]) -> tuple[str, str]:
+    """The rate a case is bound by, as (metric key, unit): flops when it does at least one
+    per byte it moves, bytes otherwise."""
+    flops, nbytes = work.get("flops") or 0, work.get("bytes") or 0
+    return FLOP_RATE if flops and (not nbytes or flops >= nbytes) else BYTE_RATE
+
+
 def _throughput(result: CaseResult) -> str:
-    flops, nbytes = result.work.get("flops") or 0, result.work.get("bytes") or 0
-    # Show the rate the case is bound by: flops when it does at least one per byte moved.
-    if flops and (not nbytes or flops >= nbytes):
-        value = result.metric("throughput/gflops")
-        return f"{value:.3g} GFLOP/s" if value is not None else "-"
-    value = result.metric("throughput/gbps")
-    return f"{value:.3g} GB/s" if value is not None else "-"
+    key, unit = rate_of(result.work)
+    value = result.metric(key)
+    return f"{value:.3g} {unit}" if value is not None else "-"
 
 
 def results_table(results: Sequence[CaseResult], title: str = "") -> Table:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfkit.axes import params_id
 from perfkit.record import CaseResult
-from perfkit.tables import speedups
+from perfkit.tables import BYTE_RATE, FLOP_RATE, rate_of, speedups
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -153,11 +153,9 @@ def time_bars(results: Sequence[CaseResult], workload: str, colors: Mapping[str,
 
 
 def _rate_key(results: Sequence[CaseResult]) -> tuple[str, str]:
-    """GFLOP/s when most cases do at least a flop per byte moved, GB/s otherwise."""
-    compute = sum((r.work.get("flops") or 0) >= (r.work.get("bytes") or 1) for r in results)
-    if compute * 2 >= len(results) and any(r.work.get("flops") for r in results):
-        return "throughput/gflops", "GFLOP/s"
-    return "throughput/gbps", "GB/s"
+    """One rate for a whole chart: the one most of its cases are bound by."""
+    compute = sum(rate_of(r.work) == FLOP_RATE for r in results)
+    return FLOP_RATE if compute * 2 >= len(results) else BYTE_RATE
 
 
 def _series(result: CaseResult) -> str:

@@ -153,22 +153,19 @@ def _status_table(records: Sequence[RunRecord]) -> str:
 
 def _gate_section(base: RunRecord, candidate: RunRecord) -> str:
     """The gate's verdicts, first record as baseline, second as candidate (default policy)."""
-    from perfkit.gate import GatePolicy, format_value, run_gate
+    from perfkit.gate import GatePolicy, format_ratio, format_value, run_gate
 
     report = run_gate(base, candidate, GatePolicy())
     css = {"SLOWER": "slower", "INVALID": "slower", "FASTER": "faster"}
     rows = []
     for c in sorted(report.comparisons, key=lambda c: (c.verdict == "SAME", c.case_id)):
-        ratio = "" if c.ratio is None else f"{c.ratio:.3f}"
-        if c.ratio_low is not None and c.ratio_high is not None:
-            ratio += f" ({c.ratio_low:.3f} to {c.ratio_high:.3f})"
         rows.append(
             [
                 f'<span class="{css.get(c.verdict, "")}">{_e(c.verdict)}</span>',
                 _e(c.case_id),
                 format_value(c, c.base_median),
                 format_value(c, c.cand_median),
-                ratio,
+                format_ratio(c),
                 "" if c.q_value is None else f"{c.q_value:.3g}",
                 _e(c.reason),
             ]
