@@ -26,7 +26,15 @@ from perfkit.metrics import derive_metrics
 from perfkit.record import CaseResult, Measurement, SampleRun
 from perfkit.workload import Case
 
-__all__ = ["RunOutcome", "Side", "effective_threads", "interleave", "run_cases", "run_sides"]
+__all__ = [
+    "RunOutcome",
+    "Side",
+    "effective_threads",
+    "interleave",
+    "run_cases",
+    "run_sides",
+    "schedule",
+]
 
 _STDERR_TAIL = 1500
 _STARTUP_SECONDS = 120.0
@@ -61,7 +69,7 @@ def interleave(cases: Sequence[Case], round_index: int) -> list[Case]:
     hits early and late groups alike."""
     groups: dict[str, list[Case]] = {}
     for case in cases:
-        groups.setdefault(f"{case.workload.name}[{case.params_key}]", []).append(case)
+        groups.setdefault(case.group_key, []).append(case)
     ordered = list(groups.values())
     if round_index % 2:
         ordered.reverse()
@@ -70,6 +78,36 @@ def interleave(cases: Sequence[Case], round_index: int) -> list[Case]:
         shift = round_index % len(group)
         out.extend(group[shift:] + group[:shift])
     return out
+
+
+def schedule(
+    active: Sequence[Case], round_index: int, sides: Sequence[str], *, by_group: bool
+) -> list[tuple[str, list[Case]]]:
+    """Which side runs which cases, in order, in one round: a worker process each entry.
+
+    ``by_group`` False: each side runs the whole round in one worker, the first side
+    alternating between rounds. True: the round's ``interleave`` order is cut into its
+    parameter groups and every side runs each group before the next group starts, the
+    first side turning with every group and every round (A B, B A, A B, ... then B A, A B,
+    ... in the next round), so a side is never always first and the same group's
+    measurements of both sides lie seconds apart, not a whole round. That costs a worker
+    start per group and side (about 0.25 s here), which is why one side alone, and
+    instruction counts that no load disturbs, keep one worker per round."""
+    ordered = interleave(active, round_index)
+    if not by_group:
+        shift = round_index % len(sides)
+        return [(side, ordered) for side in [*sides[shift:], *sides[:shift]]]
+    groups: list[list[Case]] = []
+    for case in ordered:
+        if groups and groups[-1][0].group_key == case.group_key:
+            groups[-1].append(case)
+        else:
+            groups.append([case])
+    plan: list[tuple[str, list[Case]]] = []
+    for index, group in enumerate(groups):
+        shift = (round_index + index) % len(sides)
+        plan.extend((side, group) for side in [*sides[shift:], *sides[:shift]])
+    return plan
 
 
 @dataclass(frozen=True)
@@ -352,10 +390,11 @@ def run_sides(
     ceilings: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, RunOutcome]:
-    """``run_cases`` for several sides at once (perfkit source trees, environments), their
-    repetitions interleaved: in every round each side runs every active case, the side
-    that goes first alternating, so drift of the machine hits every side alike. This is
-    how two commits are compared on a shared machine."""
+    """``run_cases`` for several sides at once (perfkit source trees, environments),
+    interleaved as ``schedule`` lays out: in every round each side runs every active case,
+    and when timing, the sides take turns parameter group by parameter group, so load on
+    the machine that comes and goes within minutes hits every side alike. This is how two
+    commits are compared on a shared machine."""
     names = list(sides)
     reports: dict[tuple[str, str], list[dict[str, Any]]] = {
         (side, case.id): [] for side in names for case in cases
@@ -385,10 +424,10 @@ def run_sides(
             active = [c for c in cases if wanted(c, round_index)]
             if not active:
                 break
-            shift = round_index % len(names)
-            for side in names[shift:] + names[:shift]:
-                if progress is not None:
-                    progress.planned(len(active))
+            if progress is not None:
+                progress.planned(len(active) * len(names))
+            by_group = len(names) > 1 and policy.measure == "time"
+            for side, block in schedule(active, round_index, names, by_group=by_group):
 
                 def on_result(case: Case, report: dict[str, Any], side: str = side) -> None:
                     reports[side, case.id].append(report)
@@ -396,7 +435,7 @@ def run_sides(
                         progress.finished(case.id)
 
                 supervisor = _Supervisor(policy, plugins, round_index, on_result, sides[side])
-                supervisor.run(interleave(active, round_index))
+                supervisor.run(block)
                 blas[side] = blas[side] or supervisor.blas
     except KeyboardInterrupt:
         partial = True

@@ -101,7 +101,7 @@ class _InputCache:
         self.value: tuple[Any, Any] | None = None
 
     def get(self, case: Case) -> tuple[Any, Any]:
-        key = f"{case.workload.name}[{case.params_key}]"
+        key = case.group_key
         if key != self.key or self.value is None:
             self.value = None  # free the old arrays before making the new ones
             rng = np.random.default_rng(case.workload.seed(case.params, self.seed))

@@ -227,6 +227,11 @@ class Case:
     def params_key(self) -> str:
         return params_id(self.params)
 
+    @property
+    def group_key(self) -> str:
+        """The parameter group: the cases sharing one workload's inputs and truth."""
+        return f"{self.workload.name}[{self.params_key}]"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "workload": self.workload.name,
