@@ -32,6 +32,7 @@ def policy_from(args: argparse.Namespace) -> MeasurePolicy:
             ("blas_threads", args.threads),
             ("seed", args.seed),
             ("measure", args.measure),
+            ("cold", True if getattr(args, "cold", False) else None),
         )
         if value is not None
     }
@@ -93,20 +94,36 @@ def write_report(records: Sequence[Any], path: Path, title: str | None, open_it:
             print("perfkit: no browser to open the report with", file=sys.stderr)
 
 
-def _ceilings(policy: MeasurePolicy, calibrate: bool) -> dict[str, Any]:
-    """This machine's ceilings by device, measured once when missing (unless told not to)."""
+def _ceilings(policy: MeasurePolicy, calibrate: bool, cases: Sequence[Case]) -> dict[str, Any]:
+    """This machine's ceilings by device, measured once when missing (unless told not to):
+    the CPU's always, the GPU's when a case runs on one that is there."""
     from perfkit import _runner
+    from perfkit.backend import get_backend
     from perfkit.roofline import cpu_ceilings, load_cached_ceilings
 
     threads = _runner.effective_threads(policy)
     ceilings = load_cached_ceilings(threads)
+    note = (
+        "perfkit: measuring this machine's ceilings once (cached; "
+        "`perfkit calibrate` refreshes them)"
+    )
     if ceilings is None and calibrate:
-        console(sys.stderr).print(
-            "perfkit: measuring this machine's ceilings once (cached; "
-            "`perfkit calibrate` refreshes them)"
-        )
+        console(sys.stderr).print(note)
         ceilings = cpu_ceilings(threads)
-    return {"cpu": ceilings} if ceilings else {}
+    found = {"cpu": ceilings} if ceilings else {}
+    backends = {get_backend(c.implementation.backend) for c in cases}
+    if any(b.device == "cuda" and b.probe().ok for b in backends):
+        from perfkit.gpu_ceilings import gpu_ceilings, gpu_key
+        from perfkit.roofline import read_ceiling
+
+        key = gpu_key()
+        gpu = read_ceiling(key) if key else None
+        if gpu is None and key and calibrate:
+            console(sys.stderr).print(note.replace("machine's", "GPU's"))
+            gpu = gpu_ceilings()
+        if gpu:
+            found["cuda"] = gpu
+    return found
 
 
 def _record(
@@ -150,7 +167,7 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
 
     cases = cases_from(args, names)
     policy = policy_from(args)
-    ceilings = _ceilings(policy, not args.no_calibrate)
+    ceilings = _ceilings(policy, not args.no_calibrate, cases)
     environment = capture_environment()
     run_id = _new_run_id()
     outcome = _run_with_progress(cases, policy, args.plugin, ceilings, {"": _runner.Side()})[""]
@@ -226,7 +243,7 @@ def ab(args: argparse.Namespace) -> int:
             cand_git = {"sha": cand_sha, "dirty": False}
         else:
             cand_src, cand_git = None, git_state()
-        ceilings = _ceilings(policy, not args.no_calibrate)
+        ceilings = _ceilings(policy, not args.no_calibrate, cases)
         environment = capture_environment()
         sides = {"base": _runner.Side(base_src), "cand": _runner.Side(cand_src)}
         outcomes = _run_with_progress(cases, policy, args.plugin, ceilings, sides)

@@ -12,6 +12,7 @@ import contextlib
 import faulthandler
 import json
 import os
+import statistics
 import sys
 import time
 import traceback
@@ -25,6 +26,7 @@ from perfkit import registry
 from perfkit.axes import Skip
 from perfkit.backend import Backend, get_backend
 from perfkit.callgrind import InstructionCounter
+from perfkit.gpu_monitor import CaseMonitor
 from perfkit.measure import MeasurePolicy, measure_thunk
 from perfkit.record import SampleRun
 from perfkit.workload import Case
@@ -111,6 +113,14 @@ class _InputCache:
         return self.value
 
 
+def _energy(gpu: dict[str, float], samples: list[float]) -> dict[str, float]:
+    """The monitor's readings plus ``gpu/energy_per_call_j``: mean power while timed times
+    the median seconds per call."""
+    if "gpu/power_w" in gpu and samples:
+        gpu = {**gpu, "gpu/energy_per_call_j": gpu["gpu/power_w"] * statistics.median(samples)}
+    return gpu
+
+
 class Worker:
     def __init__(self, policy: MeasurePolicy, process: int, out: IO[str]) -> None:
         self.policy = policy
@@ -137,9 +147,22 @@ class Worker:
         availability = backend.probe()
         if not availability.ok:
             return {"status": "skipped", "reason": availability.reason}
+        try:
+            self.session(backend)  # before the monitor, so a context is not this case's memory
+        except Exception as exc:
+            return {"status": "failed", "reason": _reason(exc)}
+        monitor = backend.monitor()
+        with monitor:
+            report = self._verify_and_measure(case, backend, monitor)
+        if report["status"] == "ok":
+            report["metrics"].update(_energy(monitor.metrics(), report["run"]["samples"]))
+        return report
+
+    def _verify_and_measure(
+        self, case: Case, backend: Backend, monitor: CaseMonitor
+    ) -> dict[str, Any]:
         metrics: dict[str, float] = {}
         try:
-            self.session(backend)
             inputs, truth = self.inputs.get(case)
             peak_was_reset = reset_peak_rss()
             start = time.perf_counter()
@@ -164,7 +187,9 @@ class Worker:
             if self.counter is not None:
                 run = self._count_instructions(thunk)
             else:
-                run = measure_thunk(thunk, backend.timer(), self.policy, budget, self.process)
+                timer = backend.timer(cold=self.policy.cold)
+                with monitor.timed():
+                    run = measure_thunk(thunk, timer, self.policy, budget, self.process)
         except Exception as exc:
             return {"status": "failed", "reason": _reason(exc), "metrics": metrics}
         metrics.update(memory_metrics(peak_was_reset))

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from perfkit.gpu_monitor import CaseMonitor, NullMonitor
 from perfkit.timing import Timer, WallTimer
 from perfkit.workload import Implementation
 
@@ -59,7 +60,9 @@ class Backend(Protocol):
 
     def sync(self) -> None: ...
 
-    def timer(self) -> Timer: ...
+    def timer(self, cold: bool = False) -> Timer: ...
+
+    def monitor(self) -> CaseMonitor: ...
 
     def versions(self) -> dict[str, str]: ...
 
@@ -110,8 +113,11 @@ class CpuBackend:
     def sync(self) -> None:
         return None
 
-    def timer(self) -> Timer:
+    def timer(self, cold: bool = False) -> Timer:
         return WallTimer(self.sync)
+
+    def monitor(self) -> CaseMonitor:
+        return NullMonitor()
 
     def versions(self) -> dict[str, str]:
         return package_versions(*self.packages)

@@ -69,6 +69,12 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
         "(CPU cases; deterministic, for a tight gate)",
     )
     group.add_argument(
+        "--cold",
+        action="store_true",
+        help="GPU backends: flush the L2 cache before every timed call, one call a sample "
+        "(CPU backends are measured warm either way)",
+    )
+    group.add_argument(
         "--plugin",
         action="append",
         default=[],
@@ -213,9 +219,12 @@ def _list(args: argparse.Namespace) -> int:
             + (f"; {', '.join(map(str, a.quick))}" if a.quick else "")
             for a in workload.space.axes
         )
-        ports = ", ".join(
-            i.key + (" (ref)" if i.reference else "") for i in workload.implementations
-        )
+        by_backend: dict[str, list[str]] = {}
+        for i in workload.implementations:
+            by_backend.setdefault(i.backend, []).append(
+                i.variant + (" (ref)" if i.reference else "")
+            )
+        ports = "\n".join(f"{b}: {', '.join(v)}" for b, v in by_backend.items())
         workloads.add_row(escape(f"{name}\n{workload.doc}"), escape(axes), escape(ports))
     out.print(workloads)
     table = Table(title="backends", title_justify="left")
@@ -250,6 +259,12 @@ def _env(args: argparse.Namespace) -> int:
     print(f"python     {environment['python']['version']}")
     git = environment["git"]
     print(f"git        {git['sha'] or '-'}{' (dirty)' if git['dirty'] else ''}")
+    for gpu in environment.get("gpus", []):
+        print(
+            f"gpu {gpu['index']}      {gpu['name']}, driver {gpu['driver']}, "
+            f"{(gpu['memory_bytes'] or 0) / 2**30:.0f} GiB, "
+            f"SM clock max {gpu['sm_clock_max_mhz']} MHz"
+        )
     for lib, version in environment["libraries"].items():
         print(f"{lib:<10} {version}")
     for name, info in environment["backends"].items():
@@ -267,6 +282,16 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f"cpu copy {size / 2**20:>7.2f} MiB  {bandwidth / 1e9:.1f} GB/s (read + write)")
     for dtype, flops in ceilings["flops"].items():
         print(f"cpu GEMM {dtype:<9}  {flops / 1e9:.1f} GFLOP/s")
+    from perfkit.gpu_ceilings import gpu_ceilings
+
+    gpu = gpu_ceilings(refresh=True)
+    if gpu is None:
+        print("gpu        none usable (no CUDA device or no CuPy)")
+    else:
+        for size, bandwidth in gpu["bandwidth"]:
+            print(f"gpu copy {size / 2**20:>7.0f} MiB  {bandwidth / 1e9:.0f} GB/s (read + write)")
+        for dtype, flops in gpu["flops"].items():
+            print(f"gpu GEMM {dtype:<9}  {flops / 1e12:.1f} TFLOP/s")
     print(f"cached in {cache_path()}")
     return ExitCode.OK
 

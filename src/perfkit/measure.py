@@ -49,6 +49,7 @@ class MeasurePolicy:
     confidence: float = 0.95
     measure: str = "time"  # or "instructions": callgrind counts, CPU cases only
     instruction_loops: int = 20
+    cold: bool = False  # GPU backends: flush the L2 cache before every timed call
 
     def __post_init__(self) -> None:
         for name in ("min_sample_time", "budget", "timeout", "target_rel_ci"):

@@ -60,8 +60,10 @@ def git_state(start: Path | None = None) -> dict[str, Any]:
 
 
 def capture_environment(probe_backends: bool = True) -> dict[str, Any]:
-    """CPU, memory, OS, Python, library versions, backends and git state."""
+    """CPU, memory, OS, Python, library versions, GPUs (NVML), backends and git state."""
     import psutil
+
+    from perfkit.gpu_monitor import gpu_environment
 
     info = _cpu_info()
     memory = psutil.virtual_memory()
@@ -85,6 +87,7 @@ def capture_environment(probe_backends: bool = True) -> dict[str, Any]:
         },
         "libraries": package_versions(*_LIBRARIES),
         "git": git_state(),
+        "gpus": gpu_environment(),
     }
     if probe_backends:
         table = {}

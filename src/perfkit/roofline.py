@@ -25,7 +25,9 @@ __all__ = [
     "cpu_ceilings",
     "load_cached_ceilings",
     "machine_key",
+    "read_ceiling",
     "roof_fraction",
+    "store_ceiling",
 ]
 
 # Copy working sets (bytes read + written) from inside L2 to far past any last-level cache:
@@ -88,15 +90,20 @@ def _read_cache() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def load_cached_ceilings(threads: int) -> dict[str, Any] | None:
-    entry = _read_cache().get(machine_key(threads))
+def read_ceiling(key: str) -> dict[str, Any] | None:
+    """The cached ceilings stored under ``key``, or None."""
+    entry = _read_cache().get(key)
     return entry if isinstance(entry, dict) else None
 
 
-def _store(threads: int, ceilings: dict[str, Any]) -> None:
+def store_ceiling(key: str, ceilings: dict[str, Any]) -> None:
     data = _read_cache()
-    data[machine_key(threads)] = ceilings
+    data[key] = ceilings
     write_text_atomic(cache_path(), json.dumps(data, indent=1))
+
+
+def load_cached_ceilings(threads: int) -> dict[str, Any] | None:
+    return read_ceiling(machine_key(threads))
 
 
 def _rate(thunk: Callable[[], Any], amount: float, policy: MeasurePolicy) -> float:
@@ -165,5 +172,5 @@ def cpu_ceilings(threads: int, refresh: bool = False, quick: bool = False) -> di
     if cached is not None:
         return cached
     ceilings = calibrate_cpu(threads, quick=quick)
-    _store(threads, ceilings)
+    store_ceiling(machine_key(threads), ceilings)
     return ceilings

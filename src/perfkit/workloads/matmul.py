@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Axis, Params, ParamSpace
+from perfkit.axes import Axis, Params, ParamSpace, Skip
 from perfkit.registry import register_workload
-from perfkit.workload import Thunk, Work, relative_error, workload
+from perfkit.workload import Prepare, Thunk, Work, relative_error, workload
 from perfkit.workloads._common import dtype_axis, dtype_of, itemsize
+from perfkit.workloads._gpu import (
+    add_raw_ports,
+    bind_numba,
+    cupy_of,
+    need_multiple,
+    numba_type,
+    raw_kernel,
+)
 
 SHAPES = ("square", "skinny_k")
 
@@ -75,5 +84,176 @@ def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
 
     return run
 
+
+@MATMUL.port("cupy", "cublas")
+def _cupy(inputs: dict[str, Any], params: Params) -> Thunk:
+    """``cupy.matmul``: cuBLAS GEMM (float32 without TF32 unless CUPY_TF32=1 is set)."""
+    cp = cupy_of("cupy")
+    a, b = cp.asarray(inputs["a"]), cp.asarray(inputs["b"])
+    out = cp.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+
+    def run() -> Any:
+        return cp.matmul(a, b, out=out)
+
+    return run
+
+
+# Each kernel: (threads per block, tile of C per block (rows, cols), K-tile, grid order).
+# "rows-first" grids put blockIdx.x along M (the naive kernel's uncoalesced mapping).
+_LAUNCH: dict[str, tuple[tuple[int, ...], tuple[int, int], int, bool]] = {
+    "naive": ((32, 32), (32, 32), 1, True),
+    "coalesced": ((32, 32), (32, 32), 1, False),
+    "smem_tiled": ((32, 32), (32, 32), 32, False),
+    "1d_blocktiling": ((512,), (64, 64), 8, False),
+    "2d_blocktiling": ((256,), (128, 128), 8, False),
+    "vectorized": ((256,), (128, 128), 8, False),
+    "warptiling": ((128,), (128, 128), 16, False),
+}
+_BOUNDS_CHECKED = ("naive", "coalesced")
+
+
+def _raw(variant: str) -> Prepare:
+    def prepare(inputs: dict[str, Any], params: Params) -> Thunk:
+        if params["dtype"] != "float32":
+            raise Skip("the hand-written GEMM kernels are float32 only")
+        threads, (tile_m, tile_n), tile_k, rows_first = _LAUNCH[variant]
+        m, k, n = dims(params)
+        if variant not in _BOUNDS_CHECKED:
+            need_multiple("M", m, tile_m)
+            need_multiple("N", n, tile_n)
+            need_multiple("K", k, tile_k)
+        cp = cupy_of("cupy_raw")
+        a, b = cp.asarray(inputs["a"]), cp.asarray(inputs["b"])
+        out = cp.empty((m, n), dtype=cp.float32)
+        function = raw_kernel("matmul", variant, f"matmul_{variant}")
+        blocks_m, blocks_n = -(-m // tile_m), -(-n // tile_n)
+        grid = (blocks_m, blocks_n) if rows_first else (blocks_n, blocks_m)
+        args = (a, b, out, np.int32(m), np.int32(n), np.int32(k))
+
+        def run() -> Any:
+            function(grid, threads, args)
+            return out
+
+        return run
+
+    return prepare
+
+
+add_raw_ports(MATMUL, tuple(_LAUNCH), _raw)
+
+cuda: Any = None  # numba.cuda, bound by the first Numba port prepared (see bind_numba)
+_TILE = 16  # shared-tiled: 16 x 16 threads, one element of C each
+_BM = _BN = 64  # register-blocked: a 64 x 64 block of C per 16 x 16 threads,
+_BK = 8  # 8-deep K tiles,
+_TM = _TN = 4  # 4 x 4 elements of C per thread
+
+
+@functools.cache
+def _numba_kernels(dtype: str) -> dict[str, Any]:
+    bind_numba(globals())
+    element = numba_type(np.dtype(dtype))
+
+    @cuda.jit
+    def naive(a: Any, b: Any, c: Any) -> None:
+        col, row = cuda.grid(2)
+        if row < c.shape[0] and col < c.shape[1]:
+            total = element(0)
+            for i in range(a.shape[1]):
+                total += a[row, i] * b[i, col]
+            c[row, col] = total
+
+    @cuda.jit
+    def shared_tiled(a: Any, b: Any, c: Any) -> None:
+        a_tile = cuda.shared.array((_TILE, _TILE), element)
+        b_tile = cuda.shared.array((_TILE, _TILE), element)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        row = cuda.blockIdx.y * _TILE + ty
+        col = cuda.blockIdx.x * _TILE + tx
+        total = element(0)
+        for k0 in range(0, a.shape[1], _TILE):
+            a_tile[ty, tx] = a[row, k0 + tx]
+            b_tile[ty, tx] = b[k0 + ty, col]
+            cuda.syncthreads()
+            for i in range(_TILE):
+                total += a_tile[ty, i] * b_tile[i, tx]
+            cuda.syncthreads()
+        c[row, col] = total
+
+    @cuda.jit
+    def register_blocked(a: Any, b: Any, c: Any) -> None:
+        a_tile = cuda.shared.array((_BM, _BK), element)
+        b_tile = cuda.shared.array((_BK, _BN), element)
+        acc = cuda.local.array((_TM, _TN), element)
+        a_reg = cuda.local.array(_TM, element)
+        b_reg = cuda.local.array(_TN, element)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        tid = ty * (_BN // _TN) + tx
+        row0 = cuda.blockIdx.y * _BM
+        col0 = cuda.blockIdx.x * _BN
+        for i in range(_TM):
+            for j in range(_TN):
+                acc[i, j] = 0
+        for k0 in range(0, a.shape[1], _BK):
+            # 256 threads load the 64 x 8 tile of A and the 8 x 64 tile of B, two values each.
+            for step in range(2):
+                index = tid + step * 256
+                a_tile[index // _BK, index % _BK] = a[row0 + index // _BK, k0 + index % _BK]
+                b_tile[index // _BN, index % _BN] = b[k0 + index // _BN, col0 + index % _BN]
+            cuda.syncthreads()
+            for kk in range(_BK):
+                for i in range(_TM):
+                    a_reg[i] = a_tile[ty * _TM + i, kk]
+                for j in range(_TN):
+                    b_reg[j] = b_tile[kk, tx * _TN + j]
+                for i in range(_TM):
+                    for j in range(_TN):
+                        acc[i, j] += a_reg[i] * b_reg[j]
+            cuda.syncthreads()
+        for i in range(_TM):
+            for j in range(_TN):
+                c[row0 + ty * _TM + i, col0 + tx * _TN + j] = acc[i, j]
+
+    return {
+        "naive": naive,
+        "shared_tiled": shared_tiled,
+        "register_blocked": register_blocked,
+    }
+
+
+def _numba(variant: str) -> Prepare:
+    def prepare(inputs: dict[str, Any], params: Params) -> Thunk:
+        m, k, n = dims(params)
+        if variant == "shared_tiled":
+            for what, value in (("M", m), ("N", n), ("K", k)):
+                need_multiple(what, value, _TILE)
+            grid, threads = (n // _TILE, m // _TILE), (_TILE, _TILE)
+        elif variant == "register_blocked":
+            need_multiple("M", m, _BM)
+            need_multiple("N", n, _BN)
+            need_multiple("K", k, _BK)
+            grid, threads = (n // _BN, m // _BM), (_BN // _TN, _BM // _TM)
+        else:
+            grid, threads = (-(-n // 16), -(-m // 16)), (16, 16)
+        kernel = _numba_kernels(str(params["dtype"]))[variant]
+        a, b = cuda.to_device(inputs["a"]), cuda.to_device(inputs["b"])
+        out = cuda.device_array((m, n), dtype=inputs["a"].dtype)
+        launch = kernel[grid, threads]
+
+        def run() -> Any:
+            launch(a, b, out)
+            return out
+
+        return run
+
+    prepare.__doc__ = {
+        "naive": "One thread an element of C, a dot product from global memory.",
+        "shared_tiled": "16 x 16 tiles of A and B in shared memory, one element a thread.",
+        "register_blocked": "64 x 64 blocks of C, 4 x 4 elements a thread in registers.",
+    }[variant]
+    return prepare
+
+
+for _variant in ("naive", "shared_tiled", "register_blocked"):
+    MATMUL.port("numba_cuda", _variant)(_numba(_variant))
 
 register_workload(MATMUL)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from perfkit.axes import Axis, Params, ParamSpace
 from perfkit.registry import register_workload
-from perfkit.workload import Thunk, Work, relative_error, workload
+from perfkit.workload import Prepare, Thunk, Work, relative_error, workload
 from perfkit.workloads._common import dtype_axis, dtype_of, itemsize
+from perfkit.workloads._gpu import (
+    BLOCK,
+    add_raw_ports,
+    bind_numba,
+    cupy_of,
+    numba_resident_blocks,
+    raw_kernel,
+    resident_blocks,
+    suffix,
+)
 
 
 def _inputs(params: Params, rng: np.random.Generator) -> dict[str, Any]:
@@ -50,6 +61,120 @@ def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
 
     def run() -> Any:
         return np.sum(x)
+
+    return run
+
+
+@REDUCE_SUM.port("cupy", "cub")
+def _cupy(inputs: dict[str, Any], params: Params) -> Thunk:
+    """``cupy.sum`` with a float64 accumulator (a CUB device reduction)."""
+    cp = cupy_of("cupy")
+    x = cp.asarray(inputs["x"])
+
+    def run() -> Any:
+        return x.sum(dtype=cp.float64)
+
+    return run
+
+
+def _passes(variant: str, x: Any) -> Thunk:
+    """01 and 02: one launch per pass, 512 elements a block, until one partial is left."""
+    cp = cupy_of("cupy_raw")
+    stem = {"smem_tree": "reduce_sum_tree", "warp_shuffle": "reduce_sum_shuffle"}[variant]
+    launches: list[tuple[Any, int, tuple[Any, ...]]] = []
+    source, count, dtype = x, x.size, x.dtype
+    buffers: list[Any] = [None, None]
+    while True:
+        blocks = -(-count // (2 * BLOCK))
+        index = len(launches) % 2
+        if buffers[index] is None or buffers[index].size < blocks:
+            buffers[index] = cp.empty(blocks, dtype=cp.float64)
+        target = buffers[index]
+        function = raw_kernel("reduce_sum", variant, f"{stem}_{suffix(dtype)}")
+        launches.append((function, blocks, (source, target, np.int64(count))))
+        if blocks == 1:
+            break
+        source, count, dtype = target, blocks, np.dtype(np.float64)
+    result = target[0]
+
+    def run() -> Any:
+        for function, blocks, args in launches:
+            function((blocks,), (BLOCK,), args)
+        return result
+
+    return run
+
+
+def _raw(variant: str) -> Prepare:
+    def prepare(inputs: dict[str, Any], params: Params) -> Thunk:
+        cp = cupy_of("cupy_raw")
+        x = cp.asarray(inputs["x"])
+        if variant != "multi_element":
+            return _passes(variant, x)
+        function = raw_kernel("reduce_sum", variant, f"reduce_sum_multi_{suffix(x.dtype)}")
+        out = cp.zeros((), dtype=cp.float64)
+        grid = min(resident_blocks(), -(-x.size // BLOCK))
+        args = (x, out, np.int64(x.size))
+
+        def run() -> Any:
+            cp.cuda.runtime.memsetAsync(out.data.ptr, 0, 8, cp.cuda.get_current_stream().ptr)
+            function((grid,), (BLOCK,), args)
+            return out
+
+        return run
+
+    return prepare
+
+
+add_raw_ports(REDUCE_SUM, ("smem_tree", "warp_shuffle", "multi_element"), _raw)
+
+cuda: Any = None  # numba.cuda, bound by the first Numba port prepared (see bind_numba)
+
+
+@functools.cache
+def _numba_kernels() -> tuple[Any, Any]:
+    bind_numba(globals())
+    from numba import float64
+
+    @cuda.jit
+    def zero(out: Any) -> None:
+        out[0] = 0.0
+
+    @cuda.jit
+    def block_sum(x: Any, out: Any) -> None:
+        buffer = cuda.shared.array(BLOCK, float64)
+        tid = cuda.threadIdx.x
+        total = 0.0
+        for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+            total += x[i]
+        buffer[tid] = total
+        cuda.syncthreads()
+        half = BLOCK // 2
+        while half > 0:
+            if tid < half:
+                buffer[tid] += buffer[tid + half]
+            cuda.syncthreads()
+            half //= 2
+        if tid == 0:
+            cuda.atomic.add(out, 0, buffer[0])
+
+    return zero, block_sum
+
+
+@REDUCE_SUM.port("numba_cuda", "grid_stride_atomic")
+def _numba(inputs: dict[str, Any], params: Params) -> Thunk:
+    """Grid-stride sums in float64, a shared-memory tree a block, one atomic add a block."""
+    zero, block_sum = _numba_kernels()
+    x = cuda.to_device(inputs["x"])
+    out = cuda.device_array(1, dtype=np.float64)
+    result = out.reshape(())
+    clear = zero[1, 1]
+    launch = block_sum[min(-(-x.size // BLOCK), numba_resident_blocks()), BLOCK]
+
+    def run() -> Any:
+        clear(out)
+        launch(x, out)
+        return result
 
     return run
 

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import numpy as np
 
 from perfkit.axes import Axis, Params, ParamSpace
 from perfkit.registry import register_workload
-from perfkit.workload import Thunk, Work, relative_error, workload
+from perfkit.workload import Prepare, Thunk, Work, relative_error, workload
 from perfkit.workloads._common import dtype_axis, dtype_of, itemsize
+from perfkit.workloads._gpu import (
+    BLOCK,
+    add_raw_ports,
+    bind_numba,
+    cupy_of,
+    numba_type,
+    raw_kernel,
+    suffix,
+)
 
 # Logits sit around 80, where exp() overflows float32: a port that skips the max-subtraction
 # returns inf/NaN and is marked invalid instead of looking fast.
@@ -66,6 +77,89 @@ def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
         np.subtract(x, x.max(axis=1, keepdims=True), out=out)
         np.exp(out, out=out)
         np.divide(out, out.sum(axis=1, keepdims=True), out=out)
+        return out
+
+    return run
+
+
+def _raw(variant: str) -> Prepare:
+    def prepare(inputs: dict[str, Any], params: Params) -> Thunk:
+        cp = cupy_of("cupy_raw")
+        x = cp.asarray(inputs["x"])
+        out = cp.empty_like(x)
+        rows, cols = x.shape
+        function = raw_kernel("softmax", variant, f"softmax_{variant}_{suffix(x.dtype)}")
+        args = (x, out, np.int32(cols))
+
+        def run() -> Any:
+            function((rows,), (BLOCK,), args)
+            return out
+
+        return run
+
+    return prepare
+
+
+add_raw_ports(SOFTMAX, ("three_pass", "online_fused"), _raw)
+
+cuda: Any = None  # numba.cuda, bound by the first Numba port prepared (see bind_numba)
+_NUMBA_BLOCK = 128
+
+
+@functools.cache
+def _numba_online(dtype: str) -> Any:
+    bind_numba(globals())
+    element = numba_type(np.dtype(dtype))
+
+    @cuda.jit
+    def online(x: Any, out: Any) -> None:
+        tops = cuda.shared.array(_NUMBA_BLOCK, element)
+        sums = cuda.shared.array(_NUMBA_BLOCK, element)
+        row = cuda.blockIdx.x
+        tid = cuda.threadIdx.x
+        cols = x.shape[1]
+        top = -math.inf
+        total = 0.0
+        for c in range(tid, cols, _NUMBA_BLOCK):
+            value = x[row, c]
+            if value > top:
+                total = total * math.exp(top - value) + 1.0
+                top = value
+            else:
+                total += math.exp(value - top)
+        tops[tid] = top
+        sums[tid] = total
+        cuda.syncthreads()
+        half = _NUMBA_BLOCK // 2
+        while half > 0:
+            if tid < half:
+                other_top, other_sum = tops[tid + half], sums[tid + half]
+                if other_sum > 0:
+                    mine_top, mine_sum = tops[tid], sums[tid]
+                    best = max(mine_top, other_top)
+                    mine = mine_sum * math.exp(mine_top - best) if mine_sum > 0 else 0.0
+                    tops[tid] = best
+                    sums[tid] = mine + other_sum * math.exp(other_top - best)
+            cuda.syncthreads()
+            half //= 2
+        top = tops[0]
+        scale = 1.0 / sums[0]
+        for c in range(tid, cols, _NUMBA_BLOCK):
+            out[row, c] = math.exp(x[row, c] - top) * scale
+
+    return online
+
+
+@SOFTMAX.port("numba_cuda", "online")
+def _numba(inputs: dict[str, Any], params: Params) -> Thunk:
+    """A block a row: online max and sum in one read, a tree over the block, one write."""
+    kernel = _numba_online(str(params["dtype"]))
+    x = cuda.to_device(inputs["x"])
+    out = cuda.device_array_like(x)
+    launch = kernel[x.shape[0], _NUMBA_BLOCK]
+
+    def run() -> Any:
+        launch(x, out)
         return out
 
     return run

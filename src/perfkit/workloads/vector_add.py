@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from perfkit.axes import Axis, Params, ParamSpace
 from perfkit.registry import register_workload
-from perfkit.workload import Thunk, Work, relative_error, workload
+from perfkit.workload import Prepare, Thunk, Work, relative_error, workload
 from perfkit.workloads._common import dtype_axis, dtype_of, itemsize
+from perfkit.workloads._gpu import (
+    BLOCK,
+    add_raw_ports,
+    bind_numba,
+    cupy_of,
+    numba_resident_blocks,
+    raw_kernel,
+    resident_blocks,
+    suffix,
+)
 
 
 def _inputs(params: Params, rng: np.random.Generator) -> dict[str, Any]:
@@ -59,6 +70,75 @@ def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
         np.multiply(x, a, out=out)
         np.add(out, y, out=out)
         return out
+
+    return run
+
+
+@VECTOR_ADD.port("cupy", "elementwise")
+def _cupy(inputs: dict[str, Any], params: Params) -> Thunk:
+    """One CuPy ``ElementwiseKernel``: a*x + y fused into a preallocated output."""
+    cp = cupy_of("cupy")
+    x, y = cp.asarray(inputs["x"]), cp.asarray(inputs["y"])
+    a = inputs["a"]
+    z = cp.empty_like(x)
+    axpy = cp.ElementwiseKernel("T a, T x, T y", "T z", "z = a * x + y", "perfkit_axpy")
+
+    def run() -> Any:
+        return axpy(a, x, y, z)
+
+    return run
+
+
+def _raw(variant: str) -> Prepare:
+    def prepare(inputs: dict[str, Any], params: Params) -> Thunk:
+        cp = cupy_of("cupy_raw")
+        x, y = cp.asarray(inputs["x"]), cp.asarray(inputs["y"])
+        z = cp.empty_like(x)
+        n = x.size
+        function = raw_kernel("vector_add", variant, f"vector_add_{variant}_{suffix(x.dtype)}")
+        grid = -(-n // BLOCK) if variant == "naive" else resident_blocks()
+        args = (x, y, z, inputs["a"], np.int64(n))
+
+        def run() -> Any:
+            function((grid,), (BLOCK,), args)
+            return z
+
+        return run
+
+    return prepare
+
+
+add_raw_ports(VECTOR_ADD, ("naive", "grid_stride", "vectorized"), _raw)
+
+
+cuda: Any = None  # numba.cuda, bound by the first Numba port prepared (see bind_numba)
+
+
+@functools.cache
+def _numba_axpy() -> Any:
+    bind_numba(globals())
+
+    @cuda.jit
+    def axpy(a: Any, x: Any, y: Any, z: Any) -> None:
+        start, stride = cuda.grid(1), cuda.gridsize(1)
+        for i in range(start, x.size, stride):
+            z[i] = a * x[i] + y[i]
+
+    return axpy
+
+
+@VECTOR_ADD.port("numba_cuda", "grid_stride")
+def _numba(inputs: dict[str, Any], params: Params) -> Thunk:
+    """A grid-stride ``numba.cuda.jit`` kernel."""
+    kernel = _numba_axpy()
+    x, y = cuda.to_device(inputs["x"]), cuda.to_device(inputs["y"])
+    z = cuda.device_array_like(x)
+    a = inputs["a"]
+    launch = kernel[min(-(-x.size // BLOCK), numba_resident_blocks()), BLOCK]
+
+    def run() -> Any:
+        launch(a, x, y, z)
+        return z
 
     return run
 

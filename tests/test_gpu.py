@@ -1,0 +1,134 @@
+"""On a CUDA device (marker ``gpu``): every GPU port against its checker with poisoned
+outputs at two sizes, CUDA-event timing, the NVML monitor and the GPU ceilings."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from perfkit import MeasurePolicy, registry
+from perfkit._runner import run_cases
+from perfkit.backend import get_backend
+from tests.conftest import perfkit
+from tests.gpu_ports import check_port
+
+registry.load([])
+CUPY = get_backend("cupy").probe()
+NUMBA = get_backend("numba_cuda").probe()
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not CUPY.ok, reason=f"needs a CUDA device and CuPy: {CUPY.reason}"),
+]
+ROOT = Path(__file__).resolve().parent.parent
+GPU_BACKENDS = ("cupy", "cupy_raw", "numba_cuda")
+# Two sizes a workload: a ragged small one and one of some millions of elements.
+SIZES: dict[str, list[dict[str, Any]]] = {
+    "vector_add": [{"n": 1003}, {"n": (1 << 22) + 3}],
+    "reduce_sum": [{"n": 3001}, {"n": (1 << 24) + 5}],
+    "softmax": [{"rows": 5, "cols": 301}, {"rows": 4096, "cols": 2048}],
+    "matmul": [{"n": 256, "shape": "skinny_k"}, {"n": 1024, "shape": "square"}],
+}
+
+
+def _ports() -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for workload, sizes in SIZES.items():
+        for implementation in registry.get_workload(workload).implementations:
+            if implementation.backend not in GPU_BACKENDS:
+                continue
+            for size in sizes:
+                for dtype in ("float32", "float64"):
+                    found.append((workload, implementation.key, {**size, "dtype": dtype}))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("workload", "key", "params"),
+    _ports(),
+    ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()),
+)
+def test_gpu_port_passes_its_checker_with_poisoned_output(
+    workload: str, key: str, params: dict[str, Any]
+) -> None:
+    if key.startswith("numba_cuda") and not NUMBA.ok:
+        pytest.skip(NUMBA.reason)
+    verdict = check_port(workload, key, params)
+    if verdict["status"] == "skipped":
+        assert key.startswith(("cupy_raw:", "numba_cuda:"))  # float64 or an uncovered size
+        assert verdict["reason"]
+        return
+    assert verdict["status"] == "ok", verdict
+
+
+def test_event_timer_agrees_with_the_wall_clock_on_a_long_kernel() -> None:
+    backend = get_backend("cupy")
+    cp = backend.cupy  # type: ignore[attr-defined]
+    a = cp.ones((4096, 4096), dtype=cp.float32)
+    timer = backend.timer()
+    thunk = lambda: cp.matmul(a, a)  # noqa: E731
+    thunk()
+    backend.sync()
+    start = time.perf_counter()
+    events = timer.time(thunk, 5)
+    wall = time.perf_counter() - start
+    assert 0.5 * wall < events <= wall
+
+
+def test_cold_timer_flushes_and_still_times() -> None:
+    backend = get_backend("cupy_raw")
+    cp = backend.cupy  # type: ignore[attr-defined]
+    x = cp.ones(1 << 20, dtype=cp.float32)
+    hot = backend.timer().time(x.sum, 50)
+    cold = backend.timer(cold=True).time(x.sum, 50)
+    assert hot > 0
+    assert cold > 0
+
+
+def test_a_measured_gpu_case_has_memory_clock_power_and_energy() -> None:
+    spec = registry.get_workload("vector_add")
+    cases = registry.expand_cases(spec, ["cupy_raw:vectorized"], overrides={"n": [1 << 24]})
+    outcome = run_cases(cases, MeasurePolicy.quick())
+    for result in outcome.results:
+        assert result.status == "ok", result.reason
+        metrics = result.measurement.metrics
+        assert metrics["gpu/mem_peak"] >= 3 * (1 << 24) * np.dtype(result.params["dtype"]).itemsize
+        if "gpu/power_w" in metrics:
+            assert metrics["gpu/sm_clock_mhz"] > 0
+            assert metrics["gpu/energy_per_call_j"] > 0
+            assert metrics["gpu/throttled"] in (0.0, 1.0)
+
+
+def test_gpu_ceilings_and_percent_of_roof_in_a_record(tmp_path: Path) -> None:
+    from perfkit.gpu_ceilings import calibrate_gpu
+
+    ceilings = calibrate_gpu(quick=True)
+    assert all(bandwidth > 1e11 for _, bandwidth in ceilings["bandwidth"])
+    assert ceilings["flops"]["float32"] > 1e12
+    out = tmp_path / "run.json"
+    done = perfkit(
+        "compare",
+        "--workload",
+        "vector_add",
+        "--backends",
+        "cupy_raw",
+        "--quick",
+        "--no-report",
+        "-o",
+        str(out),
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(out.read_text())
+    assert "cuda" in record["environment"]["ceilings"]
+    fractions = [
+        r["measurement"]["metrics"]["roof/fraction"]
+        for r in record["results"]
+        if r["backend"] == "cupy_raw"
+    ]
+    assert fractions
+    assert all(0 < f < 1.5 for f in fractions)
