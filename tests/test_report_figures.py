@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from perfkit import load_record
-from perfkit.record import RunRecord, record_from_dict
+from perfkit.record import CaseResult, Measurement, RunRecord, record_from_dict
 from perfkit.report import figures, overview
 from tests.conftest import DATA
 
@@ -113,3 +113,35 @@ def test_record_strings_reach_figures_escaped(workload: str) -> None:
     text = json.dumps([f.to_plotly_json() for f in produced if f is not None], default=str)
     assert "onerror" in text  # the names are there …
     assert "<img" not in text  # … but never as markup
+
+
+def _gpu_result(backend: str, variant: str, n: int, median: float) -> CaseResult:
+    return CaseResult(
+        case_id=f"matmul/{backend}:{variant}[n={n}]",
+        workload="matmul",
+        backend=backend,
+        variant=variant,
+        params={"n": n, "dtype": "float32"},
+        status="ok",
+        reason="",
+        reference=False,
+        work={"flops": 2 * n**3, "bytes": 12 * n * n, "items": n * n, "dtype": "float32"},
+        measurement=Measurement((), {"time/median": median}),
+    )
+
+
+def test_vendor_ladder_is_each_kernel_as_a_fraction_of_cublas_in_declared_order() -> None:
+    results = [
+        _gpu_result("cupy", "cublas", 4096, 0.002),
+        _gpu_result("cupy_raw", "naive", 4096, 0.100),
+        _gpu_result("cupy_raw", "warptiling", 4096, 0.0025),
+        _gpu_result("numba_cuda", "register_blocked", 4096, 0.005),
+        _gpu_result("numpy", "default", 1024, 0.05),  # no vendor result at n=1024: left out
+    ]
+    figure = figures.vendor_ladder(results, "matmul", {})
+    assert figure is not None
+    (bars,) = figure.data
+    assert list(bars.y) == ["cupy_raw:naive", "cupy_raw:warptiling", "numba_cuda:register_blocked"]
+    assert list(bars.x) == pytest.approx([0.02, 0.8, 0.4])
+    assert list(bars.text) == ["2%", "80%", "40%"]
+    assert figures.vendor_ladder(results[1:], "matmul", {}) is None

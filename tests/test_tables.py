@@ -65,3 +65,21 @@ def test_table_escapes_markup_and_shows_reasons() -> None:
     assert "…" in text  # long reasons are cut in the table
     assert "4.00x" not in text
     assert "1.00x" in text
+
+
+def test_a_backend_skipped_throughout_for_one_reason_takes_one_row() -> None:
+    results = [
+        _result("numpy", 2.0, reference=True),
+        *[_result("cupy", None, status="skipped", reason="no CUDA device", n=n) for n in (1, 2, 3)],
+        _result("numba", None, status="skipped", reason="float64 unsupported", n=1),
+        _result("numba", 1.0, n=2),
+    ]
+    console = Console(file=io.StringIO(), width=200)
+    console.print(results_table(results))
+    lines = console.file.getvalue().splitlines()
+    cupy = [line for line in lines if "cupy" in line]
+    assert len(cupy) == 1
+    assert "3 cases" in cupy[0]
+    assert "no CUDA device" in cupy[0]
+    # A backend that ran some of its cases keeps a row a case.
+    assert sum("numba" in line for line in lines) == 2

@@ -61,7 +61,28 @@ def _throughput(result: CaseResult) -> str:
     return f"{value:.3g} {unit}" if value is not None else "-"
 
 
+def _short(reason: str) -> str:
+    """A reason cut to fit a table cell, with rich markup escaped."""
+    from rich.markup import escape
+
+    return escape(reason if len(reason) <= 48 else reason[:47] + "…")
+
+
+def _unavailable_backends(results: Sequence[CaseResult]) -> dict[str, tuple[int, str]]:
+    """Backends all of whose cases (more than one) were skipped for one reason, such as
+    "no CUDA device": {backend: (cases, reason)}. The table gives each one row."""
+    seen: dict[str, list[CaseResult]] = {}
+    for r in results:
+        seen.setdefault(r.backend, []).append(r)
+    return {
+        backend: (len(mine), mine[0].reason)
+        for backend, mine in seen.items()
+        if len(mine) > 1 and all(r.status == "skipped" and r.reason == mine[0].reason for r in mine)
+    }
+
+
 def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
+    """One row a case; a backend whose every case was skipped for one reason gets one row."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -77,7 +98,10 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     ratios = speedups(results)
+    absent = _unavailable_backends(results)
     for r in results:
+        if r.backend in absent:
+            continue
         status = f"[{_STATUS_STYLE[r.status]}]{r.status}[/]"
         if r.status == "ok":
             timing = (
@@ -96,12 +120,21 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
                 f"{ratio:.2f}x" if ratio is not None else "-",
             ]
         else:
-            reason = r.reason or "-"
-            row = [escape(reason if len(reason) <= 48 else reason[:47] + "…"), "", "", ""]
+            row = [_short(r.reason or "-"), "", "", ""]
         table.add_row(
             escape(f"{r.workload}[{params_id(r.params)}]"),
             escape(f"{r.backend}:{r.variant}"),
             status,
             *row,
+        )
+    for backend, (count, reason) in absent.items():
+        table.add_row(
+            f"{count} cases",
+            escape(f"{backend}:*"),
+            f"[{_STATUS_STYLE['skipped']}]skipped[/]",
+            _short(reason),
+            "",
+            "",
+            "",
         )
     return table

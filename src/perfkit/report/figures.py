@@ -31,6 +31,7 @@ __all__ = [
     "speedup_heatmap",
     "throughput_lines",
     "time_bars",
+    "vendor_ladder",
 ]
 
 # Metrics drawn by their own figures; every other metric key goes to the generic view.
@@ -228,6 +229,48 @@ def speedup_heatmap(results: Sequence[CaseResult], workload: str) -> go.Figure |
         )
     )
     figure.update_layout(title=f"{label(workload)}: speedup against the reference", **LAYOUT)
+    return figure
+
+
+def vendor_ladder(
+    results: Sequence[CaseResult], workload: str, colors: Mapping[str, str], vendor: str = "cupy"
+) -> go.Figure | None:
+    """Every other implementation's speed as a fraction of the vendor library's (cuBLAS,
+    CUB through CuPy) at the same parameters: the optimisation ladder of the hand-written
+    kernels, in the order they were declared (naive first). None without vendor results."""
+    import plotly.graph_objects as go
+
+    ok = measured(results, workload)
+    vendor_time = {params_id(r.params): r.metric("time/median") for r in ok if r.backend == vendor}
+    ladder = [r for r in ok if r.backend != vendor and params_id(r.params) in vendor_time]
+    if not vendor_time or not ladder:
+        return None
+    order = list(dict.fromkeys(r.implementation for r in ladder))
+    figure = go.Figure()
+    for group in _groups(ladder):
+        mine = {r.implementation: r for r in ladder if params_id(r.params) == group}
+        fractions = [
+            (vendor_time[group] or 0.0) / (mine[i].metric("time/median") or math.inf)
+            if i in mine
+            else None
+            for i in order
+        ]
+        figure.add_bar(
+            x=fractions,
+            y=[label(i) for i in order],
+            orientation="h",
+            name=label(group),
+            text=[f"{f:.0%}" if f is not None else "" for f in fractions],
+            hovertemplate="%{y}<br>%{text} of " + label(vendor) + "<extra>%{fullData.name}</extra>",
+        )
+    figure.add_vline(x=1.0, line_dash="dash", line_color="#555")
+    figure.update_layout(
+        title=f"{label(workload)}: speed as a fraction of {label(vendor)} (same parameters)",
+        xaxis_title=f"{label(vendor)} time / implementation time",
+        yaxis={"autorange": "reversed"},
+        barmode="group",
+        **LAYOUT,
+    )
     return figure
 
 

@@ -222,6 +222,7 @@ def build_report(records: Sequence[RunRecord], title: str) -> str:
         add(figures.time_bars(latest.results, workload, colors))
         add(figures.throughput_lines(latest.results, workload, colors))
         add(figures.speedup_heatmap(latest.results, workload))
+        add(figures.vendor_ladder(latest.results, workload, colors))
         add(figures.sample_boxes(latest.results, workload, colors))
         add(figures.metric_view(latest.results, workload, colors))
         add(overview.history(records, workload))
