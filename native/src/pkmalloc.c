@@ -1,0 +1,755 @@
+/* pkmalloc: size classes, per-thread heaps, 64 KiB pages in 4 MiB segments, huge blocks
+ * straight from mmap. The design is described in native/README.md.
+ */
+#define _GNU_SOURCE
+#include "pkmalloc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PK_EXPORT __attribute__((visibility("default")))
+#define PK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define PK_SEGMENT_SHIFT 22u /* 4 MiB segments, aligned to their size */
+#define PK_SEGMENT_SIZE ((size_t)1 << PK_SEGMENT_SHIFT)
+#define PK_PAGE_SHIFT 16u /* 64 KiB pages inside a segment */
+#define PK_PAGE_SIZE ((size_t)1 << PK_PAGE_SHIFT)
+#define PK_PAGES (PK_SEGMENT_SIZE / PK_PAGE_SIZE) /* 64; page 0 holds the header */
+#define PK_OS_PAGE 4096u
+#define PK_MAX_SMALL ((size_t)256 << 10) /* larger requests are huge blocks */
+#define PK_CLASSES 52u
+#define PK_MIN_SPAN_BLOCKS 8u
+#define PK_EXTEND_BYTES 16384u /* blocks carved from a span at a time, at least one */
+#define PK_WARM_PAGES 64u      /* free pages kept committed before giving pages back */
+#define PK_HUGE_HEADER 64u
+#define PK_HUGE_CACHE 8u
+#define PK_HUGE_CACHE_BYTES ((size_t)64 << 20)
+#define PK_KIND_SMALL 0x706b736d616c6c31ull /* "pksmall1" */
+#define PK_KIND_HUGE 0x706b687567653031ull  /* "pkhuge01" */
+
+typedef struct _pk_block {
+    struct _pk_block *next;
+} _pk_block_t;
+
+struct _pk_heap;
+
+typedef struct _pk_page {
+    _pk_block_t *free;                     /* owner: blocks to hand out */
+    _pk_block_t *local_free;               /* owner: blocks freed by the owner */
+    _Atomic(_pk_block_t *) thread_free;    /* any thread: blocks freed by others */
+    _Atomic(struct _pk_heap *) heap;       /* the owner; NULL once abandoned */
+    struct _pk_page *next;                 /* in a heap's queue or full list, or abandoned */
+    struct _pk_page *prev;
+    uint8_t *start;                        /* first block */
+    uint32_t block_size;                   /* 0: the span is free */
+    uint32_t used;                         /* handed out, not yet freed and collected */
+    uint32_t capacity;                     /* blocks carved so far */
+    uint32_t reserved;                     /* blocks the span holds */
+    uint32_t span_pages;                   /* pages in the span (first page only) */
+    uint32_t span_offset;                  /* pages back to the first page of the span */
+    uint8_t class_index;
+    uint8_t in_full;
+    uint8_t has_aligned;                   /* some block was handed out at an inner address */
+} _pk_page_t;
+
+typedef struct _pk_segment {
+    uint64_t kind;
+    size_t map_size;    /* huge: bytes mapped */
+    size_t huge_offset; /* huge: offset of the block handed out */
+    int huge_fresh;     /* huge: straight from mmap, so still all zero */
+    uint64_t free_mask; /* small: bit i set when page i is free */
+    uint64_t cold_mask; /* small: bit i set when page i was given back to the OS */
+    struct _pk_segment *next;
+    _pk_page_t pages[PK_PAGES];
+} _pk_segment_t;
+
+typedef struct _pk_heap {
+    _pk_page_t *queue[PK_CLASSES]; /* pages that may have free blocks; the first is current */
+    _pk_page_t *full;              /* pages found full */
+    struct _pk_heap *next_free;
+} _pk_heap_t;
+
+/* ---- global state (g_lock guards everything below it) ---- */
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static pthread_key_t g_key;
+static atomic_int g_atfork_registered;
+static atomic_size_t g_mapped;
+static uint32_t g_class_size[PK_CLASSES];
+static uint32_t g_class_pages[PK_CLASSES];
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static _pk_segment_t *g_segments;
+static _pk_page_t *g_abandoned;
+static size_t g_warm_pages;
+static _pk_heap_t *g_free_heaps;
+static uint8_t *g_meta_next;
+static uint8_t *g_meta_end;
+static struct {
+    _pk_segment_t *segment;
+} g_huge_cache[PK_HUGE_CACHE];
+static size_t g_huge_cached_bytes;
+
+static __thread _pk_heap_t *t_heap __attribute__((tls_model("initial-exec")));
+
+/* ---- helpers ---- */
+
+static inline size_t _pk_align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+
+static inline _pk_segment_t *_pk_segment_of(const void *p) {
+    return (_pk_segment_t *)((uintptr_t)p & ~(uintptr_t)(PK_SEGMENT_SIZE - 1));
+}
+
+static void _pk_thread_exit(void *value);
+
+static inline unsigned _pk_class_of(size_t size) {
+    if (size <= 128) return size == 0 ? 0 : (unsigned)((size + 15) / 16 - 1);
+    size_t s = size - 1;
+    unsigned bit = 63u - (unsigned)__builtin_clzll(s); /* 2^bit <= s < 2^(bit+1) */
+    size_t base = (size_t)1 << bit;
+    return 8u + (bit - 7u) * 4u + (unsigned)((s - base) / (base / 4));
+}
+
+static void _pk_init(void) {
+    unsigned c = 0;
+    for (uint32_t size = 16; size <= 128; size += 16) g_class_size[c++] = size;
+    for (uint32_t base = 128; c < PK_CLASSES; base *= 2)
+        for (uint32_t step = 1; step <= 4 && c < PK_CLASSES; ++step) g_class_size[c++] = base + step * base / 4;
+    for (c = 0; c < PK_CLASSES; ++c) {
+        size_t bytes = (size_t)g_class_size[c] * PK_MIN_SPAN_BLOCKS;
+        size_t pages = (bytes + PK_PAGE_SIZE - 1) / PK_PAGE_SIZE;
+        g_class_pages[c] = (uint32_t)(pages ? pages : 1);
+    }
+    pthread_key_create(&g_key, _pk_thread_exit);
+}
+
+static void *_pk_os_map(size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    atomic_fetch_add_explicit(&g_mapped, size, memory_order_relaxed);
+    return p;
+}
+
+static void _pk_os_unmap(void *p, size_t size) {
+    int saved = errno;
+    munmap(p, size);
+    atomic_fetch_sub_explicit(&g_mapped, size, memory_order_relaxed);
+    errno = saved;
+}
+
+/* ``size`` bytes at an address aligned to PK_SEGMENT_SIZE. */
+static void *_pk_os_map_aligned(size_t size) {
+    size_t over = size + PK_SEGMENT_SIZE;
+    uint8_t *raw = _pk_os_map(over);
+    if (raw == NULL) return NULL;
+    uint8_t *aligned = (uint8_t *)_pk_align_up((uintptr_t)raw, PK_SEGMENT_SIZE);
+    if (aligned > raw) _pk_os_unmap(raw, (size_t)(aligned - raw));
+    size_t tail = (size_t)((raw + over) - (aligned + size));
+    if (tail) _pk_os_unmap(aligned + size, tail);
+    return aligned;
+}
+
+static void _pk_os_decommit(void *p, size_t size) {
+    int saved = errno;
+    madvise(p, size, MADV_DONTNEED);
+    errno = saved;
+}
+
+/* ---- thread heaps ---- */
+
+static _pk_heap_t *_pk_heap_new(void) {
+    pthread_mutex_lock(&g_lock);
+    _pk_heap_t *heap = g_free_heaps;
+    if (heap != NULL) {
+        g_free_heaps = heap->next_free;
+    } else {
+        if (g_meta_next == NULL || g_meta_next + sizeof(_pk_heap_t) > g_meta_end) {
+            g_meta_next = _pk_os_map(PK_PAGE_SIZE);
+            g_meta_end = g_meta_next ? g_meta_next + PK_PAGE_SIZE : NULL;
+        }
+        if (g_meta_next != NULL) {
+            heap = (_pk_heap_t *)g_meta_next;
+            g_meta_next += _pk_align_up(sizeof(_pk_heap_t), 64);
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (heap != NULL) memset(heap, 0, sizeof(*heap));
+    return heap;
+}
+
+static void _pk_atfork_prepare(void) { pthread_mutex_lock(&g_lock); }
+static void _pk_atfork_parent(void) { pthread_mutex_unlock(&g_lock); }
+static void _pk_atfork_child(void) { pthread_mutex_init(&g_lock, NULL); }
+
+static _pk_heap_t *_pk_heap_get_slow(void) {
+    pthread_once(&g_once, _pk_init);
+    _pk_heap_t *heap = _pk_heap_new();
+    if (heap == NULL) return NULL;
+    t_heap = heap;
+    pthread_setspecific(g_key, heap); /* the key's destructor abandons it at thread exit */
+    if (!atomic_exchange(&g_atfork_registered, 1)) {
+        /* pthread_atfork may allocate; this thread has a heap by now. */
+        pthread_atfork(_pk_atfork_prepare, _pk_atfork_parent, _pk_atfork_child);
+    }
+    return heap;
+}
+
+static inline _pk_heap_t *_pk_heap_get(void) {
+    _pk_heap_t *heap = t_heap;
+    return PK_LIKELY(heap != NULL) ? heap : _pk_heap_get_slow();
+}
+
+/* ---- page lists ---- */
+
+static void _pk_list_push(_pk_page_t **head, _pk_page_t *page) {
+    page->prev = NULL;
+    page->next = *head;
+    if (*head != NULL) (*head)->prev = page;
+    *head = page;
+}
+
+static void _pk_list_remove(_pk_page_t **head, _pk_page_t *page) {
+    if (page->prev != NULL) page->prev->next = page->next;
+    else *head = page->next;
+    if (page->next != NULL) page->next->prev = page->prev;
+    page->next = page->prev = NULL;
+}
+
+static inline _pk_page_t **_pk_list_of(_pk_heap_t *heap, _pk_page_t *page) {
+    return page->in_full ? &heap->full : &heap->queue[page->class_index];
+}
+
+/* ---- spans: runs of pages in a segment (g_lock held) ---- */
+
+static _pk_segment_t *_pk_segment_new(void) {
+    _pk_segment_t *segment = _pk_os_map_aligned(PK_SEGMENT_SIZE);
+    if (segment == NULL) return NULL;
+    segment->kind = PK_KIND_SMALL;
+    segment->free_mask = ~(uint64_t)1; /* page 0 holds this header */
+    segment->cold_mask = ~(uint64_t)1; /* never touched: not resident, not counted warm */
+    segment->next = g_segments;
+    g_segments = segment;
+    return segment;
+}
+
+/* The first page of a run of ``pages`` free pages in ``mask``, or -1. */
+static int _pk_find_run(uint64_t mask, unsigned pages) {
+    uint64_t runs = mask;
+    for (unsigned i = 1; i < pages && runs; ++i) runs &= mask >> i;
+    return runs ? __builtin_ctzll(runs) : -1;
+}
+
+static _pk_page_t *_pk_span_alloc(unsigned pages) {
+    _pk_segment_t *segment;
+    int first = -1;
+    for (segment = g_segments; segment != NULL; segment = segment->next) {
+        first = _pk_find_run(segment->free_mask, pages);
+        if (first >= 0) break;
+    }
+    if (segment == NULL) {
+        segment = _pk_segment_new();
+        if (segment == NULL) return NULL;
+        first = _pk_find_run(segment->free_mask, pages);
+    }
+    uint64_t bits = (pages == 64 ? ~(uint64_t)0 : (((uint64_t)1 << pages) - 1)) << first;
+    segment->free_mask &= ~bits;
+    g_warm_pages -= (size_t)__builtin_popcountll(bits & ~segment->cold_mask);
+    segment->cold_mask &= ~bits;
+    for (unsigned i = 0; i < pages; ++i) {
+        _pk_page_t *p = &segment->pages[first + (int)i];
+        memset(p, 0, sizeof(*p));
+        p->span_offset = i;
+    }
+    _pk_page_t *page = &segment->pages[first];
+    page->span_pages = pages;
+    page->start = (uint8_t *)segment + ((size_t)first << PK_PAGE_SHIFT);
+    return page;
+}
+
+static void _pk_segment_release(_pk_segment_t *segment) {
+    _pk_segment_t **link = &g_segments;
+    while (*link != segment) link = &(*link)->next;
+    *link = segment->next;
+    g_warm_pages -= (size_t)__builtin_popcountll(~segment->cold_mask & ~(uint64_t)1);
+    _pk_os_unmap(segment, PK_SEGMENT_SIZE);
+}
+
+static void _pk_span_free(_pk_page_t *page) {
+    _pk_segment_t *segment = _pk_segment_of(page);
+    unsigned first = (unsigned)(page - segment->pages);
+    unsigned pages = page->span_pages;
+    uint64_t bits = (pages == 64 ? ~(uint64_t)0 : (((uint64_t)1 << pages) - 1)) << first;
+    page->block_size = 0;
+    segment->free_mask |= bits;
+    g_warm_pages += pages;
+    if (g_warm_pages > PK_WARM_PAGES) {
+        /* Past the warm reserve, freed pages go back to the OS (and fault in zeroed). */
+        _pk_os_decommit(page->start, (size_t)pages << PK_PAGE_SHIFT);
+        segment->cold_mask |= bits;
+        g_warm_pages -= pages;
+    }
+    if (segment->free_mask == ~(uint64_t)1) {
+        /* Keep one empty segment around; unmap the others. */
+        for (_pk_segment_t *other = g_segments; other != NULL; other = other->next) {
+            if (other != segment && other->free_mask == ~(uint64_t)1) {
+                _pk_segment_release(segment);
+                return;
+            }
+        }
+    }
+}
+
+/* ---- pages of blocks (owner thread) ---- */
+
+static void _pk_page_init(_pk_page_t *page, unsigned class_index, _pk_heap_t *heap) {
+    page->block_size = g_class_size[class_index];
+    page->class_index = (uint8_t)class_index;
+    page->reserved = (uint32_t)(((size_t)page->span_pages << PK_PAGE_SHIFT) / page->block_size);
+    atomic_store_explicit(&page->heap, heap, memory_order_release);
+}
+
+/* Carve more blocks from the span onto the free list (lazily, so untouched memory stays
+ * untouched). */
+static void _pk_page_extend(_pk_page_t *page) {
+    uint32_t count = PK_EXTEND_BYTES / page->block_size;
+    if (count == 0) count = 1;
+    if (count > page->reserved - page->capacity) count = page->reserved - page->capacity;
+    uint8_t *at = page->start + (size_t)page->capacity * page->block_size;
+    _pk_block_t *head = page->free;
+    for (uint32_t i = count; i > 0; --i) {
+        _pk_block_t *block = (_pk_block_t *)(at + (size_t)(i - 1) * page->block_size);
+        block->next = head;
+        head = block;
+    }
+    page->free = head;
+    page->capacity += count;
+}
+
+/* Gather the blocks freed by the owner and by other threads onto the free list. */
+static void _pk_page_collect(_pk_page_t *page) {
+    if (page->local_free != NULL) {
+        _pk_block_t *tail = page->local_free;
+        while (tail->next != NULL) tail = tail->next;
+        tail->next = page->free;
+        page->free = page->local_free;
+        page->local_free = NULL;
+    }
+    if (atomic_load_explicit(&page->thread_free, memory_order_relaxed) != NULL) {
+        _pk_block_t *list = atomic_exchange_explicit(&page->thread_free, NULL, memory_order_acquire);
+        uint32_t count = 0;
+        _pk_block_t *tail = list;
+        for (;;) {
+            ++count;
+            if (tail->next == NULL) break;
+            tail = tail->next;
+        }
+        tail->next = page->free;
+        page->free = list;
+        page->used -= count;
+    }
+}
+
+static inline int _pk_page_ready(_pk_page_t *page) {
+    if (page->free == NULL) _pk_page_collect(page);
+    if (page->free == NULL && page->capacity < page->reserved) _pk_page_extend(page);
+    return page->free != NULL;
+}
+
+static void *_pk_alloc_slow(_pk_heap_t *heap, unsigned c);
+
+static inline void *_pk_alloc_small(_pk_heap_t *heap, size_t size) {
+    unsigned c = _pk_class_of(size);
+    _pk_page_t *page = heap->queue[c];
+    if (PK_LIKELY(page != NULL)) {
+        _pk_block_t *block = page->free;
+        if (PK_LIKELY(block != NULL)) {
+            page->free = block->next;
+            page->used++;
+            return block;
+        }
+    }
+    return _pk_alloc_slow(heap, c);
+}
+
+static void *_pk_pop(_pk_heap_t *heap, unsigned c, _pk_page_t *page) {
+    if (heap->queue[c] != page) {
+        _pk_list_remove(&heap->queue[c], page);
+        _pk_list_push(&heap->queue[c], page);
+    }
+    _pk_block_t *block = page->free;
+    page->free = block->next;
+    page->used++;
+    return block;
+}
+
+/* Take over every abandoned page (g_lock not held). */
+static void _pk_adopt(_pk_heap_t *heap) {
+    if (__atomic_load_n(&g_abandoned, __ATOMIC_RELAXED) == NULL) return; /* a miss only delays it */
+    pthread_mutex_lock(&g_lock);
+    _pk_page_t *list = g_abandoned;
+    g_abandoned = NULL;
+    pthread_mutex_unlock(&g_lock);
+    while (list != NULL) {
+        _pk_page_t *page = list;
+        list = page->next;
+        atomic_store_explicit(&page->heap, heap, memory_order_release);
+        page->in_full = 0;
+        _pk_list_push(&heap->queue[page->class_index], page);
+    }
+}
+
+static void *_pk_alloc_slow(_pk_heap_t *heap, unsigned c) {
+    /* 1. The pages of this class: collect frees, carve, or move full ones aside. */
+    for (_pk_page_t *page = heap->queue[c], *next; page != NULL; page = next) {
+        next = page->next;
+        if (_pk_page_ready(page)) return _pk_pop(heap, c, page);
+        _pk_list_remove(&heap->queue[c], page);
+        page->in_full = 1;
+        _pk_list_push(&heap->full, page);
+    }
+    /* 2. Full pages that other threads have freed into since. */
+    for (_pk_page_t *page = heap->full, *next; page != NULL; page = next) {
+        next = page->next;
+        if (atomic_load_explicit(&page->thread_free, memory_order_relaxed) == NULL) continue;
+        _pk_list_remove(&heap->full, page);
+        page->in_full = 0;
+        _pk_page_collect(page);
+        _pk_list_push(&heap->queue[page->class_index], page);
+    }
+    if (heap->queue[c] != NULL && _pk_page_ready(heap->queue[c])) return _pk_pop(heap, c, heap->queue[c]);
+    /* 3. Pages of threads that have exited. */
+    _pk_adopt(heap);
+    for (_pk_page_t *page = heap->queue[c]; page != NULL; page = page->next)
+        if (_pk_page_ready(page)) return _pk_pop(heap, c, page);
+    /* 4. A fresh span. */
+    pthread_mutex_lock(&g_lock);
+    _pk_page_t *page = _pk_span_alloc(g_class_pages[c]);
+    pthread_mutex_unlock(&g_lock);
+    if (page == NULL) return NULL;
+    _pk_page_init(page, c, heap);
+    _pk_list_push(&heap->queue[c], page);
+    _pk_page_extend(page);
+    return _pk_pop(heap, c, page);
+}
+
+static _pk_page_t *_pk_page_of(_pk_segment_t *segment, const void *p) {
+    _pk_page_t *page = &segment->pages[((uintptr_t)p - (uintptr_t)segment) >> PK_PAGE_SHIFT];
+    return page - page->span_offset;
+}
+
+static inline _pk_block_t *_pk_block_start(_pk_page_t *page, void *p) {
+    if (PK_LIKELY(!page->has_aligned)) return (_pk_block_t *)p;
+    size_t offset = (size_t)((uint8_t *)p - page->start);
+    return (_pk_block_t *)(page->start + offset - offset % page->block_size);
+}
+
+/* Hand a page whose blocks are all free back to its segment, unless it is the current
+ * page of its class (which a steady alloc/free loop would otherwise bounce). */
+static void _pk_page_retire(_pk_heap_t *heap, _pk_page_t *page) {
+    if (heap->queue[page->class_index] == page && page->next == NULL && !page->in_full) return;
+    _pk_list_remove(_pk_list_of(heap, page), page);
+    atomic_store_explicit(&page->heap, NULL, memory_order_relaxed);
+    pthread_mutex_lock(&g_lock);
+    _pk_span_free(page);
+    pthread_mutex_unlock(&g_lock);
+}
+
+static void _pk_thread_exit(void *value) {
+    _pk_heap_t *heap = value;
+    _pk_page_t *keep = NULL;
+    for (unsigned c = 0; c <= PK_CLASSES; ++c) {
+        _pk_page_t **list = c < PK_CLASSES ? &heap->queue[c] : &heap->full;
+        while (*list != NULL) {
+            _pk_page_t *page = *list;
+            _pk_list_remove(list, page);
+            _pk_page_collect(page);
+            if (page->used == 0) {
+                pthread_mutex_lock(&g_lock);
+                _pk_span_free(page);
+                pthread_mutex_unlock(&g_lock);
+            } else {
+                atomic_store_explicit(&page->heap, NULL, memory_order_release);
+                page->next = keep;
+                keep = page;
+            }
+        }
+    }
+    pthread_mutex_lock(&g_lock);
+    while (keep != NULL) {
+        _pk_page_t *page = keep;
+        keep = page->next;
+        page->next = g_abandoned;
+        g_abandoned = page;
+    }
+    heap->next_free = g_free_heaps;
+    g_free_heaps = heap;
+    pthread_mutex_unlock(&g_lock);
+    t_heap = NULL; /* a later malloc on this thread (other destructors) makes a new heap */
+}
+
+/* ---- huge blocks ---- */
+
+/* A block in a mapping of its own whose start is segment-aligned, so free() finds the
+ * header by masking. The block sits ``max(64, alignment)`` bytes in: alignments of 4 MiB
+ * and more cannot be served (ENOMEM). */
+static void *_pk_huge_alloc(size_t size, size_t alignment) {
+    if (alignment >= PK_SEGMENT_SIZE) return NULL;
+    size_t offset = alignment > PK_HUGE_HEADER ? alignment : PK_HUGE_HEADER;
+    if (size > SIZE_MAX - offset - PK_SEGMENT_SIZE) return NULL;
+    size_t need = _pk_align_up(offset + size, PK_OS_PAGE);
+    _pk_segment_t *segment = NULL;
+    pthread_mutex_lock(&g_lock);
+    int best = -1;
+    for (unsigned i = 0; i < PK_HUGE_CACHE; ++i) {
+        _pk_segment_t *s = g_huge_cache[i].segment;
+        if (s != NULL && s->map_size >= need && (best < 0 || s->map_size < g_huge_cache[best].segment->map_size))
+            best = (int)i;
+    }
+    if (best >= 0) {
+        segment = g_huge_cache[best].segment;
+        g_huge_cache[best].segment = NULL;
+        g_huge_cached_bytes -= segment->map_size;
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (segment != NULL && segment->map_size > need + need / 2 + PK_SEGMENT_SIZE) {
+        /* Too large a fit: give the tail back rather than hold it resident. */
+        _pk_os_unmap((uint8_t *)segment + need, segment->map_size - need);
+        segment->map_size = need;
+    }
+    if (segment == NULL) {
+        segment = _pk_os_map_aligned(need);
+        if (segment == NULL) return NULL;
+        segment->kind = PK_KIND_HUGE;
+        segment->map_size = need;
+        segment->huge_fresh = 1;
+    } else {
+        segment->huge_fresh = 0;
+    }
+    segment->huge_offset = offset;
+    return (uint8_t *)segment + offset;
+}
+
+static void _pk_huge_free(_pk_segment_t *segment) {
+    pthread_mutex_lock(&g_lock);
+    if (g_huge_cached_bytes + segment->map_size <= PK_HUGE_CACHE_BYTES) {
+        for (unsigned i = 0; i < PK_HUGE_CACHE; ++i) {
+            if (g_huge_cache[i].segment == NULL) {
+                g_huge_cache[i].segment = segment;
+                g_huge_cached_bytes += segment->map_size;
+                pthread_mutex_unlock(&g_lock);
+                return;
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    _pk_os_unmap(segment, segment->map_size);
+}
+
+/* ---- the API ---- */
+
+static inline void *_pk_malloc(size_t size) {
+    if (PK_LIKELY(size <= PK_MAX_SMALL)) {
+        _pk_heap_t *heap = _pk_heap_get();
+        void *p = heap != NULL ? _pk_alloc_small(heap, size) : NULL;
+        if (PK_UNLIKELY(p == NULL)) errno = ENOMEM;
+        return p;
+    }
+    pthread_once(&g_once, _pk_init);
+    void *p = _pk_huge_alloc(size, 0);
+    if (p == NULL) errno = ENOMEM;
+    return p;
+}
+
+PK_EXPORT void *pk_malloc(size_t size) { return _pk_malloc(size); }
+
+PK_EXPORT void pk_free(void *p) {
+    if (p == NULL) return;
+    _pk_segment_t *segment = _pk_segment_of(p);
+    if (PK_UNLIKELY(segment->kind == PK_KIND_HUGE)) {
+        _pk_huge_free(segment);
+        return;
+    }
+    _pk_page_t *page = _pk_page_of(segment, p);
+    _pk_block_t *block = _pk_block_start(page, p);
+    _pk_heap_t *heap = t_heap;
+    if (PK_LIKELY(heap != NULL && atomic_load_explicit(&page->heap, memory_order_relaxed) == heap)) {
+        block->next = page->local_free;
+        page->local_free = block;
+        if (PK_UNLIKELY(--page->used == 0)) {
+            _pk_page_retire(heap, page);
+        } else if (PK_UNLIKELY(page->in_full)) {
+            _pk_list_remove(&heap->full, page);
+            page->in_full = 0;
+            _pk_list_push(&heap->queue[page->class_index], page);
+        }
+        return;
+    }
+    _pk_block_t *head = atomic_load_explicit(&page->thread_free, memory_order_relaxed);
+    do {
+        block->next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&page->thread_free, &head, block,
+                                                    memory_order_release, memory_order_relaxed));
+}
+
+PK_EXPORT size_t pk_usable_size(void *p) {
+    if (p == NULL) return 0;
+    _pk_segment_t *segment = _pk_segment_of(p);
+    if (segment->kind == PK_KIND_HUGE) return segment->map_size - (size_t)((uint8_t *)p - (uint8_t *)segment);
+    _pk_page_t *page = _pk_page_of(segment, p);
+    _pk_block_t *block = _pk_block_start(page, p);
+    return page->block_size - (size_t)((uint8_t *)p - (uint8_t *)block);
+}
+
+PK_EXPORT void *pk_calloc(size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = _pk_malloc(total);
+    if (p == NULL) return NULL;
+    _pk_segment_t *segment = _pk_segment_of(p);
+    if (segment->kind == PK_KIND_HUGE && segment->huge_fresh) return p; /* mmap zeroed it */
+    memset(p, 0, total);
+    return p;
+}
+
+static void *_pk_memalign(size_t alignment, size_t size) {
+    if (alignment <= 16) return _pk_malloc(size);
+    if (alignment > PK_PAGE_SIZE || size > PK_MAX_SMALL - alignment) {
+        pthread_once(&g_once, _pk_init);
+        void *p = _pk_huge_alloc(size, alignment);
+        if (p == NULL) errno = ENOMEM;
+        return p;
+    }
+    _pk_heap_t *heap = _pk_heap_get();
+    if (heap == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t fit = size ? size : 1;
+    unsigned c = _pk_class_of(fit);
+    if (g_class_size[c] % alignment == 0) {
+        /* Spans start 64 KiB-aligned, so every block of this class is aligned. */
+        void *p = _pk_alloc_small(heap, fit);
+        if (p == NULL) errno = ENOMEM;
+        return p;
+    }
+    uint8_t *block = _pk_alloc_small(heap, fit + alignment - 16);
+    if (block == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint8_t *p = (uint8_t *)_pk_align_up((uintptr_t)block, alignment);
+    if (p != block) _pk_page_of(_pk_segment_of(block), block)->has_aligned = 1;
+    return p;
+}
+
+static size_t _pk_pow2_at_least(size_t n) {
+    size_t p = 1;
+    while (p < n && p) p <<= 1;
+    return p;
+}
+
+PK_EXPORT void *pk_memalign(size_t alignment, size_t size) {
+    if (alignment & (alignment - 1)) {
+        alignment = _pk_pow2_at_least(alignment);
+        if (alignment == 0) {
+            errno = EINVAL;
+            return NULL;
+        }
+    }
+    return _pk_memalign(alignment, size);
+}
+
+PK_EXPORT int pk_posix_memalign(void **out, size_t alignment, size_t size) {
+    if (alignment == 0 || (alignment & (alignment - 1)) || alignment % sizeof(void *)) return EINVAL;
+    int saved = errno;
+    void *p = _pk_memalign(alignment, size);
+    errno = saved;
+    if (p == NULL) return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+PK_EXPORT void *pk_realloc(void *p, size_t size) {
+    if (p == NULL) return _pk_malloc(size);
+    if (size == 0) {
+        pk_free(p);
+        return NULL;
+    }
+    size_t usable = pk_usable_size(p);
+    if (size <= usable && (size >= usable / 2 || usable <= 64)) return p;
+    _pk_segment_t *segment = _pk_segment_of(p);
+    if (segment->kind == PK_KIND_HUGE && size > PK_MAX_SMALL && size <= usable) {
+        /* Shrinking a huge block: give back the tail pages in place. */
+        size_t keep = _pk_align_up(segment->huge_offset + size, PK_OS_PAGE);
+        if (keep < segment->map_size) {
+            _pk_os_unmap((uint8_t *)segment + keep, segment->map_size - keep);
+            segment->map_size = keep;
+        }
+        return p;
+    }
+    if (segment->kind == PK_KIND_HUGE && size > usable) {
+        /* Growing a huge block: try to extend the mapping where it lies. */
+        size_t need = _pk_align_up(segment->huge_offset + size, PK_OS_PAGE);
+        void *same = mremap(segment, segment->map_size, need, 0);
+        if (same != MAP_FAILED) {
+            atomic_fetch_add_explicit(&g_mapped, need - segment->map_size, memory_order_relaxed);
+            segment->map_size = need;
+            return p;
+        }
+    }
+    void *q = _pk_malloc(size);
+    if (q == NULL) return NULL;
+    memcpy(q, p, usable < size ? usable : size);
+    pk_free(p);
+    return q;
+}
+
+PK_EXPORT size_t pk_stats_mapped(void) { return atomic_load_explicit(&g_mapped, memory_order_relaxed); }
+
+/* ---- the standard names ---- */
+
+PK_EXPORT void *malloc(size_t size) { return _pk_malloc(size); }
+PK_EXPORT void free(void *p) { pk_free(p); }
+PK_EXPORT void *calloc(size_t count, size_t size) { return pk_calloc(count, size); }
+PK_EXPORT void *realloc(void *p, size_t size) { return pk_realloc(p, size); }
+PK_EXPORT size_t malloc_usable_size(void *p) { return pk_usable_size(p); }
+PK_EXPORT int posix_memalign(void **out, size_t alignment, size_t size) {
+    return pk_posix_memalign(out, alignment, size);
+}
+PK_EXPORT void *pk_valloc(size_t size) { return _pk_memalign(PK_OS_PAGE, size); }
+
+PK_EXPORT void *pk_pvalloc(size_t size) {
+    size_t rounded = _pk_align_up(size ? size : 1, PK_OS_PAGE);
+    if (rounded < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return _pk_memalign(PK_OS_PAGE, rounded);
+}
+
+PK_EXPORT void *pk_reallocarray(void *p, size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return pk_realloc(p, total);
+}
+
+PK_EXPORT void *memalign(size_t alignment, size_t size) { return pk_memalign(alignment, size); }
+/* glibc 2.36's aligned_alloc is memalign: a non-power-of-two alignment is rounded up. */
+PK_EXPORT void *aligned_alloc(size_t alignment, size_t size) { return pk_memalign(alignment, size); }
+PK_EXPORT void *valloc(size_t size) { return pk_valloc(size); }
+PK_EXPORT void *pvalloc(size_t size) { return pk_pvalloc(size); }
+PK_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
+    return pk_reallocarray(p, count, size);
+}
