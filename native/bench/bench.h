@@ -1,0 +1,128 @@
+/* What every allocation-pattern driver shares: options, a seeded generator, block contents
+ * written on allocation and checked on free, and the one JSON line of results.
+ *
+ * Drivers call plain malloc/free; the allocator is whatever the dynamic linker binds
+ * (LD_PRELOAD chooses it), so every allocator runs the very same binary.
+ *
+ * Options: --threads N --ops N --min-size B --max-size B --seed S (each has a default per
+ * driver). Exit status: 0 ok, 2 bad options, 3 a block came back corrupted, 4 out of memory.
+ */
+#ifndef PK_BENCH_H
+#define PK_BENCH_H
+
+#define _GNU_SOURCE
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    long threads;
+    long ops;
+    size_t min_size;
+    size_t max_size;
+    uint64_t seed;
+} pk_options_t;
+
+static atomic_long pk_corrupt;
+
+static inline uint64_t pk_next(uint64_t *state) {
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
+static inline size_t pk_size_between(uint64_t *state, size_t lo, size_t hi) {
+    return lo + (size_t)(pk_next(state) % (hi - lo + 1));
+}
+
+/* malloc, or exit status 4 with a message: a driver measures allocators that succeed. */
+static inline void *pk_alloc(size_t size) {
+    void *p = malloc(size);
+    if (p == NULL) {
+        fprintf(stderr, "malloc(%zu) failed\n", size);
+        exit(4);
+    }
+    return p;
+}
+
+/* Bytes written into a block: its first and last byte and one every 64 bytes, from its
+ * size and a tag, so a free can tell a block that was overwritten or handed out twice. */
+static inline void pk_fill(void *block, size_t size, uint64_t tag) {
+    unsigned char *p = block;
+    if (size == 0) return;
+    for (size_t i = 0; i < size; i += 64) p[i] = (unsigned char)(tag + i + size);
+    p[size - 1] = (unsigned char)(tag ^ size);
+}
+
+static inline void pk_check_free(void *block, size_t size, uint64_t tag) {
+    unsigned char *p = block;
+    int bad = p[size - 1] != (unsigned char)(tag ^ size);
+    for (size_t i = 0; i + 1 < size && !bad; i += 64) bad = p[i] != (unsigned char)(tag + i + size);
+    if (bad) atomic_fetch_add(&pk_corrupt, 1);
+    free(block);
+}
+
+static inline double pk_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Resident bytes now (not the peak): /proc/self/statm's second field. */
+static inline long pk_rss_now(void) {
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL) return -1;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+    fclose(f);
+    return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
+}
+
+static void pk_usage(const char *name) {
+    fprintf(stderr, "usage: %s [--threads N] [--ops N] [--min-size B] [--max-size B] [--seed S]\n", name);
+    exit(2);
+}
+
+static inline pk_options_t pk_parse(int argc, char **argv, pk_options_t defaults) {
+    pk_options_t o = defaults;
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 >= argc) pk_usage(argv[0]);
+        char *end = NULL;
+        unsigned long long v = strtoull(argv[i + 1], &end, 10);
+        if (end == argv[i + 1] || *end != '\0') pk_usage(argv[0]);
+        if (!strcmp(argv[i], "--threads")) o.threads = (long)v;
+        else if (!strcmp(argv[i], "--ops")) o.ops = (long)v;
+        else if (!strcmp(argv[i], "--min-size")) o.min_size = (size_t)v;
+        else if (!strcmp(argv[i], "--max-size")) o.max_size = (size_t)v;
+        else if (!strcmp(argv[i], "--seed")) o.seed = v;
+        else pk_usage(argv[0]);
+    }
+    if (o.threads < 1 || o.ops < 1 || o.min_size < 1 || o.max_size < o.min_size) pk_usage(argv[0]);
+    if (o.seed == 0) o.seed = 88172645463325252ull;
+    return o;
+}
+
+/* The result line. ``ops`` counts allocations plus frees; ``extra`` is "" or more
+ * ``, "key": value`` fields. Exit status 3 when a block was corrupted. */
+static inline int pk_report(const char *pattern, const pk_options_t *o, long ops, double seconds,
+                            const char *extra) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    long corrupt = atomic_load(&pk_corrupt);
+    printf("{\"pattern\": \"%s\", \"threads\": %ld, \"ops\": %ld, \"seconds\": %.6f, "
+           "\"ops_per_s\": %.1f, \"peak_rss_bytes\": %ld, \"rss_end_bytes\": %ld, "
+           "\"minor_faults\": %ld, \"major_faults\": %ld, \"corrupt\": %ld%s}\n",
+           pattern, o->threads, ops, seconds, seconds > 0 ? (double)ops / seconds : 0.0,
+           usage.ru_maxrss * 1024L, pk_rss_now(), usage.ru_minflt, usage.ru_majflt, corrupt, extra);
+    fflush(stdout);
+    return corrupt ? 3 : 0;
+}
+
+#endif

@@ -1,0 +1,38 @@
+/* large_blocks: each thread keeps 4 live blocks of 5-25 MiB and replaces a random one per
+ * op, writing every page of the new block (so its memory is really used). */
+#include <pthread.h>
+
+#include "bench.h"
+
+#define LIVE 4
+#define PAGE 4096
+
+static pk_options_t opt;
+
+static void *worker(void *arg) {
+    uint64_t rng = opt.seed + (uint64_t)(uintptr_t)arg;
+    void *block[LIVE] = {0};
+    size_t size[LIVE] = {0};
+    for (long i = 0; i < opt.ops / opt.threads / 2; ++i) {
+        size_t s = pk_next(&rng) % LIVE;
+        if (block[s] != NULL) pk_check_free(block[s], size[s], s);
+        size[s] = pk_size_between(&rng, opt.min_size, opt.max_size);
+        block[s] = pk_alloc(size[s]);
+        pk_fill(block[s], size[s], s);
+        for (size_t at = 0; at < size[s]; at += PAGE) ((volatile unsigned char *)block[s])[at] |= 0;
+    }
+    for (size_t s = 0; s < LIVE; ++s)
+        if (block[s] != NULL) pk_check_free(block[s], size[s], s);
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    opt = pk_parse(argc, argv, (pk_options_t){1, 2000, 5u << 20, 25u << 20, 0});
+    pthread_t *threads = calloc((size_t)opt.threads, sizeof *threads);
+    double start = pk_now();
+    for (long t = 0; t < opt.threads; ++t) pthread_create(&threads[t], NULL, worker, (void *)(uintptr_t)(t + 1));
+    for (long t = 0; t < opt.threads; ++t) pthread_join(threads[t], NULL);
+    double seconds = pk_now() - start;
+    free(threads);
+    return pk_report("large_blocks", &opt, opt.ops / opt.threads / 2 * 2 * opt.threads, seconds, "");
+}
