@@ -4,7 +4,7 @@
     python scripts/gate_error_rates.py --instructions [...]   # instruction-count mode
     python scripts/gate_error_rates.py --analyze DIR          # the gate again over kept runs
 
-- false positives: ``--pairs`` A/A runs of the CPU suite (both sides the same code and
+- false positives: ``--pairs`` A/A runs of the CPU cases of the suite (both sides the same code and
   environment, repetitions interleaved); the share of cases flagged SLOWER;
 - detection: ``--trials`` A/B runs of the test-only ``slowdown_probe`` workload whose
   candidate side does more work (``PERFKIT_SLOWDOWN``); the share flagged SLOWER.
@@ -19,19 +19,22 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from perfkit import MeasurePolicy, registry
-from perfkit._runner import Side, run_sides
-from perfkit.compare import compare_records
+from perfkit._runner import RunOutcome, Side, run_sides
+from perfkit.backend import get_backend
+from perfkit.compare import Comparison, compare_records
 from perfkit.record import RunRecord, dump_record, load_record
+from perfkit.workload import Case
 
 PLUGIN = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "slowdown.py"
 ENV = {"machine": {"cpu": "same"}}
 SUITE = ("matmul", "reduce_sum", "softmax", "vector_add")
 
 
-def _record(name: str, outcome: object, policy: MeasurePolicy) -> RunRecord:
+def _record(name: str, outcome: RunOutcome, policy: MeasurePolicy) -> RunRecord:
     return RunRecord(
         name,
         time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -40,15 +43,15 @@ def _record(name: str, outcome: object, policy: MeasurePolicy) -> RunRecord:
         ENV,
         policy.to_json(),
         tuple(outcome.results),
-    )  # type: ignore[attr-defined]
+    )
 
 
-def _threshold(policy: dict[str, object]) -> float:
+def _threshold(policy: Mapping[str, object]) -> float:
     return 0.01 if policy.get("measure") == "instructions" else 0.05
 
 
 def verdicts(
-    cases: list, policy: MeasurePolicy, slowdown: float, keep: Path | None, name: str
+    cases: list[Case], policy: MeasurePolicy, slowdown: float, keep: Path | None, name: str
 ) -> list[str]:
     """One interleaved A/B run; its two records are kept in ``keep`` for later analysis."""
     cand_env = {"PERFKIT_SLOWDOWN": str(slowdown)} if slowdown != 1 else {}
@@ -62,7 +65,12 @@ def verdicts(
     comparisons = compare_records(
         base, cand, thresholds={}, default_threshold=_threshold(policy.to_json())
     )
-    return [c.verdict for c in comparisons]
+    return [c.verdict for c in comparisons if _measured(c)]
+
+
+def _measured(comparison: Comparison) -> bool:
+    """Both sides measured: cases skipped on this machine (no GPU) are not comparisons."""
+    return comparison.base_median is not None and comparison.cand_median is not None
 
 
 def analyze(folder: Path) -> dict[str, object]:
@@ -80,7 +88,7 @@ def analyze(folder: Path) -> dict[str, object]:
         )
         tally = tallies.setdefault(group, {"runs": 0, "cases": 0})
         tally["runs"] += 1
-        for c in comparisons:
+        for c in filter(_measured, comparisons):
             tally["cases"] += 1
             tally[c.verdict] = tally.get(c.verdict, 0) + 1
     for group, tally in sorted(tallies.items()):
@@ -98,15 +106,18 @@ def main() -> None:
     parser.add_argument("--instructions", action="store_true", help="instruction-count mode")
     args = parser.parse_args()
     if args.analyze:
-        figures = analyze(args.analyze)
+        tallies = analyze(args.analyze)
         if args.out:
-            args.out.write_text(json.dumps(figures, indent=1))
+            args.out.write_text(json.dumps(tallies, indent=1))
         return
     registry.load([PLUGIN])
     quick = args.instructions
     policy = MeasurePolicy(measure="instructions", timeout=600.0) if quick else MeasurePolicy()
     suite = [
-        c for name in SUITE for c in registry.expand_cases(registry.get_workload(name), quick=quick)
+        c
+        for name in SUITE
+        for c in registry.expand_cases(registry.get_workload(name), quick=quick)
+        if get_backend(c.implementation.backend).device == "cpu"
     ]
     probe = registry.expand_cases(registry.get_workload("slowdown_probe"), quick=quick)
     figures: dict[str, object] = {}

@@ -26,7 +26,9 @@ import sys
 import tempfile
 import timeit
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -126,16 +128,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
-    rows = []
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for cost, n in SPINS.items():
-            loop = paired(args.rounds, lambda n=n: with_perfkit_loop(n), lambda n=n: with_timeit(n))
+            loop = paired(args.rounds, partial(with_perfkit_loop, n), partial(with_timeit, n))
             rows.append({"function": cost, "against": "timeit (loop, one process)", **loop})
             whole = paired(
-                args.rounds,
-                lambda c=cost: with_perfkit(c, folder),
-                lambda n=n: with_pyperf(n, folder),
+                args.rounds, partial(with_perfkit, cost, folder), partial(with_pyperf, n, folder)
             )
             rows.append({"function": cost, "against": "pyperf (end to end)", **whole})
     print(
