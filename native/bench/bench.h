@@ -4,6 +4,8 @@
  * Drivers call plain malloc/free; the allocator is whatever the dynamic linker binds
  * (LD_PRELOAD chooses it), so every allocator runs the very same binary.
  *
+ * Peak RSS is VmHWM from /proc/self/status; page faults come from getrusage.
+ *
  * Options: --threads N --ops N --min-size B --max-size B --seed S (each has a default per
  * driver). Exit status: 0 ok, 2 bad options, 3 a block came back corrupted, 4 out of memory.
  */
@@ -85,6 +87,20 @@ static inline long pk_rss_now(void) {
     return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
 }
 
+/* Peak resident bytes of this program: VmHWM. (getrusage's ru_maxrss would do, but it
+ * keeps the parent's peak across fork and exec, so a driver started from a large Python
+ * process would report that process's size.) */
+static inline long pk_rss_peak(void) {
+    char line[256];
+    long kib = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL) return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    fclose(f);
+    return kib < 0 ? -1 : kib * 1024L;
+}
+
 static void pk_usage(const char *name) {
     fprintf(stderr, "usage: %s [--threads N] [--ops N] [--min-size B] [--max-size B] [--seed S]\n", name);
     exit(2);
@@ -120,7 +136,7 @@ static inline int pk_report(const char *pattern, const pk_options_t *o, long ops
            "\"ops_per_s\": %.1f, \"peak_rss_bytes\": %ld, \"rss_end_bytes\": %ld, "
            "\"minor_faults\": %ld, \"major_faults\": %ld, \"corrupt\": %ld%s}\n",
            pattern, o->threads, ops, seconds, seconds > 0 ? (double)ops / seconds : 0.0,
-           usage.ru_maxrss * 1024L, pk_rss_now(), usage.ru_minflt, usage.ru_majflt, corrupt, extra);
+           pk_rss_peak(), pk_rss_now(), usage.ru_minflt, usage.ru_majflt, corrupt, extra);
     fflush(stdout);
     return corrupt ? 3 : 0;
 }

@@ -12,7 +12,15 @@ from perfkit.record import CaseResult
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["BYTE_RATE", "FLOP_RATE", "format_seconds", "rate_of", "results_table", "speedups"]
+__all__ = [
+    "BYTE_RATE",
+    "FLOP_RATE",
+    "ITEM_RATE",
+    "format_seconds",
+    "rate_of",
+    "results_table",
+    "speedups",
+]
 
 _STATUS_STYLE = {"ok": "green", "skipped": "yellow", "invalid": "bold red", "failed": "red"}
 
@@ -46,19 +54,27 @@ def speedups(results: Iterable[CaseResult]) -> dict[str, float]:
 
 FLOP_RATE = ("throughput/gflops", "GFLOP/s")
 BYTE_RATE = ("throughput/gbps", "GB/s")
+ITEM_RATE = ("throughput/items_per_s", "items/s")
 
 
 def rate_of(work: Mapping[str, Any]) -> tuple[str, str]:
     """The rate a case is bound by, as (metric key, unit): flops when it does at least one
-    per byte it moves, bytes otherwise."""
+    per byte it moves, bytes otherwise; items (operations) when it counts neither."""
     flops, nbytes = work.get("flops") or 0, work.get("bytes") or 0
+    if not flops and not nbytes and work.get("items"):
+        return ITEM_RATE
     return FLOP_RATE if flops and (not nbytes or flops >= nbytes) else BYTE_RATE
 
 
 def _throughput(result: CaseResult) -> str:
     key, unit = rate_of(result.work)
     value = result.metric(key)
-    return f"{value:.3g} {unit}" if value is not None else "-"
+    if value is None:
+        return "-"
+    if unit == ITEM_RATE[1] and value >= 1e3:
+        scaled, prefix = (value / 1e6, "M") if value >= 1e6 else (value / 1e3, "k")
+        return f"{scaled:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
 
 
 def _short(reason: str) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfkit.axes import params_id
 from perfkit.record import CaseResult
-from perfkit.tables import BYTE_RATE, FLOP_RATE, rate_of, speedups
+from perfkit.tables import BYTE_RATE, FLOP_RATE, ITEM_RATE, rate_of, speedups
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -155,7 +155,10 @@ def time_bars(results: Sequence[CaseResult], workload: str, colors: Mapping[str,
 
 def _rate_key(results: Sequence[CaseResult]) -> tuple[str, str]:
     """One rate for a whole chart: the one most of its cases are bound by."""
-    compute = sum(rate_of(r.work) == FLOP_RATE for r in results)
+    rates = [rate_of(r.work) for r in results]
+    if rates and all(rate == ITEM_RATE for rate in rates):
+        return ITEM_RATE
+    compute = sum(rate == FLOP_RATE for rate in rates)
     return FLOP_RATE if compute * 2 >= len(results) else BYTE_RATE
 
 

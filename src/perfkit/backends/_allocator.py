@@ -1,0 +1,161 @@
+"""What the allocator backends share: a driver from ``native/bench`` run as a child process
+with the allocator preloaded, timed by the driver's own clock.
+
+Every allocator runs the very same driver binary; only ``LD_PRELOAD`` (and, for a variant,
+an environment variable such as ``MALLOC_ARENA_MAX``) differs. The driver's JSON line is
+the thunk's output: the checker reads ``corrupt`` from it, the timer its ``seconds`` (so
+process start-up is not timed), and the monitor its peak RSS, faults and operations/s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from perfkit.backend import Availability, CpuBackend
+from perfkit.gpu_monitor import CaseMonitor
+from perfkit.timing import Timer
+
+__all__ = ["AllocatorBackend", "find_library", "run_driver"]
+
+_LIBRARY_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib")
+
+
+def find_library(soname: str) -> Path | None:
+    """A shared library by file name in the usual folders (``ldconfig``'s), or None."""
+    for folder in _LIBRARY_DIRS:
+        path = Path(folder) / soname
+        if path.is_file():
+            return path
+    return None
+
+
+def run_driver(
+    driver: Path, args: Sequence[str], preload: Path | None, env: Mapping[str, str]
+) -> dict[str, Any]:
+    """Run a driver once; its JSON line plus ``exit`` (the exit status)."""
+    environment = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    environment.update(env)
+    if preload is not None:
+        environment["LD_PRELOAD"] = str(preload)
+    done = subprocess.run(
+        [str(driver), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode not in (0, 3) or not lines:
+        tail = " ".join(done.stderr.split())[-300:]
+        raise RuntimeError(f"{driver.name} exited with {done.returncode}: {tail}")
+    return {**json.loads(lines[-1]), "exit": done.returncode}
+
+
+class _DriverRuns:
+    """The driver results of the case running now (one case at a time per worker)."""
+
+    def __init__(self) -> None:
+        self.results: list[dict[str, Any]] = []
+
+
+class _DriverTimer:
+    """Sums the seconds each driver run measured itself."""
+
+    def __init__(self, runs: _DriverRuns) -> None:
+        self._runs = runs
+
+    def time(self, thunk: Callable[[], Any], loops: int) -> float:
+        total = 0.0
+        for _ in range(loops):
+            result = thunk()
+            self._runs.results.append(result)
+            total += float(result["seconds"])
+        return total
+
+
+class _DriverMonitor:
+    """Metrics from the timed driver runs: peak RSS (the largest), resident memory at the
+    end, page faults and operations per second (medians)."""
+
+    def __init__(self, runs: _DriverRuns) -> None:
+        self._runs = runs
+
+    def __enter__(self) -> _DriverMonitor:
+        self._runs.results.clear()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def timed(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def metrics(self) -> dict[str, float]:
+        results = self._runs.results
+        if not results:
+            return {}
+        out = {"mem/peak_rss": float(max(r["peak_rss_bytes"] for r in results))}
+        for key, name in (
+            ("rss_end_bytes", "mem/rss_end"),
+            ("minor_faults", "alloc/minor_faults"),
+            ("major_faults", "alloc/major_faults"),
+            ("ops_per_s", "alloc/ops_per_s"),
+            ("rss_after_free_bytes", "mem/rss_after_free"),
+            ("rss_refilled_bytes", "mem/rss_refilled"),
+        ):
+            values = [float(r[key]) for r in results if key in r]
+            if values:
+                out[name] = statistics.median(values)
+        return out
+
+
+class AllocatorBackend(CpuBackend):
+    """An allocator preloaded into the drivers. ``soname`` names a system library (None:
+    glibc's own malloc, nothing preloaded); ``package`` says what to install."""
+
+    soname: str | None = None
+    package = ""
+
+    def __init__(self) -> None:
+        self._runs = _DriverRuns()
+
+    def preload(self) -> Path | None:
+        if self.soname is None:
+            return None
+        found = find_library(self.soname)
+        if found is None:
+            raise RuntimeError(f"{self.soname} not installed (apt-get install {self.package})")
+        return found
+
+    def probe(self) -> Availability:
+        from perfkit.native import NativeBuildError, build
+
+        try:
+            build()
+            self.preload()
+        except (NativeBuildError, RuntimeError) as exc:
+            return Availability.no(str(exc))
+        return Availability.yes()
+
+    def run(self, pattern: str, args: Sequence[str], env: Mapping[str, str]) -> dict[str, Any]:
+        from perfkit.native import driver
+
+        return run_driver(driver(pattern), args, self.preload(), env)
+
+    def timer(self, cold: bool = False) -> Timer:
+        return _DriverTimer(self._runs)
+
+    def monitor(self) -> CaseMonitor:
+        return _DriverMonitor(self._runs)
+
+    def versions(self) -> dict[str, str]:
+        path = self.preload() if self.soname else None
+        return {"library": str(path)} if path else {}

@@ -1,0 +1,22 @@
+"""pkmalloc, perfkit's own allocator (``native/src/pkmalloc.c``), built on first use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perfkit.backend import register_backend
+from perfkit.backends._allocator import AllocatorBackend
+
+
+class PkmallocBackend(AllocatorBackend):
+    name = "pkmalloc"
+    label = "pkmalloc (native/)"
+    color = "#8e44ad"
+
+    def preload(self) -> Path | None:
+        from perfkit.native import library
+
+        return library()
+
+
+register_backend(PkmallocBackend())

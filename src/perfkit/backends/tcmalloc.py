@@ -1,0 +1,17 @@
+"""tcmalloc (gperftools, minimal), as the allocator of the native drivers."""
+
+from __future__ import annotations
+
+from perfkit.backend import register_backend
+from perfkit.backends._allocator import AllocatorBackend
+
+
+class TcmallocBackend(AllocatorBackend):
+    name = "tcmalloc"
+    label = "tcmalloc (gperftools, minimal)"
+    color = "#f3a712"
+    soname = "libtcmalloc_minimal.so.4"
+    package = "libtcmalloc-minimal4"
+
+
+register_backend(TcmallocBackend())
