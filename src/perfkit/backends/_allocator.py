@@ -9,7 +9,6 @@ process start-up is not timed), and the monitor its peak RSS, faults and operati
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import statistics
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.backend import Availability, CpuBackend
-from perfkit.gpu_monitor import CaseMonitor
+from perfkit.gpu_monitor import CaseMonitor, NullMonitor
 from perfkit.timing import Timer
 
 __all__ = ["AllocatorBackend", "find_library", "run_driver"]
@@ -81,7 +80,7 @@ class _DriverTimer:
         return total
 
 
-class _DriverMonitor:
+class _DriverMonitor(NullMonitor):
     """Metrics from the timed driver runs: peak RSS (the largest), resident memory at the
     end, page faults and operations per second (medians)."""
 
@@ -91,12 +90,6 @@ class _DriverMonitor:
     def __enter__(self) -> _DriverMonitor:
         self._runs.results.clear()
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def timed(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
 
     def metrics(self) -> dict[str, float]:
         results = self._runs.results
