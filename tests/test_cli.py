@@ -120,12 +120,21 @@ def test_run_all_quick_calibrates_once_and_reports_roof(tmp_path: Path) -> None:
     done = perfkit("run", "--all", "--quick", "-o", "suite.json", "--threads", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     record = load_record(tmp_path / "suite.json")
-    assert {r.workload for r in record.results} == {"vector_add", "reduce_sum", "softmax", "matmul"}
-    assert all(r.status == "ok" for r in record.results)
-    assert all(r.metric("roof/fraction") > 0 for r in record.results)
+    arrays = {"vector_add", "reduce_sum", "softmax", "matmul"}
+    assert arrays | {"alloc_churn", "larson_like", "fragmentation"} <= {
+        r.workload for r in record.results
+    }
+    on_cpu = [r for r in record.results if r.workload in arrays and r.backend == "numpy"]
+    assert len(on_cpu) == 8  # two dtypes a workload at the --quick sizes
+    assert all(r.status == "ok" for r in on_cpu)
+    assert all(r.metric("roof/fraction") > 0 for r in on_cpu)
+    # Everything else ran or says why not (no GPU here; an allocator not installed).
+    assert all(
+        r.status in ("ok", "skipped") and (r.status == "ok" or r.reason) for r in record.results
+    )
     assert record.environment["ceilings"]["cpu"]["threads"] == 1
     assert all(
-        record.results[0].metric(k) is not None
+        on_cpu[0].metric(k) is not None
         for k in (
             "time/median",
             "time/iqr",
