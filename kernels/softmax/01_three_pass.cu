@@ -7,6 +7,17 @@
 
 __device__ __forceinline__ float exp_of(float v) { return expf(v); }
 __device__ __forceinline__ double exp_of(double v) { return exp(v); }
+// NVRTC has no <math.h>: no INFINITY macro, so the infinities and max come from intrinsics.
+__device__ __forceinline__ float max_of(float a, float b) { return fmaxf(a, b); }
+__device__ __forceinline__ double max_of(double a, double b) { return fmax(a, b); }
+template <typename T>
+__device__ __forceinline__ T lowest();
+template <>
+__device__ __forceinline__ float lowest<float>() { return __int_as_float(0xff800000); }
+template <>
+__device__ __forceinline__ double lowest<double>() {
+    return __longlong_as_double((long long)0xfff0000000000000ull);
+}
 
 template <typename T, bool IS_MAX>
 __device__ T block_reduce(T value, T* buffer) {
@@ -15,7 +26,7 @@ __device__ T block_reduce(T value, T* buffer) {
     __syncthreads();
     for (unsigned half = BLOCK / 2; half > 0; half >>= 1) {
         if (tid < half)
-            buffer[tid] = IS_MAX ? max(buffer[tid], buffer[tid + half])
+            buffer[tid] = IS_MAX ? max_of(buffer[tid], buffer[tid + half])
                                  : buffer[tid] + buffer[tid + half];
         __syncthreads();
     }
@@ -29,8 +40,8 @@ __device__ void three_pass(const T* __restrict__ x, T* __restrict__ out, int col
     __shared__ T buffer[BLOCK];
     const T* row = x + (long long)blockIdx.x * cols;
     T* row_out = out + (long long)blockIdx.x * cols;
-    T top = -INFINITY;
-    for (int c = threadIdx.x; c < cols; c += BLOCK) top = max(top, row[c]);
+    T top = lowest<T>();
+    for (int c = threadIdx.x; c < cols; c += BLOCK) top = max_of(top, row[c]);
     top = block_reduce<T, true>(top, buffer);
     T total = 0;
     for (int c = threadIdx.x; c < cols; c += BLOCK) total += exp_of(row[c] - top);

@@ -11,10 +11,21 @@
 
 __device__ __forceinline__ float exp_of(float v) { return expf(v); }
 __device__ __forceinline__ double exp_of(double v) { return exp(v); }
+// NVRTC has no <math.h>: no INFINITY macro, so the infinities and max come from intrinsics.
+__device__ __forceinline__ float max_of(float a, float b) { return fmaxf(a, b); }
+__device__ __forceinline__ double max_of(double a, double b) { return fmax(a, b); }
+template <typename T>
+__device__ __forceinline__ T lowest();
+template <>
+__device__ __forceinline__ float lowest<float>() { return __int_as_float(0xff800000); }
+template <>
+__device__ __forceinline__ double lowest<double>() {
+    return __longlong_as_double((long long)0xfff0000000000000ull);
+}
 
 template <typename T>
 __device__ __forceinline__ void combine(T& m, T& s, T m2, T s2) {
-    T top = max(m, m2);
+    T top = max_of(m, m2);
     // Guard the empty pair (m = -inf, s = 0): exp(-inf - -inf) would be NaN.
     T a = s == T(0) ? T(0) : s * exp_of(m - top);
     T b = s2 == T(0) ? T(0) : s2 * exp_of(m2 - top);
@@ -46,15 +57,15 @@ template <typename T>
 __device__ void online_fused(const T* __restrict__ x, T* __restrict__ out, int cols) {
     const T* row = x + (long long)blockIdx.x * cols;
     T* row_out = out + (long long)blockIdx.x * cols;
-    T m = -INFINITY;
+    T m = lowest<T>();
     T s = 0;
     if (cols <= BLOCK * PER_THREAD) {
         T v[PER_THREAD];
 #pragma unroll
         for (int i = 0; i < PER_THREAD; ++i) {
             int c = threadIdx.x + i * BLOCK;
-            v[i] = c < cols ? row[c] : -INFINITY;
-            m = max(m, v[i]);
+            v[i] = c < cols ? row[c] : lowest<T>();
+            m = max_of(m, v[i]);
         }
 #pragma unroll
         for (int i = 0; i < PER_THREAD; ++i) {

@@ -14,9 +14,9 @@ from typing import Any
 from perfkit.backend import Availability, register_backend
 from perfkit.backends._cuda import CupyBackendBase
 
-__all__ = ["CupyRawBackend", "kernel", "kernel_file", "kernels_dir"]
+__all__ = ["NVRTC_OPTIONS", "CupyRawBackend", "kernel", "kernel_file", "kernels_dir"]
 
-_NVRTC_OPTIONS = ("-std=c++17",)
+NVRTC_OPTIONS = ("-std=c++17",)
 
 
 def kernels_dir() -> Path:
@@ -41,7 +41,7 @@ def kernel_file(workload: str, variant: str) -> Path:
 def _module(path: Path) -> Any:
     import cupy
 
-    return cupy.RawModule(code=path.read_text(), options=_NVRTC_OPTIONS)
+    return cupy.RawModule(code=path.read_text(), options=NVRTC_OPTIONS)
 
 
 def kernel(workload: str, variant: str, function: str) -> Any:
