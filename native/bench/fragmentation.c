@@ -1,6 +1,7 @@
 /* fragmentation: allocate to a peak (--ops blocks of random sizes), free 90% of them at
- * random, note the resident memory left, then allocate the same number again at other
- * sizes and note how much of the freed memory was reused (resident growth). */
+ * random, note the resident memory left, then allocate as many again (fresh random sizes
+ * from the same range) and note how much of the freed memory was reused: the resident
+ * growth of the refill. */
 #include "bench.h"
 
 int main(int argc, char **argv) {
@@ -28,7 +29,7 @@ int main(int argc, char **argv) {
     long rss_after_free = pk_rss_now();
     for (long i = 0; i < n; ++i) {
         if (block[i] != NULL) continue;
-        size[i] = pk_size_between(&rng, o.min_size / 2 + 1, o.max_size * 2);
+        size[i] = pk_size_between(&rng, o.min_size, o.max_size);
         block[i] = pk_alloc(size[i]);
         pk_fill(block[i], size[i], (uint64_t)i);
         ++ops;

@@ -22,9 +22,10 @@
 #define PK_PAGE_SIZE ((size_t)1 << PK_PAGE_SHIFT)
 #define PK_PAGES (PK_SEGMENT_SIZE / PK_PAGE_SIZE) /* 64; page 0 holds the header */
 #define PK_OS_PAGE 4096u
-#define PK_MAX_SMALL ((size_t)256 << 10) /* larger requests are huge blocks */
-#define PK_CLASSES 52u
+#define PK_MAX_SMALL ((size_t)1 << 20) /* larger requests are huge blocks */
+#define PK_CLASSES 60u
 #define PK_MIN_SPAN_BLOCKS 8u
+#define PK_MAX_SPAN_PAGES 16u /* 1 MiB: the largest classes get fewer than 8 blocks a span */
 #define PK_EXTEND_BYTES 16384u /* blocks carved from a span at a time, at least one */
 #define PK_WARM_PAGES 64u      /* free pages kept committed before giving pages back */
 #define PK_HUGE_HEADER 64u
@@ -124,6 +125,7 @@ static void _pk_init(void) {
     for (c = 0; c < PK_CLASSES; ++c) {
         size_t bytes = (size_t)g_class_size[c] * PK_MIN_SPAN_BLOCKS;
         size_t pages = (bytes + PK_PAGE_SIZE - 1) / PK_PAGE_SIZE;
+        if (pages > PK_MAX_SPAN_PAGES) pages = PK_MAX_SPAN_PAGES;
         g_class_pages[c] = (uint32_t)(pages ? pages : 1);
     }
     pthread_key_create(&g_key, _pk_thread_exit);
