@@ -163,7 +163,7 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
     from perfkit import _runner
     from perfkit.metadata import capture_environment
     from perfkit.record import dump_record
-    from perfkit.tables import results_table
+    from perfkit.tables import results_table, unavailable_backends
 
     cases = cases_from(args, names)
     policy = policy_from(args)
@@ -178,6 +178,8 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
     dump_record(record, path)
     out = console()
     out.print(results_table(record.results, title=f"{label} · {len(cases)} cases"))
+    for backend, (count, reason) in unavailable_backends(record.results).items():
+        out.print(f"skipped: {backend} ({count} cases): {reason}", markup=False, highlight=False)
     for result in record.results:
         if result.status in ("invalid", "failed"):
             out.print(

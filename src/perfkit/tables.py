@@ -20,6 +20,7 @@ __all__ = [
     "rate_of",
     "results_table",
     "speedups",
+    "unavailable_backends",
 ]
 
 _STATUS_STYLE = {"ok": "green", "skipped": "yellow", "invalid": "bold red", "failed": "red"}
@@ -77,14 +78,14 @@ def _throughput(result: CaseResult) -> str:
     return f"{value:.3g} {unit}"
 
 
-def _short(reason: str) -> str:
+def _short(reason: str, width: int = 48) -> str:
     """A reason cut to fit a table cell, with rich markup escaped."""
     from rich.markup import escape
 
-    return escape(reason if len(reason) <= 48 else reason[:47] + "…")
+    return escape(reason if len(reason) <= width else reason[: width - 1] + "…")
 
 
-def _unavailable_backends(results: Sequence[CaseResult]) -> dict[str, tuple[int, str]]:
+def unavailable_backends(results: Sequence[CaseResult]) -> dict[str, tuple[int, str]]:
     """Backends all of whose cases (more than one) were skipped for one reason, such as
     "no CUDA device": {backend: (cases, reason)}. The table gives each one row."""
     seen: dict[str, list[CaseResult]] = {}
@@ -114,7 +115,7 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     ratios = speedups(results)
-    absent = _unavailable_backends(results)
+    absent = unavailable_backends(results)
     for r in results:
         if r.backend in absent:
             continue
@@ -148,7 +149,7 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
             f"{count} cases",
             escape(f"{backend}:*"),
             f"[{_STATUS_STYLE['skipped']}]skipped[/]",
-            _short(reason),
+            _short(reason, 24),  # in full below the table
             "",
             "",
             "",
