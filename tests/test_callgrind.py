@@ -66,3 +66,13 @@ def test_time_and_instruction_records_are_not_compared() -> None:
     (comparison,) = run_gate(timed, counted, GatePolicy()).comparisons
     assert comparison.verdict == "UNKNOWN"
     assert "one record counts instructions, the other measures time" in comparison.reason
+
+
+def test_allocator_cases_are_not_counted_since_their_work_is_a_child_process() -> None:
+    registry.load([])
+    cases = registry.expand_cases(
+        registry.get_workload("alloc_churn"), ["glibc:default"], quick=True
+    )
+    (result,) = run_sides(cases, COUNTING, {"": Side()})[""].results
+    assert result.status == "skipped"
+    assert "child process" in result.reason

@@ -357,6 +357,8 @@ def _probe(backend_name: str, counting: bool) -> Availability:
     backend = get_backend(backend_name)
     if counting and backend.device != "cpu":
         return Availability.no("instruction counts need a CPU backend")
+    if counting and not getattr(backend, "in_process", True):
+        return Availability.no("its work runs in a child process, which callgrind does not count")
     if counting and not callgrind.available().ok:
         return callgrind.available()
     return backend.probe()

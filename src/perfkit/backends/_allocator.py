@@ -116,6 +116,7 @@ class AllocatorBackend(CpuBackend):
 
     soname: str | None = None
     package = ""
+    in_process = False  # the work is a child process: instruction counts cannot see it
 
     def __init__(self) -> None:
         self._runs = _DriverRuns()
