@@ -4,6 +4,8 @@
 #
 #   scripts/gpu_check.sh OUTDIR
 #
+# Steps are time-boxed (90 + 150 + 330 s) so the whole stays inside 10 minutes.
+#
 # 1. device.log: the card, driver, package versions, then `perfkit calibrate` (the copy
 #    bandwidth and cuBLAS GEMM ceilings every result's % of roof is taken against);
 # 2. tests.log: the `gpu` tests (every GPU port against its checker with poisoned outputs,
@@ -35,24 +37,26 @@ for name in ("numpy", "cupy-cuda13x", "numba", "numba-cuda", "nvidia-ml-py", "to
         print(name, "not installed")
 PY
     "$py" -m perfkit env
-    timeout 120 "$py" -m perfkit calibrate
+    timeout 90 "$py" -m perfkit calibrate
 } >"$out/device.log" 2>&1 || status=1
 
-timeout 240 "$py" -m pytest -q -p no:cacheprovider \
+timeout 150 "$py" -m pytest -q -p no:cacheprovider \
     tests/test_gpu.py tests/test_kernels.py >"$out/tests.log" 2>&1 || status=1
 
-run() {  # run WORKLOAD "BACKEND..." [--param ...]
-    local name=$1 backends=$2
-    shift 2
+run() {  # run SECONDS WORKLOAD "BACKEND..." [--param ...]
+    local seconds=$1 name=$2 backends=$3
+    shift 3
     echo "== perfkit compare --workload $name --backends $backends $*" >>"$out/compare.log"
+    # Two processes a case, 1 s of sampling each: the whole script stays inside 9 minutes.
     # shellcheck disable=SC2086 # the backends are words
-    timeout 150 "$py" -m perfkit compare --workload "$name" --backends $backends \
-        --budget 2 --no-report -o "$out/$name.json" "$@" >>"$out/compare.log" 2>&1 || status=1
+    timeout "$seconds" "$py" -m perfkit compare --workload "$name" --backends $backends \
+        --budget 2 --extra-processes 0 --no-report -o "$out/$name.json" "$@" \
+        >>"$out/compare.log" 2>&1 || status=1
 }
-run vector_add "cupy cupy_raw numba_cuda" -p n=268435456
-run reduce_sum "cupy cupy_raw numba_cuda" -p n=268435456
-run softmax "cupy_raw numba_cuda" -p rows=65536 -p cols=1024,2048
-run matmul "cupy cupy_raw numba_cuda" -p n=4096 -p dtype=float32 -p shape=square
+run 70 vector_add "cupy cupy_raw numba_cuda" -p n=268435456
+run 70 reduce_sum "cupy cupy_raw numba_cuda" -p n=268435456
+run 70 softmax "cupy_raw numba_cuda" -p rows=65536 -p cols=1024,2048
+run 120 matmul "cupy cupy_raw numba_cuda" -p n=4096 -p dtype=float32 -p shape=square
 
 echo "gpu_check: exit $status" >>"$out/compare.log"
 exit $status
