@@ -151,3 +151,75 @@ def test_calibrate_says_there_is_no_gpu() -> None:
 
     assert gpu_key() is None
     assert gpu_ceilings() is None
+
+
+class _FakeNvml:
+    """NVML's calls as the monitor makes them, with readings a test scripts (no NVIDIA
+    driver here). Memory rises while the case runs; the SM clock drops during timing."""
+
+    NVML_CLOCK_SM = 1
+    NVML_TEMPERATURE_GPU = 0
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self) -> None:
+        self.used = 1_000.0
+        self.clock = 1980.0
+
+    def nvmlDeviceGetMemoryInfo(self, handle: object) -> object:  # noqa: N802 (NVML's name)
+        return type("Memory", (), {"used": self.used, "total": 80e9})()
+
+    def nvmlDeviceGetMaxClockInfo(self, handle: object, kind: int) -> float:  # noqa: N802
+        return 1980.0
+
+    def nvmlDeviceGetClockInfo(self, handle: object, kind: int) -> float:  # noqa: N802
+        return self.clock
+
+    def nvmlDeviceGetPowerUsage(self, handle: object) -> float:  # noqa: N802
+        return 350_000.0  # milliwatts
+
+    def nvmlDeviceGetTemperature(self, handle: object, kind: int) -> float:  # noqa: N802
+        return 61.0
+
+
+def test_nvml_monitor_reads_peak_memory_over_the_case_and_clocks_while_timed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from perfkit.gpu_monitor import NvmlMonitor
+
+    fake = _FakeNvml()
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    freed: list[bool] = []
+    monitor = NvmlMonitor(handle=object(), before_case=lambda: freed.append(True))
+    with monitor:
+        fake.used = 5_000.0  # the case's inputs arrive
+        time.sleep(0.05)
+        fake.clock = 1200.0  # under 75% of 1980 MHz
+        with monitor.timed():
+            time.sleep(0.05)
+        fake.used = 1_500.0
+    metrics = monitor.metrics()
+    assert freed == [True]
+    assert metrics["gpu/mem_peak"] == 4_000.0  # above the level at the case's start
+    assert metrics["gpu/power_w"] == pytest.approx(350.0)
+    assert metrics["gpu/sm_clock_min_mhz"] == 1200.0
+    assert metrics["gpu/throttled"] == 1.0
+    assert metrics["gpu/temperature_c"] == 61.0
+
+
+def test_nvml_monitor_does_not_flag_a_steady_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    from perfkit.gpu_monitor import NvmlMonitor
+
+    fake = _FakeNvml()
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monitor = NvmlMonitor(handle=object())
+    with monitor:
+        fake.clock = 1000.0  # idle clocks before timing do not count
+        time.sleep(0.03)
+        fake.clock = 1755.0
+        with monitor.timed():
+            time.sleep(0.03)
+    metrics = monitor.metrics()
+    assert metrics["gpu/throttled"] == 0.0
+    assert metrics["gpu/sm_clock_mhz"] == 1755.0
