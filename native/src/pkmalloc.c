@@ -336,9 +336,11 @@ static void _pk_page_extend(_pk_page_t *page) {
 /* Gather the blocks freed by the owner and by other threads onto the free list. */
 static void _pk_page_collect(_pk_page_t *page) {
     if (page->local_free != NULL) {
-        _pk_block_t *tail = page->local_free;
-        while (tail->next != NULL) tail = tail->next;
-        tail->next = page->free;
+        if (page->free != NULL) { /* rare: the caller usually collects an empty list */
+            _pk_block_t *tail = page->local_free;
+            while (tail->next != NULL) tail = tail->next;
+            tail->next = page->free;
+        }
         page->free = page->local_free;
         page->local_free = NULL;
     }
