@@ -14,6 +14,7 @@ import functools
 import hashlib
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def build() -> Path:
     with _locked(folder.parent / f"{folder.name}.lock"):
         if done_marker.is_file():  # another process built it while this one waited
             return folder
+        print(f"perfkit: building {root} (first use; cached in {folder})", file=sys.stderr)
         try:
             result = subprocess.run(
                 ["make", "-C", str(root), f"BUILD={folder}", "all"],
