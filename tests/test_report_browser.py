@@ -3,15 +3,18 @@ errors, fetch nothing, and show record strings as text."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from perfkit import load_record
+from perfkit.record import RunRecord, record_from_dict
 from perfkit.report.browser import find_chromium, inspect_report
 from perfkit.report.html import write_report
-from tests.conftest import perfkit
+from tests.conftest import DATA, perfkit
 from tests.test_report_figures import EVIL, evil_record
 
 pytestmark = [
@@ -73,3 +76,40 @@ def test_five_records_of_the_cpu_suite_stay_small_and_render(tmp_path: Path) -> 
         f"five-record report: {size / 2**20:.1f} MiB, {check.figures} figures, "
         f"rendered in {check.load_seconds:.2f} s"
     )
+
+
+def _gpu_record() -> RunRecord:
+    """The fixture with its vector_add cases copied onto GPU backends at other speeds,
+    a GPU ceiling and NVML readings: what a GPU machine's record holds."""
+    data: dict[str, Any] = json.loads((DATA / "record_v1.json").read_text())
+    base = next(r for r in data["results"] if r["workload"] == "vector_add" and r["status"] == "ok")
+    for backend, variant, speed in (
+        ("cupy", "elementwise", 20.0),
+        ("cupy_raw", "naive", 12.0),
+        ("cupy_raw", "vectorized", 19.0),
+        ("numba_cuda", "grid_stride", 15.0),
+    ):
+        result = copy.deepcopy(base)
+        result.update(backend=backend, variant=variant, reference=False)
+        result["case_id"] = result["case_id"].replace("numpy:default", f"{backend}:{variant}")
+        for run in result["measurement"]["runs"]:
+            run["samples"] = [s / speed for s in run["samples"]]
+        metrics = result["measurement"]["metrics"]
+        for key in ("time/median", "time/q1", "time/q3", "time/iqr", "time/min", "time/mean"):
+            metrics[key] /= speed
+        metrics.update({"gpu/mem_peak": 3 * 4096 * 4.0, "gpu/power_w": 310.0, "gpu/throttled": 0.0})
+        data["results"].append(result)
+    data["environment"]["ceilings"]["cuda"] = {
+        "bandwidth": [[1 << 24, 5.0e12], [1 << 32, 3.0e12]],
+        "flops": {"float32": 48.5e12, "float64": 52.0e12, "tf32": 350e12},
+    }
+    return record_from_dict(data)
+
+
+def test_a_gpu_record_draws_its_ladder_and_gpu_roofline(tmp_path: Path) -> None:
+    page = write_report([_gpu_record()], tmp_path / "gpu.html", "GPU")
+    check = inspect_report(page, ARTIFACTS / "gpu-report.png")
+    assert check.ok, (check.console_errors, check.network_requests)
+    assert check.rendered == check.figures
+    assert "speed as a fraction of cupy" in check.text
+    assert "cuda" in check.text.lower()
