@@ -63,9 +63,12 @@ def make_class(workload: Workload) -> type:
             self.backend.sync()
 
         def track_throughput(self, key: str, *values: ParamValue) -> float:
-            """GFLOP/s (GB/s for memory-bound work), timed with the backend's own timer."""
+            """GFLOP/s (GB/s for memory-bound work, G operations/s for work counted in
+            operations), timed with the backend's own timer."""
             run = measure_thunk(self.thunk, self.backend.timer(), _TRACK_POLICY, 0.3)
             median = statistics.median(run.samples)
+            if not self.work.flops and not self.work.bytes:
+                return float(self.work.items / median / 1e9)
             if self.work.flops and self.work.flops >= self.work.bytes:
                 return float(self.work.flops / median / 1e9)
             return float(self.work.bytes / median / 1e9)
