@@ -52,6 +52,12 @@ def measure(out: Path, quick: bool) -> None:
     subprocess.run(command, check=True)
 
 
+def _ops(per_second: float) -> str:
+    if per_second >= 1e6:
+        return f"{per_second / 1e6:.3g} M"
+    return f"{per_second / 1e3:.3g} k" if per_second >= 1e3 else f"{per_second:.3g}"
+
+
 def table(results: list[CaseResult]) -> str:
     by_case: dict[tuple[str, int], dict[str, CaseResult]] = defaultdict(dict)
     for r in results:
@@ -68,7 +74,7 @@ def table(results: list[CaseResult]) -> str:
             continue
         base_ops = base.metric("alloc/ops_per_s") or math.nan
         base_rss = base.metric("mem/peak_rss") or math.nan
-        cells = [pattern, str(threads), f"{base_ops / 1e6:.2f} M", f"{base_rss / 2**20:.0f} MiB"]
+        cells = [pattern, str(threads), _ops(base_ops), f"{base_rss / 2**20:.0f} MiB"]
         for name in ALLOCATORS:
             other = row.get(name)
             if other is None:
