@@ -62,22 +62,28 @@ class RunOutcome:
     blas: list[dict[str, Any]] = field(default_factory=list)
 
 
-def interleave(cases: Sequence[Case], round_index: int) -> list[Case]:
-    """The order of one repetition: grouped by parameters (inputs are made once a group),
-    the implementations inside each group rotated by the round, so no backend is always
-    first after fresh inputs, and the groups reversed on odd rounds, so drift over the run
-    hits early and late groups alike."""
+def _ordered_groups(cases: Sequence[Case], round_index: int) -> list[list[Case]]:
+    """The parameter groups of one repetition in their order, each rotated by the round."""
     groups: dict[str, list[Case]] = {}
     for case in cases:
         groups.setdefault(case.group_key, []).append(case)
     ordered = list(groups.values())
     if round_index % 2:
         ordered.reverse()
-    out: list[Case] = []
-    for group in ordered:
-        shift = round_index % len(group)
-        out.extend(group[shift:] + group[:shift])
-    return out
+    return [_rotated(group, round_index) for group in ordered]
+
+
+def _rotated(items: Sequence[Any], shift: int) -> list[Any]:
+    shift %= len(items)
+    return [*items[shift:], *items[:shift]]
+
+
+def interleave(cases: Sequence[Case], round_index: int) -> list[Case]:
+    """The order of one repetition: grouped by parameters (inputs are made once a group),
+    the implementations inside each group rotated by the round, so no backend is always
+    first after fresh inputs, and the groups reversed on odd rounds, so drift over the run
+    hits early and late groups alike."""
+    return [case for group in _ordered_groups(cases, round_index) for case in group]
 
 
 def schedule(
@@ -93,21 +99,15 @@ def schedule(
     measurements of both sides lie seconds apart, not a whole round. That costs a worker
     start per group and side (about 0.25 s here), which is why one side alone, and
     instruction counts that no load disturbs, keep one worker per round."""
-    ordered = interleave(active, round_index)
+    groups = _ordered_groups(active, round_index)
     if not by_group:
-        shift = round_index % len(sides)
-        return [(side, ordered) for side in [*sides[shift:], *sides[:shift]]]
-    groups: list[list[Case]] = []
-    for case in ordered:
-        if groups and groups[-1][0].group_key == case.group_key:
-            groups[-1].append(case)
-        else:
-            groups.append([case])
-    plan: list[tuple[str, list[Case]]] = []
-    for index, group in enumerate(groups):
-        shift = (round_index + index) % len(sides)
-        plan.extend((side, group) for side in [*sides[shift:], *sides[:shift]])
-    return plan
+        ordered = [case for group in groups for case in group]
+        return [(side, ordered) for side in _rotated(sides, round_index)]
+    return [
+        (side, group)
+        for index, group in enumerate(groups)
+        for side in _rotated(sides, round_index + index)
+    ]
 
 
 @dataclass(frozen=True)
