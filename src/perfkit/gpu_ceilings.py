@@ -33,6 +33,11 @@ def _backend() -> Any:
     return get_backend("cupy")
 
 
+def _device_name(cupy: Any) -> str:
+    name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
 def gpu_key() -> str | None:
     """The cache key of device 0, or None when CuPy finds no usable device."""
     backend = _backend()
@@ -130,10 +135,8 @@ def calibrate_gpu(quick: bool = False) -> dict[str, Any]:
             dtype: _gemm_flops(cupy, dtype, sizes, timer, quick) for dtype in ("float32", "float64")
         }
     flops.update(_torch_flops(sizes, quick))
-    props = cupy.cuda.runtime.getDeviceProperties(0)
-    name = props["name"]
     return {
-        "device": name.decode() if isinstance(name, bytes) else str(name),
+        "device": _device_name(cupy),
         "bandwidth": bandwidth,
         "flops": flops,
         "quick": quick,

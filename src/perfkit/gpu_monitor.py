@@ -21,6 +21,7 @@ __all__ = [
     "CaseMonitor",
     "NullMonitor",
     "NvmlMonitor",
+    "device_monitor",
     "gpu_environment",
     "nvml_handle",
 ]
@@ -82,6 +83,12 @@ def nvml_handle(index: int = 0) -> Any | None:
         return pynvml.nvmlDeviceGetHandleByIndex(index)
     except pynvml.NVMLError:
         return None
+
+
+def device_monitor(index: int = 0, before_case: Callable[[], None] | None = None) -> CaseMonitor:
+    """An NVML monitor of device ``index``; the null monitor without NVML."""
+    handle = nvml_handle(index)
+    return NullMonitor() if handle is None else NvmlMonitor(handle, before_case)
 
 
 class NvmlMonitor:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from perfkit.backend import Availability, Device, package_versions
-from perfkit.gpu_monitor import CaseMonitor, NullMonitor, NvmlMonitor, nvml_handle
+from perfkit.gpu_monitor import CaseMonitor, device_monitor
 from perfkit.timing import CudaEventTimer, Timer
 
 __all__ = [
@@ -115,10 +115,7 @@ class CupyBackendBase:
         return flush
 
     def monitor(self) -> CaseMonitor:
-        handle = nvml_handle(0)
-        if handle is None:
-            return NullMonitor()
-        return NvmlMonitor(handle, before_case=self.cupy.get_default_memory_pool().free_all_blocks)
+        return device_monitor(0, before_case=self.cupy.get_default_memory_pool().free_all_blocks)
 
     def versions(self) -> dict[str, str]:
         found = package_versions(*self.packages)

@@ -14,7 +14,7 @@ from typing import Any
 
 from perfkit.backend import Availability, Device, package_versions, register_backend
 from perfkit.backends._cuda import import_numba_cuda, l2_flush_bytes, simulated
-from perfkit.gpu_monitor import CaseMonitor, NullMonitor, NvmlMonitor, nvml_handle
+from perfkit.gpu_monitor import CaseMonitor, device_monitor
 from perfkit.timing import CudaEventTimer, Timer
 
 __all__ = ["NumbaCudaBackend"]
@@ -94,8 +94,7 @@ class NumbaCudaBackend:
         return CudaEventTimer(_NumbaClock(cuda), self.sync, flush)
 
     def monitor(self) -> CaseMonitor:
-        handle = nvml_handle(0)
-        return NullMonitor() if handle is None else NvmlMonitor(handle)
+        return device_monitor(0)
 
     def versions(self) -> dict[str, str]:
         return package_versions("numba", "numba-cuda", "llvmlite", "nvidia-ml-py")
