@@ -44,9 +44,8 @@ def gpu_key() -> str | None:
     if not backend.probe().ok:
         return None
     cupy = backend.cupy
-    props = cupy.cuda.runtime.getDeviceProperties(0)
-    name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
-    text = f"v{_FORMAT}|{name}|{cupy.cuda.runtime.driverGetVersion()}|cupy {cupy.__version__}"
+    driver = cupy.cuda.runtime.driverGetVersion()
+    text = f"v{_FORMAT}|{_device_name(cupy)}|{driver}|cupy {cupy.__version__}"
     return "cuda-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
