@@ -13,6 +13,7 @@
 #define PK_BENCH_H
 
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,14 @@ static inline uint64_t pk_next(uint64_t *state) {
 
 static inline size_t pk_size_between(uint64_t *state, size_t lo, size_t hi) {
     return lo + (size_t)(pk_next(state) % (hi - lo + 1));
+}
+
+/* Run ``worker`` on ``threads`` threads, each given its number from 1, and wait for all. */
+static inline void pk_run_threads(long threads, void *(*worker)(void *)) {
+    pthread_t *ids = calloc((size_t)threads, sizeof *ids);
+    for (long t = 0; t < threads; ++t) pthread_create(&ids[t], NULL, worker, (void *)(uintptr_t)(t + 1));
+    for (long t = 0; t < threads; ++t) pthread_join(ids[t], NULL);
+    free(ids);
 }
 
 /* malloc, or exit status 4 with a message: a driver measures allocators that succeed. */

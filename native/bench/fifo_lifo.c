@@ -31,12 +31,9 @@ static void *worker(void *arg) {
 
 int main(int argc, char **argv) {
     opt = pk_parse(argc, argv, (pk_options_t){1, 8000000, 16, 256, 0});
-    pthread_t *threads = calloc((size_t)opt.threads, sizeof *threads);
     double start = pk_now();
-    for (long t = 0; t < opt.threads; ++t) pthread_create(&threads[t], NULL, worker, (void *)(uintptr_t)(t + 1));
-    for (long t = 0; t < opt.threads; ++t) pthread_join(threads[t], NULL);
+    pk_run_threads(opt.threads, worker);
     double seconds = pk_now() - start;
-    free(threads);
     long ops = opt.ops / opt.threads / (2 * BATCH) * 2 * BATCH * opt.threads;
     return pk_report("fifo_lifo", &opt, ops, seconds, "");
 }

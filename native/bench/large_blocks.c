@@ -28,11 +28,8 @@ static void *worker(void *arg) {
 
 int main(int argc, char **argv) {
     opt = pk_parse(argc, argv, (pk_options_t){1, 2000, 5u << 20, 25u << 20, 0});
-    pthread_t *threads = calloc((size_t)opt.threads, sizeof *threads);
     double start = pk_now();
-    for (long t = 0; t < opt.threads; ++t) pthread_create(&threads[t], NULL, worker, (void *)(uintptr_t)(t + 1));
-    for (long t = 0; t < opt.threads; ++t) pthread_join(threads[t], NULL);
+    pk_run_threads(opt.threads, worker);
     double seconds = pk_now() - start;
-    free(threads);
     return pk_report("large_blocks", &opt, opt.ops / opt.threads / 2 * 2 * opt.threads, seconds, "");
 }

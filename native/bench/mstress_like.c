@@ -54,16 +54,13 @@ static void *worker(void *arg) {
 
 int main(int argc, char **argv) {
     opt = pk_parse(argc, argv, (pk_options_t){1, 2000000, 8, 2048, 0});
-    pthread_t *threads = calloc((size_t)opt.threads, sizeof *threads);
     double start = pk_now();
-    for (long t = 0; t < opt.threads; ++t) pthread_create(&threads[t], NULL, worker, (void *)(uintptr_t)(t + 1));
-    for (long t = 0; t < opt.threads; ++t) pthread_join(threads[t], NULL);
+    pk_run_threads(opt.threads, worker);
     long ops = atomic_load(&total_ops);
     for (size_t i = 0; i < SHARED; ++i) {
         item_t *item = atomic_exchange(&shared[i], NULL);
         if (item != NULL) ops += release(item);
     }
     double seconds = pk_now() - start;
-    free(threads);
     return pk_report("mstress_like", &opt, ops, seconds, "");
 }

@@ -240,6 +240,11 @@ static _pk_segment_t *_pk_segment_new(void) {
     return segment;
 }
 
+/* The bitmap bits of ``pages`` pages from page ``first``. */
+static inline uint64_t _pk_span_bits(unsigned first, unsigned pages) {
+    return (pages == 64 ? ~(uint64_t)0 : (((uint64_t)1 << pages) - 1)) << first;
+}
+
 /* The first page of a run of ``pages`` free pages in ``mask``, or -1. */
 static int _pk_find_run(uint64_t mask, unsigned pages) {
     uint64_t runs = mask;
@@ -259,7 +264,7 @@ static _pk_page_t *_pk_span_alloc(unsigned pages) {
         if (segment == NULL) return NULL;
         first = _pk_find_run(segment->free_mask, pages);
     }
-    uint64_t bits = (pages == 64 ? ~(uint64_t)0 : (((uint64_t)1 << pages) - 1)) << first;
+    uint64_t bits = _pk_span_bits((unsigned)first, pages);
     segment->free_mask &= ~bits;
     g_warm_pages -= (size_t)__builtin_popcountll(bits & ~segment->cold_mask);
     segment->cold_mask &= ~bits;
@@ -286,7 +291,7 @@ static void _pk_span_free(_pk_page_t *page) {
     _pk_segment_t *segment = _pk_segment_of(page);
     unsigned first = (unsigned)(page - segment->pages);
     unsigned pages = page->span_pages;
-    uint64_t bits = (pages == 64 ? ~(uint64_t)0 : (((uint64_t)1 << pages) - 1)) << first;
+    uint64_t bits = _pk_span_bits((unsigned)first, pages);
     page->block_size = 0;
     segment->free_mask |= bits;
     g_warm_pages += pages;
