@@ -1,7 +1,5 @@
 /* fifo_lifo: each thread allocates batches of 1000 small blocks and frees them, in
  * allocation order (FIFO) and in reverse (LIFO) by turns. */
-#include <pthread.h>
-
 #include "bench.h"
 
 #define BATCH 1000

@@ -1,7 +1,5 @@
 /* large_blocks: each thread keeps 4 live blocks of 5-25 MiB and replaces a random one per
  * op, writing every page of the new block (so its memory is really used). */
-#include <pthread.h>
-
 #include "bench.h"
 
 #define LIVE 4

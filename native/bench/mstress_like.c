@@ -2,8 +2,6 @@
  * 64 KiB and 1 MiB), keep them in private slots, and swap blocks with each other through a
  * shared array, so blocks are freed by threads that did not allocate them (after mimalloc's
  * mstress, in outline). */
-#include <pthread.h>
-
 #include "bench.h"
 
 #define SLOTS 2000
