@@ -103,12 +103,9 @@ def _ceilings(policy: MeasurePolicy, calibrate: bool, cases: Sequence[Case]) -> 
 
     threads = _runner.effective_threads(policy)
     ceilings = load_cached_ceilings(threads)
-    note = (
-        "perfkit: measuring this machine's ceilings once (cached; "
-        "`perfkit calibrate` refreshes them)"
-    )
+    note = "perfkit: measuring {}'s ceilings once (cached; `perfkit calibrate` refreshes them)"
     if ceilings is None and calibrate:
-        console(sys.stderr).print(note)
+        console(sys.stderr).print(note.format("this machine"))
         ceilings = cpu_ceilings(threads)
     found = {"cpu": ceilings} if ceilings else {}
     backends = {get_backend(c.implementation.backend) for c in cases}
@@ -119,7 +116,7 @@ def _ceilings(policy: MeasurePolicy, calibrate: bool, cases: Sequence[Case]) -> 
         key = gpu_key()
         gpu = read_ceiling(key) if key else None
         if gpu is None and key and calibrate:
-            console(sys.stderr).print(note.replace("machine's", "GPU's"))
+            console(sys.stderr).print(note.format("the GPU"))
             gpu = gpu_ceilings()
         if gpu:
             found["cuda"] = gpu
