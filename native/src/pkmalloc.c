@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PK_EXPORT __attribute__((visibility("default")))
@@ -26,11 +27,16 @@
 #define PK_CLASSES 60u
 #define PK_MIN_SPAN_BLOCKS 8u
 #define PK_MAX_SPAN_PAGES 16u /* 1 MiB: the largest classes get fewer than 8 blocks a span */
+/* Blocks of a page (64 KiB) and more get a span each, given back as soon as it is free:
+ * a few rare large blocks then do not pin a span per class. */
+#define PK_LARGE_BLOCK PK_PAGE_SIZE
 #define PK_EXTEND_BYTES 16384u /* blocks carved from a span at a time, at least one */
-#define PK_WARM_PAGES 64u      /* free pages kept committed before giving pages back */
+#define PK_WARM_PAGES 64u      /* free pages always kept committed */
+#define PK_PURGE_DELAY_NS 10000000ull /* free memory idle this long goes back to the OS */
 #define PK_HUGE_HEADER 64u
 #define PK_HUGE_CACHE 8u
 #define PK_HUGE_CACHE_BYTES ((size_t)64 << 20)
+#define PK_HUGE_TRIM_FACTOR 2u /* a cached block reused for less than 1/2 of it is trimmed */
 #define PK_KIND_SMALL 0x706b736d616c6c31ull /* "pksmall1" */
 #define PK_KIND_HUGE 0x706b687567653031ull  /* "pkhuge01" */
 
@@ -55,7 +61,7 @@ typedef struct _pk_page {
     uint32_t span_pages;                   /* pages in the span (first page only) */
     uint32_t span_offset;                  /* pages back to the first page of the span */
     uint8_t class_index;
-    uint8_t in_full;
+    uint8_t in_full;                       /* on the full list (read by freeing threads) */
     uint8_t has_aligned;                   /* some block was handed out at an inner address */
 } _pk_page_t;
 
@@ -66,13 +72,20 @@ typedef struct _pk_segment {
     int huge_fresh;     /* huge: straight from mmap, so still all zero */
     uint64_t free_mask; /* small: bit i set when page i is free */
     uint64_t cold_mask; /* small: bit i set when page i was given back to the OS */
+    uint64_t recent_mask; /* small: bit i set when page i was freed in this purge period */
     struct _pk_segment *next;
     _pk_page_t pages[PK_PAGES];
 } _pk_segment_t;
 
+typedef struct {
+    _pk_page_t *first;
+    _pk_page_t *last;
+} _pk_queue_t;
+
 typedef struct _pk_heap {
-    _pk_page_t *queue[PK_CLASSES]; /* pages that may have free blocks; the first is current */
-    _pk_page_t *full;              /* pages found full */
+    _pk_queue_t queue[PK_CLASSES]; /* pages that may have free blocks; the first is current */
+    _pk_queue_t full;              /* pages found full */
+    atomic_int full_freed;         /* another thread freed into a page on the full list */
     struct _pk_heap *next_free;
 } _pk_heap_t;
 
@@ -94,8 +107,10 @@ static uint8_t *g_meta_next;
 static uint8_t *g_meta_end;
 static struct {
     _pk_segment_t *segment;
+    int idle; /* cached through a whole purge period */
 } g_huge_cache[PK_HUGE_CACHE];
 static size_t g_huge_cached_bytes;
+static uint64_t g_purge_at; /* when idle free memory goes back to the OS; 0: nothing to purge */
 
 static __thread _pk_heap_t *t_heap __attribute__((tls_model("initial-exec")));
 
@@ -123,7 +138,8 @@ static void _pk_init(void) {
     for (uint32_t base = 128; c < PK_CLASSES; base *= 2)
         for (uint32_t step = 1; step <= 4 && c < PK_CLASSES; ++step) g_class_size[c++] = base + step * base / 4;
     for (c = 0; c < PK_CLASSES; ++c) {
-        size_t bytes = (size_t)g_class_size[c] * PK_MIN_SPAN_BLOCKS;
+        size_t blocks = g_class_size[c] >= PK_LARGE_BLOCK ? 1 : PK_MIN_SPAN_BLOCKS;
+        size_t bytes = (size_t)g_class_size[c] * blocks;
         size_t pages = (bytes + PK_PAGE_SIZE - 1) / PK_PAGE_SIZE;
         if (pages > PK_MAX_SPAN_PAGES) pages = PK_MAX_SPAN_PAGES;
         g_class_pages[c] = (uint32_t)(pages ? pages : 1);
@@ -218,24 +234,38 @@ static inline _pk_heap_t *_pk_heap_get(void) {
     return PK_LIKELY(heap != NULL) ? heap : _pk_heap_get_slow();
 }
 
-/* ---- page lists ---- */
+/* ---- page queues (owner thread) ---- */
 
-static void _pk_list_push(_pk_page_t **head, _pk_page_t *page) {
+static void _pk_queue_push_front(_pk_queue_t *queue, _pk_page_t *page) {
     page->prev = NULL;
-    page->next = *head;
-    if (*head != NULL) (*head)->prev = page;
-    *head = page;
+    page->next = queue->first;
+    if (queue->first != NULL) queue->first->prev = page;
+    else queue->last = page;
+    queue->first = page;
 }
 
-static void _pk_list_remove(_pk_page_t **head, _pk_page_t *page) {
+static void _pk_queue_push_back(_pk_queue_t *queue, _pk_page_t *page) {
+    page->next = NULL;
+    page->prev = queue->last;
+    if (queue->last != NULL) queue->last->next = page;
+    else queue->first = page;
+    queue->last = page;
+}
+
+static void _pk_queue_remove(_pk_queue_t *queue, _pk_page_t *page) {
     if (page->prev != NULL) page->prev->next = page->next;
-    else *head = page->next;
+    else queue->first = page->next;
     if (page->next != NULL) page->next->prev = page->prev;
+    else queue->last = page->prev;
     page->next = page->prev = NULL;
 }
 
-static inline _pk_page_t **_pk_list_of(_pk_heap_t *heap, _pk_page_t *page) {
+static inline _pk_queue_t *_pk_queue_of(_pk_heap_t *heap, _pk_page_t *page) {
     return page->in_full ? &heap->full : &heap->queue[page->class_index];
+}
+
+static inline void _pk_set_in_full(_pk_page_t *page, uint8_t value) {
+    __atomic_store_n(&page->in_full, value, __ATOMIC_SEQ_CST);
 }
 
 /* ---- spans: runs of pages in a segment (g_lock held) ---- */
@@ -256,27 +286,67 @@ static inline uint64_t _pk_span_bits(unsigned first, unsigned pages) {
     return (pages == 64 ? ~(uint64_t)0 : (((uint64_t)1 << pages) - 1)) << first;
 }
 
-/* The first page of a run of ``pages`` free pages in ``mask``, or -1. */
-static int _pk_find_run(uint64_t mask, unsigned pages) {
-    uint64_t runs = mask;
-    for (unsigned i = 1; i < pages && runs; ++i) runs &= mask >> i;
-    return runs ? __builtin_ctzll(runs) : -1;
+static void _pk_tick(void);
+
+/* The length of the run of set bits of ``mask`` that starts at bit ``first``. */
+static inline unsigned _pk_run_length(uint64_t mask, unsigned first) {
+    uint64_t rest = ~(mask >> first);
+    return rest == 0 ? 64 - first : (unsigned)__builtin_ctzll(rest);
+}
+
+/* Where a span of ``pages`` pages goes: the committed free run that fits it most tightly
+ * (reusing committed pages costs no page faults and no new RSS, and tight fits keep long
+ * runs for long spans); else the place among all free pages that overlaps the most
+ * committed ones. Its first page, or -1 when no segment has room. */
+static int _pk_place_span(unsigned pages, _pk_segment_t **found) {
+    int best = -1;
+    unsigned best_length = 65;
+    for (_pk_segment_t *segment = g_segments; segment != NULL && best_length > pages; segment = segment->next) {
+        uint64_t warm = segment->free_mask & ~segment->cold_mask;
+        while (warm != 0) {
+            unsigned first = (unsigned)__builtin_ctzll(warm);
+            unsigned length = _pk_run_length(warm, first);
+            warm &= ~_pk_span_bits(first, length);
+            if (length >= pages && length < best_length) {
+                best = (int)first;
+                best_length = length;
+                *found = segment;
+            }
+        }
+    }
+    if (best >= 0) return best;
+    int best_warm = -1;
+    for (_pk_segment_t *segment = g_segments; segment != NULL; segment = segment->next) {
+        uint64_t free_pages = segment->free_mask;
+        uint64_t warm = free_pages & ~segment->cold_mask;
+        while (free_pages != 0) {
+            unsigned first = (unsigned)__builtin_ctzll(free_pages);
+            unsigned length = _pk_run_length(free_pages, first);
+            free_pages &= ~_pk_span_bits(first, length);
+            for (unsigned at = first; at + pages <= first + length; ++at) {
+                int overlap = __builtin_popcountll(warm & _pk_span_bits(at, pages));
+                if (overlap > best_warm) {
+                    best_warm = overlap;
+                    best = (int)at;
+                    *found = segment;
+                }
+            }
+        }
+    }
+    return best;
 }
 
 static _pk_page_t *_pk_span_alloc(unsigned pages) {
-    _pk_segment_t *segment;
-    int first = -1;
-    for (segment = g_segments; segment != NULL; segment = segment->next) {
-        first = _pk_find_run(segment->free_mask, pages);
-        if (first >= 0) break;
-    }
-    if (segment == NULL) {
+    _pk_segment_t *segment = NULL;
+    int first = _pk_place_span(pages, &segment);
+    if (first < 0) {
         segment = _pk_segment_new();
         if (segment == NULL) return NULL;
-        first = _pk_find_run(segment->free_mask, pages);
+        first = 1; /* page 0 holds the header */
     }
     uint64_t bits = _pk_span_bits((unsigned)first, pages);
     segment->free_mask &= ~bits;
+    segment->recent_mask &= ~bits;
     g_warm_pages -= (size_t)__builtin_popcountll(bits & ~segment->cold_mask);
     segment->cold_mask &= ~bits;
     for (unsigned i = 0; i < pages; ++i) {
@@ -301,25 +371,75 @@ static void _pk_segment_release(_pk_segment_t *segment) {
 static void _pk_span_free(_pk_page_t *page) {
     _pk_segment_t *segment = _pk_segment_of(page);
     unsigned first = (unsigned)(page - segment->pages);
-    unsigned pages = page->span_pages;
-    uint64_t bits = _pk_span_bits((unsigned)first, pages);
+    uint64_t bits = _pk_span_bits(first, page->span_pages);
     page->block_size = 0;
     segment->free_mask |= bits;
-    g_warm_pages += pages;
-    if (g_warm_pages > PK_WARM_PAGES) {
-        /* Past the warm reserve, freed pages go back to the OS (and fault in zeroed). */
-        _pk_os_decommit(page->start, (size_t)pages << PK_PAGE_SHIFT);
+    segment->recent_mask |= bits;
+    g_warm_pages += (size_t)__builtin_popcountll(bits & ~segment->cold_mask);
+    _pk_tick();
+}
+
+/* Give back the free pages of ``segment`` in ``idle`` (runs of them, one madvise each)
+ * while more than the warm reserve is committed. */
+static void _pk_decommit_idle(_pk_segment_t *segment, uint64_t idle) {
+    while (idle != 0 && g_warm_pages > PK_WARM_PAGES) {
+        unsigned first = (unsigned)__builtin_ctzll(idle);
+        unsigned pages = _pk_run_length(idle, first);
+        uint64_t bits = _pk_span_bits(first, pages);
+        _pk_os_decommit((uint8_t *)segment + ((size_t)first << PK_PAGE_SHIFT), (size_t)pages << PK_PAGE_SHIFT);
         segment->cold_mask |= bits;
         g_warm_pages -= pages;
+        idle &= ~bits;
     }
-    if (segment->free_mask == ~(uint64_t)1) {
-        /* Keep one empty segment around; unmap the others. */
-        for (_pk_segment_t *other = g_segments; other != NULL; other = other->next) {
-            if (other != segment && other->free_mask == ~(uint64_t)1) {
-                _pk_segment_release(segment);
-                return;
-            }
+}
+
+/* The end of a purge period: free pages that were not reused through it go back to the
+ * OS past the warm reserve, empty segments with nothing committed are unmapped (one is
+ * kept), and huge blocks cached through it are unmapped. */
+static void _pk_purge(void) {
+    int kept_empty = 0;
+    for (_pk_segment_t *segment = g_segments, *next; segment != NULL; segment = next) {
+        next = segment->next;
+        _pk_decommit_idle(segment, segment->free_mask & ~segment->cold_mask & ~segment->recent_mask);
+        segment->recent_mask = 0;
+        if (segment->free_mask == ~(uint64_t)1 && segment->cold_mask == ~(uint64_t)1) {
+            if (kept_empty) _pk_segment_release(segment);
+            kept_empty = 1;
         }
+    }
+    for (unsigned i = 0; i < PK_HUGE_CACHE; ++i) {
+        _pk_segment_t *cached = g_huge_cache[i].segment;
+        if (cached == NULL) continue;
+        if (!g_huge_cache[i].idle) {
+            g_huge_cache[i].idle = 1;
+            continue;
+        }
+        g_huge_cache[i].segment = NULL;
+        g_huge_cached_bytes -= cached->map_size;
+        _pk_os_unmap(cached, cached->map_size);
+    }
+}
+
+static uint64_t _pk_now_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
+/* Called as spans and huge blocks are freed: free memory is given back to the OS only
+ * once it has stayed unused for a purge period, so a program that frees and allocates
+ * again soon does not fault the same pages in over and over. */
+static void _pk_tick(void) {
+    if (g_warm_pages <= PK_WARM_PAGES && g_huge_cached_bytes == 0) {
+        g_purge_at = 0;
+        return;
+    }
+    uint64_t now = _pk_now_ns();
+    if (g_purge_at == 0) {
+        g_purge_at = now + PK_PURGE_DELAY_NS;
+    } else if (now >= g_purge_at) {
+        _pk_purge();
+        g_purge_at = now + PK_PURGE_DELAY_NS;
     }
 }
 
@@ -385,7 +505,7 @@ static void *_pk_alloc_slow(_pk_heap_t *heap, unsigned c);
 
 static inline void *_pk_alloc_small(_pk_heap_t *heap, size_t size) {
     unsigned c = _pk_class_of(size);
-    _pk_page_t *page = heap->queue[c];
+    _pk_page_t *page = heap->queue[c].first;
     if (PK_LIKELY(page != NULL)) {
         _pk_block_t *block = page->free;
         if (PK_LIKELY(block != NULL)) {
@@ -398,9 +518,9 @@ static inline void *_pk_alloc_small(_pk_heap_t *heap, size_t size) {
 }
 
 static void *_pk_pop(_pk_heap_t *heap, unsigned c, _pk_page_t *page) {
-    if (heap->queue[c] != page) {
-        _pk_list_remove(&heap->queue[c], page);
-        _pk_list_push(&heap->queue[c], page);
+    if (heap->queue[c].first != page) {
+        _pk_queue_remove(&heap->queue[c], page);
+        _pk_queue_push_front(&heap->queue[c], page);
     }
     _pk_block_t *block = page->free;
     page->free = block->next;
@@ -419,41 +539,72 @@ static void _pk_adopt(_pk_heap_t *heap) {
         _pk_page_t *page = list;
         list = page->next;
         atomic_store_explicit(&page->heap, heap, memory_order_release);
-        page->in_full = 0;
-        _pk_list_push(&heap->queue[page->class_index], page);
+        _pk_set_in_full(page, 0);
+        _pk_queue_push_back(&heap->queue[page->class_index], page);
     }
 }
 
-static void *_pk_alloc_slow(_pk_heap_t *heap, unsigned c) {
-    /* 1. The pages of this class: collect frees, carve, or move full ones aside. */
-    for (_pk_page_t *page = heap->queue[c], *next; page != NULL; page = next) {
-        next = page->next;
-        if (_pk_page_ready(page)) return _pk_pop(heap, c, page);
-        _pk_list_remove(&heap->queue[c], page);
-        page->in_full = 1;
-        _pk_list_push(&heap->full, page);
+/* Move a page with no block left to the full list, where the fast paths no longer look at
+ * it. A thread that frees into it afterwards sees ``in_full`` and flags the heap; a free
+ * that raced the move is seen here instead (both sides order the flag and the list with
+ * sequentially consistent operations), and the page stays. Returns whether it moved. */
+static int _pk_page_to_full(_pk_heap_t *heap, _pk_page_t *page) {
+    _pk_queue_remove(&heap->queue[page->class_index], page);
+    _pk_set_in_full(page, 1);
+    if (__atomic_load_n(&page->thread_free, __ATOMIC_SEQ_CST) != NULL) {
+        _pk_set_in_full(page, 0);
+        _pk_queue_push_back(&heap->queue[page->class_index], page);
+        return 0;
     }
-    /* 2. Full pages that other threads have freed into since. */
-    for (_pk_page_t *page = heap->full, *next; page != NULL; page = next) {
+    _pk_queue_push_back(&heap->full, page);
+    return 1;
+}
+
+/* Bring back the full pages that other threads have freed into since the heap was
+ * flagged. */
+static void _pk_unfull_freed(_pk_heap_t *heap) {
+    if (atomic_load_explicit(&heap->full_freed, memory_order_relaxed) == 0) return;
+    atomic_exchange_explicit(&heap->full_freed, 0, memory_order_acq_rel);
+    for (_pk_page_t *page = heap->full.first, *next; page != NULL; page = next) {
         next = page->next;
         if (atomic_load_explicit(&page->thread_free, memory_order_relaxed) == NULL) continue;
-        _pk_list_remove(&heap->full, page);
-        page->in_full = 0;
+        _pk_queue_remove(&heap->full, page);
+        _pk_set_in_full(page, 0);
         _pk_page_collect(page);
-        _pk_list_push(&heap->queue[page->class_index], page);
+        _pk_queue_push_back(&heap->queue[page->class_index], page);
     }
-    if (heap->queue[c] != NULL && _pk_page_ready(heap->queue[c])) return _pk_pop(heap, c, heap->queue[c]);
+}
+
+static void *_pk_first_ready(_pk_heap_t *heap, unsigned c) {
+    for (_pk_page_t *page = heap->queue[c].first; page != NULL; page = page->next)
+        if (_pk_page_ready(page)) return _pk_pop(heap, c, page);
+    return NULL;
+}
+
+static void *_pk_alloc_slow(_pk_heap_t *heap, unsigned c) {
+    /* 1. The pages of this class, current first: collect frees, carve, or move full ones
+     *    aside (each page moves at most once, so the walk is paid for by the allocations
+     *    that filled the pages). */
+    for (_pk_page_t *page = heap->queue[c].first, *next; page != NULL; page = next) {
+        next = page->next;
+        if (_pk_page_ready(page)) return _pk_pop(heap, c, page);
+        if (!_pk_page_to_full(heap, page) && _pk_page_ready(page)) return _pk_pop(heap, c, page);
+    }
+    /* 2. Full pages that other threads have freed into since. */
+    _pk_unfull_freed(heap);
+    void *block = _pk_first_ready(heap, c);
+    if (block != NULL) return block;
     /* 3. Pages of threads that have exited. */
     _pk_adopt(heap);
-    for (_pk_page_t *page = heap->queue[c]; page != NULL; page = page->next)
-        if (_pk_page_ready(page)) return _pk_pop(heap, c, page);
+    block = _pk_first_ready(heap, c);
+    if (block != NULL) return block;
     /* 4. A fresh span. */
     pthread_mutex_lock(&g_lock);
     _pk_page_t *page = _pk_span_alloc(g_class_pages[c]);
     pthread_mutex_unlock(&g_lock);
     if (page == NULL) return NULL;
     _pk_page_init(page, c, heap);
-    _pk_list_push(&heap->queue[c], page);
+    _pk_queue_push_front(&heap->queue[c], page);
     _pk_page_extend(page);
     return _pk_pop(heap, c, page);
 }
@@ -469,11 +620,13 @@ static inline _pk_block_t *_pk_block_start(_pk_page_t *page, void *p) {
     return (_pk_block_t *)(page->start + offset - offset % page->block_size);
 }
 
-/* Hand a page whose blocks are all free back to its segment, unless it is the current
- * page of its class (which a steady alloc/free loop would otherwise bounce). */
+/* Hand a page whose blocks are all free back to its segment, unless it is the only page
+ * of a class of small blocks (which a steady alloc/free loop would otherwise bounce). */
 static void _pk_page_retire(_pk_heap_t *heap, _pk_page_t *page) {
-    if (heap->queue[page->class_index] == page && page->next == NULL && !page->in_full) return;
-    _pk_list_remove(_pk_list_of(heap, page), page);
+    if (page->block_size < PK_LARGE_BLOCK && heap->queue[page->class_index].first == page &&
+        page->next == NULL && !page->in_full)
+        return;
+    _pk_queue_remove(_pk_queue_of(heap, page), page);
     atomic_store_explicit(&page->heap, NULL, memory_order_relaxed);
     pthread_mutex_lock(&g_lock);
     _pk_span_free(page);
@@ -484,10 +637,10 @@ static void _pk_thread_exit(void *value) {
     _pk_heap_t *heap = value;
     _pk_page_t *keep = NULL;
     for (unsigned c = 0; c <= PK_CLASSES; ++c) {
-        _pk_page_t **list = c < PK_CLASSES ? &heap->queue[c] : &heap->full;
-        while (*list != NULL) {
-            _pk_page_t *page = *list;
-            _pk_list_remove(list, page);
+        _pk_queue_t *queue = c < PK_CLASSES ? &heap->queue[c] : &heap->full;
+        while (queue->first != NULL) {
+            _pk_page_t *page = queue->first;
+            _pk_queue_remove(queue, page);
             _pk_page_collect(page);
             if (page->used == 0) {
                 pthread_mutex_lock(&g_lock);
@@ -518,27 +671,66 @@ static void _pk_thread_exit(void *value) {
 /* A block in a mapping of its own whose start is segment-aligned, so free() finds the
  * header by masking. The block sits ``max(64, alignment)`` bytes in: alignments of 4 MiB
  * and more cannot be served (ENOMEM). */
+
+/* Grow a huge mapping to ``need`` bytes, keeping its contents and its resident pages:
+ * in place when the address space after it is free, else moved (mremap moves the page
+ * tables, not the bytes) to a new segment-aligned address. NULL, with the old mapping
+ * intact, when neither works. */
+static _pk_segment_t *_pk_huge_grow(_pk_segment_t *segment, size_t need) {
+    size_t old_size = segment->map_size;
+    if (mremap(segment, old_size, need, 0) != MAP_FAILED) {
+        atomic_fetch_add_explicit(&g_mapped, need - old_size, memory_order_relaxed);
+        segment->map_size = need;
+        return segment;
+    }
+    void *target = _pk_os_map_aligned(need);
+    if (target == NULL) return NULL;
+    void *moved = mremap(segment, old_size, need, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    if (moved == MAP_FAILED) {
+        _pk_os_unmap(target, need);
+        return NULL;
+    }
+    atomic_fetch_sub_explicit(&g_mapped, old_size, memory_order_relaxed);
+    segment = moved;
+    segment->map_size = need;
+    return segment;
+}
+
+/* The cached huge mapping that best serves ``need`` bytes: the smallest that holds them,
+ * else the largest (to grow). Taken out of the cache; NULL when it is empty. */
+static _pk_segment_t *_pk_huge_cache_take(size_t need) {
+    int fit = -1, grow = -1;
+    for (unsigned i = 0; i < PK_HUGE_CACHE; ++i) {
+        _pk_segment_t *s = g_huge_cache[i].segment;
+        if (s == NULL) continue;
+        if (s->map_size >= need) {
+            if (fit < 0 || s->map_size < g_huge_cache[fit].segment->map_size) fit = (int)i;
+        } else if (grow < 0 || s->map_size > g_huge_cache[grow].segment->map_size) {
+            grow = (int)i;
+        }
+    }
+    int pick = fit >= 0 ? fit : grow;
+    if (pick < 0) return NULL;
+    _pk_segment_t *segment = g_huge_cache[pick].segment;
+    g_huge_cache[pick].segment = NULL;
+    g_huge_cached_bytes -= segment->map_size;
+    return segment;
+}
+
 static void *_pk_huge_alloc(size_t size, size_t alignment) {
     if (alignment >= PK_SEGMENT_SIZE) return NULL;
     size_t offset = alignment > PK_HUGE_HEADER ? alignment : PK_HUGE_HEADER;
     if (size > SIZE_MAX - offset - PK_SEGMENT_SIZE) return NULL;
     size_t need = _pk_align_up(offset + size, PK_OS_PAGE);
-    _pk_segment_t *segment = NULL;
     pthread_mutex_lock(&g_lock);
-    int best = -1;
-    for (unsigned i = 0; i < PK_HUGE_CACHE; ++i) {
-        _pk_segment_t *s = g_huge_cache[i].segment;
-        if (s != NULL && s->map_size >= need && (best < 0 || s->map_size < g_huge_cache[best].segment->map_size))
-            best = (int)i;
-    }
-    if (best >= 0) {
-        segment = g_huge_cache[best].segment;
-        g_huge_cache[best].segment = NULL;
-        g_huge_cached_bytes -= segment->map_size;
-    }
+    _pk_segment_t *segment = _pk_huge_cache_take(need);
     pthread_mutex_unlock(&g_lock);
-    if (segment != NULL && segment->map_size > need + need / 2 + PK_SEGMENT_SIZE) {
-        /* Too large a fit: give the tail back rather than hold it resident. */
+    if (segment != NULL && segment->map_size < need) {
+        _pk_segment_t *grown = _pk_huge_grow(segment, need);
+        if (grown == NULL) _pk_os_unmap(segment, segment->map_size);
+        segment = grown;
+    } else if (segment != NULL && segment->map_size / PK_HUGE_TRIM_FACTOR > need + PK_SEGMENT_SIZE) {
+        /* Far too large a fit: give the tail back rather than hold it resident. */
         _pk_os_unmap((uint8_t *)segment + need, segment->map_size - need);
         segment->map_size = need;
     }
@@ -555,20 +747,23 @@ static void *_pk_huge_alloc(size_t size, size_t alignment) {
     return (uint8_t *)segment + offset;
 }
 
+/* A freed huge block waits in the cache (up to PK_HUGE_CACHE_BYTES) for a purge period. */
 static void _pk_huge_free(_pk_segment_t *segment) {
     pthread_mutex_lock(&g_lock);
     if (g_huge_cached_bytes + segment->map_size <= PK_HUGE_CACHE_BYTES) {
         for (unsigned i = 0; i < PK_HUGE_CACHE; ++i) {
             if (g_huge_cache[i].segment == NULL) {
                 g_huge_cache[i].segment = segment;
+                g_huge_cache[i].idle = 0;
                 g_huge_cached_bytes += segment->map_size;
-                pthread_mutex_unlock(&g_lock);
-                return;
+                segment = NULL;
+                break;
             }
         }
     }
+    _pk_tick();
     pthread_mutex_unlock(&g_lock);
-    _pk_os_unmap(segment, segment->map_size);
+    if (segment != NULL) _pk_os_unmap(segment, segment->map_size);
 }
 
 /* ---- the API ---- */
@@ -604,9 +799,11 @@ PK_EXPORT void pk_free(void *p) {
         if (PK_UNLIKELY(--page->used == 0)) {
             _pk_page_retire(heap, page);
         } else if (PK_UNLIKELY(page->in_full)) {
-            _pk_list_remove(&heap->full, page);
-            page->in_full = 0;
-            _pk_list_push(&heap->queue[page->class_index], page);
+            /* Behind the pages in use: by the time the walk reaches it, more of its blocks
+             * may have come back. */
+            _pk_queue_remove(&heap->full, page);
+            _pk_set_in_full(page, 0);
+            _pk_queue_push_back(&heap->queue[page->class_index], page);
         }
         return;
     }
@@ -614,7 +811,12 @@ PK_EXPORT void pk_free(void *p) {
     do {
         block->next = head;
     } while (!atomic_compare_exchange_weak_explicit(&page->thread_free, &head, block,
-                                                    memory_order_release, memory_order_relaxed));
+                                                    memory_order_seq_cst, memory_order_relaxed));
+    if (PK_UNLIKELY(__atomic_load_n(&page->in_full, __ATOMIC_SEQ_CST))) {
+        /* The owner no longer looks at this page: tell it where to look. */
+        _pk_heap_t *owner = atomic_load_explicit(&page->heap, memory_order_acquire);
+        if (owner != NULL) atomic_store_explicit(&owner->full_freed, 1, memory_order_release);
+    }
 }
 
 PK_EXPORT size_t pk_usable_size(void *p) {
@@ -717,13 +919,11 @@ PK_EXPORT void *pk_realloc(void *p, size_t size) {
         return p;
     }
     if (segment->kind == PK_KIND_HUGE && size > usable) {
-        /* Growing a huge block: try to extend the mapping where it lies. */
-        size_t need = _pk_align_up(segment->huge_offset + size, PK_OS_PAGE);
-        void *same = mremap(segment, segment->map_size, need, 0);
-        if (same != MAP_FAILED) {
-            atomic_fetch_add_explicit(&g_mapped, need - segment->map_size, memory_order_relaxed);
-            segment->map_size = need;
-            return p;
+        /* Growing a huge block: extend or move the mapping; the bytes are not copied. */
+        size_t offset = segment->huge_offset;
+        if (size <= SIZE_MAX - offset - PK_SEGMENT_SIZE) {
+            _pk_segment_t *grown = _pk_huge_grow(segment, _pk_align_up(offset + size, PK_OS_PAGE));
+            if (grown != NULL) return (uint8_t *)grown + offset;
         }
     }
     void *q = _pk_malloc(size);
