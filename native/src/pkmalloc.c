@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define PK_EXPORT __attribute__((visibility("default")))
+#define PK_NOINLINE __attribute__((noinline))
 #define PK_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -36,7 +37,7 @@
 #define PK_HUGE_HEADER 64u
 #define PK_HUGE_CACHE 8u
 #define PK_HUGE_CACHE_BYTES ((size_t)64 << 20)
-#define PK_HUGE_TRIM_FACTOR 2u /* a cached block reused for less than 1/2 of it is trimmed */
+#define PK_HUGE_TRIM_FACTOR 4u /* a cached mapping reused for under a quarter of it is trimmed */
 #define PK_KIND_SMALL 0x706b736d616c6c31ull /* "pksmall1" */
 #define PK_KIND_HUGE 0x706b687567653031ull  /* "pkhuge01" */
 
@@ -46,6 +47,7 @@ typedef struct _pk_block {
 
 struct _pk_heap;
 
+/* One cache line per page: the descriptor a malloc or free touches. */
 typedef struct _pk_page {
     _pk_block_t *free;                     /* owner: blocks to hand out */
     _pk_block_t *local_free;               /* owner: blocks freed by the owner */
@@ -53,17 +55,22 @@ typedef struct _pk_page {
     _Atomic(struct _pk_heap *) heap;       /* the owner; NULL once abandoned */
     struct _pk_page *next;                 /* in a heap's queue or full list, or abandoned */
     struct _pk_page *prev;
-    uint8_t *start;                        /* first block */
     uint32_t block_size;                   /* 0: the span is free */
-    uint32_t used;                         /* handed out, not yet freed and collected */
-    uint32_t capacity;                     /* blocks carved so far */
-    uint32_t reserved;                     /* blocks the span holds */
-    uint32_t span_pages;                   /* pages in the span (first page only) */
-    uint32_t span_offset;                  /* pages back to the first page of the span */
+    uint16_t used;                         /* handed out, not yet freed and collected */
+    uint16_t capacity;                     /* blocks carved so far */
+    uint16_t reserved;                     /* blocks the span holds */
+    uint8_t span_pages;                    /* pages in the span (first page only) */
+    uint8_t span_offset;                   /* pages back to the first page of the span */
     uint8_t class_index;
     uint8_t in_full;                       /* on the full list (read by freeing threads) */
     uint8_t has_aligned;                   /* some block was handed out at an inner address */
 } _pk_page_t;
+
+_Static_assert(sizeof(_pk_page_t) == 64, "a page descriptor fills one cache line");
+/* The most blocks a span holds: 16-byte blocks fill one page (PK_MIN_SPAN_BLOCKS of them
+ * need far less), larger ones at most PK_MAX_SPAN_PAGES pages. */
+_Static_assert(PK_PAGE_SIZE / 16 <= UINT16_MAX && PK_MAX_SPAN_PAGES * PK_PAGE_SIZE / 32 <= UINT16_MAX,
+               "block counts fit 16 bits");
 
 typedef struct _pk_segment {
     uint64_t kind;
@@ -97,6 +104,8 @@ static atomic_int g_atfork_registered;
 static atomic_size_t g_mapped;
 static uint32_t g_class_size[PK_CLASSES];
 static uint32_t g_class_pages[PK_CLASSES];
+#define PK_SMALL_DIRECT 1024u /* sizes whose class comes from a table */
+static uint8_t g_small_class[PK_SMALL_DIRECT / 16 + 1]; /* class of sizes (s+15)/16*16 */
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static _pk_segment_t *g_segments;
@@ -112,7 +121,11 @@ static struct {
 static size_t g_huge_cached_bytes;
 static uint64_t g_purge_at; /* when idle free memory goes back to the OS; 0: nothing to purge */
 
-static __thread _pk_heap_t *t_heap __attribute__((tls_model("initial-exec")));
+/* A thread's heap before its first malloc (and after its exit): no pages, so every
+ * malloc takes the slow path, which makes a real heap; no page names it as its owner, so
+ * every free takes the path of a free from another thread. Never written. */
+static _pk_heap_t g_empty_heap;
+static __thread _pk_heap_t *t_heap __attribute__((tls_model("initial-exec"))) = &g_empty_heap;
 
 /* ---- helpers ---- */
 
@@ -144,6 +157,7 @@ static void _pk_init(void) {
         if (pages > PK_MAX_SPAN_PAGES) pages = PK_MAX_SPAN_PAGES;
         g_class_pages[c] = (uint32_t)(pages ? pages : 1);
     }
+    for (unsigned i = 0; i <= PK_SMALL_DIRECT / 16; ++i) g_small_class[i] = (uint8_t)_pk_class_of(i * 16);
     pthread_key_create(&g_key, _pk_thread_exit);
 }
 
@@ -229,9 +243,10 @@ static _pk_heap_t *_pk_heap_get_slow(void) {
     return heap;
 }
 
+/* This thread's heap, made on first use; NULL when there is no memory for one. */
 static inline _pk_heap_t *_pk_heap_get(void) {
     _pk_heap_t *heap = t_heap;
-    return PK_LIKELY(heap != NULL) ? heap : _pk_heap_get_slow();
+    return PK_LIKELY(heap != &g_empty_heap) ? heap : _pk_heap_get_slow();
 }
 
 /* ---- page queues (owner thread) ---- */
@@ -352,11 +367,10 @@ static _pk_page_t *_pk_span_alloc(unsigned pages) {
     for (unsigned i = 0; i < pages; ++i) {
         _pk_page_t *p = &segment->pages[first + (int)i];
         memset(p, 0, sizeof(*p));
-        p->span_offset = i;
+        p->span_offset = (uint8_t)i;
     }
     _pk_page_t *page = &segment->pages[first];
-    page->span_pages = pages;
-    page->start = (uint8_t *)segment + ((size_t)first << PK_PAGE_SHIFT);
+    page->span_pages = (uint8_t)pages;
     return page;
 }
 
@@ -445,10 +459,16 @@ static void _pk_tick(void) {
 
 /* ---- pages of blocks (owner thread) ---- */
 
+/* The first byte of the span that ``page`` (its first page) heads. */
+static inline uint8_t *_pk_page_start(_pk_page_t *page) {
+    _pk_segment_t *segment = _pk_segment_of(page);
+    return (uint8_t *)segment + ((size_t)(page - segment->pages) << PK_PAGE_SHIFT);
+}
+
 static void _pk_page_init(_pk_page_t *page, unsigned class_index, _pk_heap_t *heap) {
     page->block_size = g_class_size[class_index];
     page->class_index = (uint8_t)class_index;
-    page->reserved = (uint32_t)(((size_t)page->span_pages << PK_PAGE_SHIFT) / page->block_size);
+    page->reserved = (uint16_t)(((size_t)page->span_pages << PK_PAGE_SHIFT) / page->block_size);
     atomic_store_explicit(&page->heap, heap, memory_order_release);
 }
 
@@ -457,8 +477,8 @@ static void _pk_page_init(_pk_page_t *page, unsigned class_index, _pk_heap_t *he
 static void _pk_page_extend(_pk_page_t *page) {
     uint32_t count = PK_EXTEND_BYTES / page->block_size;
     if (count == 0) count = 1;
-    if (count > page->reserved - page->capacity) count = page->reserved - page->capacity;
-    uint8_t *at = page->start + (size_t)page->capacity * page->block_size;
+    if (count > (uint32_t)(page->reserved - page->capacity)) count = (uint32_t)(page->reserved - page->capacity);
+    uint8_t *at = _pk_page_start(page) + (size_t)page->capacity * page->block_size;
     _pk_block_t *head = page->free;
     for (uint32_t i = count; i > 0; --i) {
         _pk_block_t *block = (_pk_block_t *)(at + (size_t)(i - 1) * page->block_size);
@@ -466,7 +486,7 @@ static void _pk_page_extend(_pk_page_t *page) {
         head = block;
     }
     page->free = head;
-    page->capacity += count;
+    page->capacity = (uint16_t)(page->capacity + count);
 }
 
 /* Gather the blocks freed by the owner and by other threads onto the free list. */
@@ -491,7 +511,7 @@ static void _pk_page_collect(_pk_page_t *page) {
         }
         tail->next = page->free;
         page->free = list;
-        page->used -= count;
+        page->used = (uint16_t)(page->used - count);
     }
 }
 
@@ -616,8 +636,9 @@ static _pk_page_t *_pk_page_of(_pk_segment_t *segment, const void *p) {
 
 static inline _pk_block_t *_pk_block_start(_pk_page_t *page, void *p) {
     if (PK_LIKELY(!page->has_aligned)) return (_pk_block_t *)p;
-    size_t offset = (size_t)((uint8_t *)p - page->start);
-    return (_pk_block_t *)(page->start + offset - offset % page->block_size);
+    uint8_t *start = _pk_page_start(page);
+    size_t offset = (size_t)((uint8_t *)p - start);
+    return (_pk_block_t *)(start + offset - offset % page->block_size);
 }
 
 /* Hand a page whose blocks are all free back to its segment, unless it is the only page
@@ -663,7 +684,7 @@ static void _pk_thread_exit(void *value) {
     heap->next_free = g_free_heaps;
     g_free_heaps = heap;
     pthread_mutex_unlock(&g_lock);
-    t_heap = NULL; /* a later malloc on this thread (other destructors) makes a new heap */
+    t_heap = &g_empty_heap; /* a later malloc on this thread (other destructors) makes a new heap */
 }
 
 /* ---- huge blocks ---- */
@@ -768,45 +789,50 @@ static void _pk_huge_free(_pk_segment_t *segment) {
 
 /* ---- the API ---- */
 
-static inline void *_pk_malloc(size_t size) {
-    if (PK_LIKELY(size <= PK_MAX_SMALL)) {
+/* Everything but a block from the current page of a heap that has one. */
+static PK_NOINLINE void *_pk_malloc_slow(size_t size) {
+    void *p;
+    if (size <= PK_MAX_SMALL) {
         _pk_heap_t *heap = _pk_heap_get();
-        void *p = heap != NULL ? _pk_alloc_small(heap, size) : NULL;
-        if (PK_UNLIKELY(p == NULL)) errno = ENOMEM;
-        return p;
+        p = heap != NULL ? _pk_alloc_small(heap, size) : NULL;
+    } else {
+        pthread_once(&g_once, _pk_init);
+        p = _pk_huge_alloc(size, 0);
     }
-    pthread_once(&g_once, _pk_init);
-    void *p = _pk_huge_alloc(size, 0);
-    if (p == NULL) errno = ENOMEM;
+    if (PK_UNLIKELY(p == NULL)) errno = ENOMEM;
     return p;
 }
 
-PK_EXPORT void *pk_malloc(size_t size) { return _pk_malloc(size); }
-
-PK_EXPORT void pk_free(void *p) {
-    if (p == NULL) return;
-    _pk_segment_t *segment = _pk_segment_of(p);
-    if (PK_UNLIKELY(segment->kind == PK_KIND_HUGE)) {
-        _pk_huge_free(segment);
-        return;
-    }
-    _pk_page_t *page = _pk_page_of(segment, p);
-    _pk_block_t *block = _pk_block_start(page, p);
-    _pk_heap_t *heap = t_heap;
-    if (PK_LIKELY(heap != NULL && atomic_load_explicit(&page->heap, memory_order_relaxed) == heap)) {
-        block->next = page->local_free;
-        page->local_free = block;
-        if (PK_UNLIKELY(--page->used == 0)) {
-            _pk_page_retire(heap, page);
-        } else if (PK_UNLIKELY(page->in_full)) {
-            /* Behind the pages in use: by the time the walk reaches it, more of its blocks
-             * may have come back. */
-            _pk_queue_remove(&heap->full, page);
-            _pk_set_in_full(page, 0);
-            _pk_queue_push_back(&heap->queue[page->class_index], page);
+static inline void *_pk_malloc(size_t size) {
+    if (PK_LIKELY(size <= PK_SMALL_DIRECT)) {
+        _pk_page_t *page = t_heap->queue[g_small_class[(size + 15) / 16]].first;
+        if (PK_LIKELY(page != NULL)) {
+            _pk_block_t *block = page->free;
+            if (PK_LIKELY(block != NULL)) {
+                page->free = block->next;
+                page->used++;
+                return block;
+            }
         }
-        return;
     }
+    return _pk_malloc_slow(size);
+}
+
+/* A free by the owner that empties its page or brings it back from the full list. */
+static PK_NOINLINE void _pk_free_local_slow(_pk_heap_t *heap, _pk_page_t *page) {
+    if (page->used == 0) {
+        _pk_page_retire(heap, page);
+    } else if (page->in_full) {
+        /* Behind the pages in use: by the time the walk reaches it, more of its blocks
+         * may have come back. */
+        _pk_queue_remove(&heap->full, page);
+        _pk_set_in_full(page, 0);
+        _pk_queue_push_back(&heap->queue[page->class_index], page);
+    }
+}
+
+/* A free from a thread that does not own the page: onto its atomic list. */
+static PK_NOINLINE void _pk_free_foreign(_pk_page_t *page, _pk_block_t *block) {
     _pk_block_t *head = atomic_load_explicit(&page->thread_free, memory_order_relaxed);
     do {
         block->next = head;
@@ -818,6 +844,46 @@ PK_EXPORT void pk_free(void *p) {
         if (owner != NULL) atomic_store_explicit(&owner->full_freed, 1, memory_order_release);
     }
 }
+
+static PK_NOINLINE void _pk_free_slow(void *p) {
+    _pk_segment_t *segment = _pk_segment_of(p);
+    if (segment->kind == PK_KIND_HUGE) {
+        _pk_huge_free(segment);
+        return;
+    }
+    _pk_page_t *page = _pk_page_of(segment, p);
+    _pk_block_t *block = _pk_block_start(page, p);
+    _pk_heap_t *heap = t_heap;
+    if (atomic_load_explicit(&page->heap, memory_order_relaxed) == heap) {
+        block->next = page->local_free;
+        page->local_free = block;
+        page->used--;
+        _pk_free_local_slow(heap, page);
+        return;
+    }
+    _pk_free_foreign(page, block);
+}
+
+/* The common free: a block of a page this thread owns, handed out at its start. */
+static inline void _pk_free(void *p) {
+    if (PK_UNLIKELY(p == NULL)) return;
+    _pk_segment_t *segment = _pk_segment_of(p);
+    if (PK_LIKELY(segment->kind == PK_KIND_SMALL)) {
+        _pk_page_t *page = _pk_page_of(segment, p);
+        _pk_heap_t *heap = t_heap;
+        if (PK_LIKELY(atomic_load_explicit(&page->heap, memory_order_relaxed) == heap && !page->has_aligned)) {
+            _pk_block_t *block = p;
+            block->next = page->local_free;
+            page->local_free = block;
+            if (PK_UNLIKELY(--page->used == 0 || page->in_full)) _pk_free_local_slow(heap, page);
+            return;
+        }
+    }
+    _pk_free_slow(p);
+}
+
+PK_EXPORT void *pk_malloc(size_t size) { return _pk_malloc(size); }
+PK_EXPORT void pk_free(void *p) { _pk_free(p); }
 
 PK_EXPORT size_t pk_usable_size(void *p) {
     if (p == NULL) return 0;
@@ -903,7 +969,7 @@ PK_EXPORT int pk_posix_memalign(void **out, size_t alignment, size_t size) {
 PK_EXPORT void *pk_realloc(void *p, size_t size) {
     if (p == NULL) return _pk_malloc(size);
     if (size == 0) {
-        pk_free(p);
+        _pk_free(p);
         return NULL;
     }
     size_t usable = pk_usable_size(p);
@@ -929,7 +995,7 @@ PK_EXPORT void *pk_realloc(void *p, size_t size) {
     void *q = _pk_malloc(size);
     if (q == NULL) return NULL;
     memcpy(q, p, usable < size ? usable : size);
-    pk_free(p);
+    _pk_free(p);
     return q;
 }
 
@@ -938,7 +1004,7 @@ PK_EXPORT size_t pk_stats_mapped(void) { return atomic_load_explicit(&g_mapped, 
 /* ---- the standard names ---- */
 
 PK_EXPORT void *malloc(size_t size) { return _pk_malloc(size); }
-PK_EXPORT void free(void *p) { pk_free(p); }
+PK_EXPORT void free(void *p) { _pk_free(p); }
 PK_EXPORT void *calloc(size_t count, size_t size) { return pk_calloc(count, size); }
 PK_EXPORT void *realloc(void *p, size_t size) { return pk_realloc(p, size); }
 PK_EXPORT size_t malloc_usable_size(void *p) { return pk_usable_size(p); }
