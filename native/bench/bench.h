@@ -74,28 +74,25 @@ static inline uint64_t pk_tag_word(size_t size, uint64_t tag) {
     return (tag * 0x9e3779b97f4a7c15ull) ^ size;
 }
 
+/* The tag word covers the first min(size - 1, 8) bytes; the last byte is the tail mark. */
+static inline size_t pk_head_bytes(size_t size) { return size - 1 < 8 ? size - 1 : 8; }
+
 static inline void pk_fill(void *block, size_t size, uint64_t tag) {
     unsigned char *p = block;
     uint64_t word = pk_tag_word(size, tag);
-    memcpy(p, &word, size < sizeof word ? size : sizeof word);
-    for (size_t i = PK_TOUCH_STRIDE; i < size; i += PK_TOUCH_STRIDE) p[i] = (unsigned char)(tag + i);
+    memcpy(p, &word, pk_head_bytes(size));
+    for (size_t i = PK_TOUCH_STRIDE; i + 1 < size; i += PK_TOUCH_STRIDE) p[i] = (unsigned char)(tag + i);
     p[size - 1] = (unsigned char)(tag ^ size);
 }
 
 static inline void pk_check_free(void *block, size_t size, uint64_t tag) {
     unsigned char *p = block;
-    uint64_t word = pk_tag_word(size, tag);
-    int bad;
-    if (size >= sizeof word) {
-        uint64_t head;
-        memcpy(&head, p, sizeof head);
-        bad = head != word;
-    } else {
-        bad = memcmp(p, &word, size) != 0;
-    }
-    for (size_t i = PK_TOUCH_STRIDE; i < size && !bad; i += PK_TOUCH_STRIDE)
+    uint64_t word = pk_tag_word(size, tag), head = 0;
+    memcpy(&head, p, pk_head_bytes(size));
+    if (size <= 8) word &= ((uint64_t)1 << (8 * (size - 1))) - 1; /* little-endian: the low bytes */
+    int bad = head != word || p[size - 1] != (unsigned char)(tag ^ size);
+    for (size_t i = PK_TOUCH_STRIDE; i + 1 < size && !bad; i += PK_TOUCH_STRIDE)
         bad = p[i] != (unsigned char)(tag + i);
-    bad = bad || p[size - 1] != (unsigned char)(tag ^ size);
     if (bad) atomic_fetch_add(&pk_corrupt, 1);
     free(block);
 }

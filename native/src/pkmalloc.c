@@ -693,28 +693,16 @@ static void _pk_thread_exit(void *value) {
  * header by masking. The block sits ``max(64, alignment)`` bytes in: alignments of 4 MiB
  * and more cannot be served (ENOMEM). */
 
-/* Grow a huge mapping to ``need`` bytes, keeping its contents and its resident pages:
- * in place when the address space after it is free, else moved (mremap moves the page
- * tables, not the bytes) to a new segment-aligned address. NULL, with the old mapping
- * intact, when neither works. */
-static _pk_segment_t *_pk_huge_grow(_pk_segment_t *segment, size_t need) {
+/* Grow a huge mapping in place to ``need`` bytes, keeping its contents and its resident
+ * pages, when the address space after it is free. (Moving it with MREMAP_FIXED would
+ * work as well, but valgrind's memcheck loses track of such moves made beside in-place
+ * growth in other threads and reports the moved pages as unaddressable.) */
+static int _pk_huge_grow(_pk_segment_t *segment, size_t need) {
     size_t old_size = segment->map_size;
-    if (mremap(segment, old_size, need, 0) != MAP_FAILED) {
-        atomic_fetch_add_explicit(&g_mapped, need - old_size, memory_order_relaxed);
-        segment->map_size = need;
-        return segment;
-    }
-    void *target = _pk_os_map_aligned(need);
-    if (target == NULL) return NULL;
-    void *moved = mremap(segment, old_size, need, MREMAP_MAYMOVE | MREMAP_FIXED, target);
-    if (moved == MAP_FAILED) {
-        _pk_os_unmap(target, need);
-        return NULL;
-    }
-    atomic_fetch_sub_explicit(&g_mapped, old_size, memory_order_relaxed);
-    segment = moved;
+    if (mremap(segment, old_size, need, 0) == MAP_FAILED) return 0;
+    atomic_fetch_add_explicit(&g_mapped, need - old_size, memory_order_relaxed);
     segment->map_size = need;
-    return segment;
+    return 1;
 }
 
 /* The cached huge mapping that best serves ``need`` bytes: the smallest that holds them,
@@ -747,9 +735,10 @@ static void *_pk_huge_alloc(size_t size, size_t alignment) {
     _pk_segment_t *segment = _pk_huge_cache_take(need);
     pthread_mutex_unlock(&g_lock);
     if (segment != NULL && segment->map_size < need) {
-        _pk_segment_t *grown = _pk_huge_grow(segment, need);
-        if (grown == NULL) _pk_os_unmap(segment, segment->map_size);
-        segment = grown;
+        if (!_pk_huge_grow(segment, need)) {
+            _pk_os_unmap(segment, segment->map_size);
+            segment = NULL;
+        }
     } else if (segment != NULL && segment->map_size / PK_HUGE_TRIM_FACTOR > need + PK_SEGMENT_SIZE) {
         /* Far too large a fit: give the tail back rather than hold it resident. */
         _pk_os_unmap((uint8_t *)segment + need, segment->map_size - need);
@@ -985,12 +974,11 @@ PK_EXPORT void *pk_realloc(void *p, size_t size) {
         return p;
     }
     if (segment->kind == PK_KIND_HUGE && size > usable) {
-        /* Growing a huge block: extend or move the mapping; the bytes are not copied. */
+        /* Growing a huge block: extend the mapping where it lies when it can. */
         size_t offset = segment->huge_offset;
-        if (size <= SIZE_MAX - offset - PK_SEGMENT_SIZE) {
-            _pk_segment_t *grown = _pk_huge_grow(segment, _pk_align_up(offset + size, PK_OS_PAGE));
-            if (grown != NULL) return (uint8_t *)grown + offset;
-        }
+        if (size <= SIZE_MAX - offset - PK_SEGMENT_SIZE &&
+            _pk_huge_grow(segment, _pk_align_up(offset + size, PK_OS_PAGE)))
+            return p;
     }
     void *q = _pk_malloc(size);
     if (q == NULL) return NULL;
