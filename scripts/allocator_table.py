@@ -1,13 +1,14 @@
 """The allocators side by side on every pattern at 1 and 2 threads, relative to glibc.
 
-    python scripts/allocator_table.py [--record FILE] [--quick]
+    python scripts/allocator_table.py [--record FILE | --out FILE] [--quick]
 
 Runs ``perfkit run`` over the eight allocation workloads (one record, every allocator
-interleaved in each repetition), or reads an existing ``--record``, and prints a Markdown
-table: operations per second relative to glibc's (higher is better) and peak RSS relative
-to glibc's (lower is better), with the geometric means of the throughput ratios and the
-targets pkmalloc is held to (at least glibc's speed on every pattern, 1.5x on the geometric
-mean; peak RSS at most 1.2x glibc's where glibc's exceeds 64 MiB, else at most 8 MiB more).
+interleaved in each repetition; kept as ``--out``), or reads an existing ``--record``, and
+prints a Markdown table: operations per second relative to glibc's (higher is better) and
+peak RSS relative to glibc's (lower is better), with the geometric means of the throughput
+ratios and the targets pkmalloc is held to (at least glibc's speed on every pattern, 1.5x
+on the geometric mean; peak RSS at most 1.2x glibc's where glibc's exceeds 64 MiB, else at
+most 8 MiB more).
 """
 
 from __future__ import annotations
@@ -105,12 +106,16 @@ def table(results: list[CaseResult]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", type=Path, help="tabulate this record instead of measuring")
+    parser.add_argument("--out", type=Path, help="keep the measured record here")
     parser.add_argument("--quick", action="store_true", help="the --quick sizes (a smoke run)")
     args = parser.parse_args()
+    if args.record is not None and args.out is not None:
+        parser.error("--record reads a record and --out writes one: give one of them")
     path = args.record
     if path is None:
-        path = Path(tempfile.mkdtemp(prefix="perfkit-alloc-")) / "allocators.json"
+        path = args.out or Path(tempfile.mkdtemp(prefix="perfkit-alloc-")) / "allocators.json"
         measure(path, args.quick)
+        print(f"record: {path}", file=sys.stderr)
     print(table(list(load_record(path).results)))
 
 
