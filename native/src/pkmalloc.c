@@ -221,17 +221,15 @@ static void _pk_atfork_child(void) { pthread_mutex_init(&g_lock, NULL); }
 
 /* The fork handlers must be in place before a second thread can hold g_lock: a fork that
  * found another thread inside the lock would leave the child's lock held forever. The
- * library's constructor registers them while the process is still single-threaded; the
- * first heap registers them instead when malloc runs before constructors do. */
+ * library's constructor registers them while the process is still single-threaded (the
+ * rest of the set-up stays lazy); the first heap registers them instead when malloc runs
+ * before constructors do. */
 static void _pk_register_atfork(void) {
     if (!atomic_exchange(&g_atfork_registered, 1))
         pthread_atfork(_pk_atfork_prepare, _pk_atfork_parent, _pk_atfork_child);
 }
 
-__attribute__((constructor)) static void _pk_load(void) {
-    pthread_once(&g_once, _pk_init);
-    _pk_register_atfork();
-}
+__attribute__((constructor)) static void _pk_load(void) { _pk_register_atfork(); }
 
 static _pk_heap_t *_pk_heap_get_slow(void) {
     pthread_once(&g_once, _pk_init);
