@@ -72,6 +72,19 @@ def test_every_driver_runs_clean_under_pkmalloc(pattern: str) -> None:
     assert result["peak_rss_bytes"] > 0
 
 
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_the_drivers_checks_pass_under_glibc_down_to_one_byte_blocks(pattern: str) -> None:
+    """glibc is the reference: a block it hands back intact must pass the driver's check,
+    also where the tag word and the last byte share a block of 1 to 9 bytes."""
+    from perfkit.native import driver
+
+    ops = "8" if pattern == "large_blocks" else "20000"
+    args = ["--threads", "2", "--ops", ops, "--min-size", "1", "--max-size", "9"]
+    result = run_driver(driver(pattern), args, None, {})
+    assert (result["exit"], result["corrupt"]) == (0, 0)
+    assert result["ops"] > 0
+
+
 def test_a_broken_allocator_is_caught_by_the_drivers_checks(tmp_path: Path) -> None:
     from perfkit.native import driver
 
