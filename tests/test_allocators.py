@@ -44,6 +44,7 @@ def test_pkmalloc_passes_its_c_tests_against_itself_glibc_and_under_asan() -> No
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert done.stdout.count("test_api: ok") == 3  # pkmalloc, glibc, ASan
     assert done.stdout.count("test_fork: ok") == 3
+    assert done.stdout.count("test_reuse: ok") == 2  # pkmalloc and ASan only
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
