@@ -392,9 +392,9 @@ static void _pk_span_free(_pk_page_t *page) {
 }
 
 /* Give back the free pages of ``segment`` in ``idle`` (runs of them, one madvise each)
- * while more than the warm reserve is committed. */
-static void _pk_decommit_idle(_pk_segment_t *segment, uint64_t idle) {
-    while (idle != 0 && g_warm_pages > PK_WARM_PAGES) {
+ * while more than ``keep`` free pages are committed. */
+static void _pk_decommit_idle(_pk_segment_t *segment, uint64_t idle, size_t keep) {
+    while (idle != 0 && g_warm_pages > keep) {
         unsigned first = (unsigned)__builtin_ctzll(idle);
         unsigned pages = _pk_run_length(idle, first);
         uint64_t bits = _pk_span_bits(first, pages);
@@ -407,12 +407,14 @@ static void _pk_decommit_idle(_pk_segment_t *segment, uint64_t idle) {
 
 /* The end of a purge period: free pages that were not reused through it go back to the
  * OS past the warm reserve, empty segments with nothing committed are unmapped (one is
- * kept), and huge blocks cached through it are unmapped. */
-static void _pk_purge(void) {
-    int kept_empty = 0;
+ * kept), and huge blocks cached through it are unmapped. A trim (``trim``: malloc_trim)
+ * gives back every free page past ``keep``, every empty segment and the whole huge cache. */
+static void _pk_purge(int trim, size_t keep) {
+    int kept_empty = trim;
     for (_pk_segment_t *segment = g_segments, *next; segment != NULL; segment = next) {
         next = segment->next;
-        _pk_decommit_idle(segment, segment->free_mask & ~segment->cold_mask & ~segment->recent_mask);
+        uint64_t idle = segment->free_mask & ~segment->cold_mask;
+        _pk_decommit_idle(segment, trim ? idle : idle & ~segment->recent_mask, keep);
         segment->recent_mask = 0;
         if (segment->free_mask == ~(uint64_t)1 && segment->cold_mask == ~(uint64_t)1) {
             if (kept_empty) _pk_segment_release(segment);
@@ -422,7 +424,7 @@ static void _pk_purge(void) {
     for (unsigned i = 0; i < PK_HUGE_CACHE; ++i) {
         _pk_segment_t *cached = g_huge_cache[i].segment;
         if (cached == NULL) continue;
-        if (!g_huge_cache[i].idle) {
+        if (!g_huge_cache[i].idle && !trim) {
             g_huge_cache[i].idle = 1;
             continue;
         }
@@ -450,7 +452,7 @@ static void _pk_tick(void) {
     if (g_purge_at == 0) {
         g_purge_at = now + PK_PURGE_DELAY_NS;
     } else if (now >= g_purge_at) {
-        _pk_purge();
+        _pk_purge(0, PK_WARM_PAGES);
         g_purge_at = now + PK_PURGE_DELAY_NS;
     }
 }
@@ -987,6 +989,15 @@ PK_EXPORT void *pk_realloc(void *p, size_t size) {
 
 PK_EXPORT size_t pk_stats_mapped(void) { return atomic_load_explicit(&g_mapped, memory_order_relaxed); }
 
+PK_EXPORT int pk_trim(size_t pad) {
+    pthread_mutex_lock(&g_lock);
+    size_t warm = g_warm_pages, mapped = atomic_load_explicit(&g_mapped, memory_order_relaxed);
+    _pk_purge(1, pad >> PK_PAGE_SHIFT);
+    int released = g_warm_pages < warm || atomic_load_explicit(&g_mapped, memory_order_relaxed) < mapped;
+    pthread_mutex_unlock(&g_lock);
+    return released;
+}
+
 /* ---- the standard names ---- */
 
 PK_EXPORT void *malloc(size_t size) { return _pk_malloc(size); }
@@ -994,6 +1005,7 @@ PK_EXPORT void free(void *p) { _pk_free(p); }
 PK_EXPORT void *calloc(size_t count, size_t size) { return pk_calloc(count, size); }
 PK_EXPORT void *realloc(void *p, size_t size) { return pk_realloc(p, size); }
 PK_EXPORT size_t malloc_usable_size(void *p) { return pk_usable_size(p); }
+PK_EXPORT int malloc_trim(size_t pad) { return pk_trim(pad); }
 PK_EXPORT int posix_memalign(void **out, size_t alignment, size_t size) {
     return pk_posix_memalign(out, alignment, size);
 }

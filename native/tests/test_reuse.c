@@ -4,8 +4,10 @@
  *   round, instead of mapping more (its spans sit on its full list when the consumer frees
  *   into them, and the consumer's frees must bring them back);
  * - free memory goes back to the OS once it has stayed unused for a purge period: the
- *   resident size of freed spans and the mappings of freed huge blocks.
+ *   resident size of freed spans and the mappings of freed huge blocks;
+ * - malloc_trim gives it back at once.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -78,6 +80,23 @@ static void sleep_ms(long ms) {
     nanosleep(&t, NULL);
 }
 
+enum { SPANS = 256, SPAN_BYTES = 256 << 10, HUGE = 6 };
+
+/* 64 MiB of 256 KiB blocks (a span each), written, and 36 MiB of huge blocks, all freed:
+ * the resident and mapped bytes before the frees. */
+static void allocate_and_free(long *resident, size_t *mapped) {
+    void *spans[SPANS], *huge[HUGE];
+    for (int i = 0; i < SPANS; ++i) {
+        spans[i] = malloc(SPAN_BYTES);
+        memset(spans[i], 1, SPAN_BYTES);
+    }
+    for (int i = 0; i < HUGE; ++i) huge[i] = malloc(6 * MIB);
+    *resident = resident_bytes();
+    *mapped = pk_stats_mapped();
+    for (int i = 0; i < SPANS; ++i) free(spans[i]);
+    for (int i = 0; i < HUGE; ++i) free(huge[i]); /* kept in the huge-block cache */
+}
+
 /* A malloc and a free the compiler cannot leave out (it may drop free(malloc(n))). */
 static void malloc_then_free(size_t size) {
     unsigned char *volatile p = malloc(size);
@@ -88,23 +107,15 @@ static void malloc_then_free(size_t size) {
 /* Free memory goes back when frees happen after it has been idle a purge period (10 ms):
  * free a span-sized and a huge block now and then until it has (or give up after 2 s). */
 static void test_idle_memory_goes_back(void) {
-    enum { SPANS = 256, HUGE = 6 };
-    void *spans[SPANS], *huge[HUGE];
-    for (int i = 0; i < SPANS; ++i) {
-        spans[i] = malloc(256 << 10);
-        memset(spans[i], 1, 256 << 10); /* 64 MiB resident */
-    }
-    for (int i = 0; i < HUGE; ++i) huge[i] = malloc(6 * MIB);
-    long full = resident_bytes();
-    size_t mapped_full = pk_stats_mapped();
-    for (int i = 0; i < SPANS; ++i) free(spans[i]);
-    for (int i = 0; i < HUGE; ++i) free(huge[i]); /* 36 MiB: kept in the huge-block cache */
+    long full;
+    size_t mapped_full;
+    allocate_and_free(&full, &mapped_full);
     long now = full;
     size_t mapped = mapped_full;
     for (int tries = 0; tries < 100; ++tries) {
         if (full - now >= (long)(48 * MIB) && mapped_full - mapped >= 30 * MIB) break;
         sleep_ms(20);
-        malloc_then_free(256 << 10);
+        malloc_then_free(SPAN_BYTES);
         malloc_then_free(2 * MIB);
         now = resident_bytes();
         mapped = pk_stats_mapped();
@@ -114,9 +125,23 @@ static void test_idle_memory_goes_back(void) {
     CHECK(mapped_full - mapped >= 30 * MIB, "36 MiB of freed huge blocks are still mapped");
 }
 
+static void test_malloc_trim_gives_memory_back_at_once(void) {
+    long full;
+    size_t mapped_full;
+    allocate_and_free(&full, &mapped_full);
+    CHECK(malloc_trim(0) == 1, "malloc_trim found nothing to give back");
+    long now = resident_bytes();
+    size_t mapped = pk_stats_mapped();
+    CHECK(full - now >= (long)(48 * MIB), "after malloc_trim, 64 MiB of freed spans left %ld MiB resident",
+          (now - (full - (long)(64 * MIB))) / (long)MIB);
+    CHECK(mapped_full - mapped >= 30 * MIB, "after malloc_trim, freed huge blocks are still mapped");
+    CHECK(malloc_trim(0) == 0, "a second malloc_trim gave memory back");
+}
+
 int main(void) {
     test_cross_thread_frees_are_reused();
     test_idle_memory_goes_back();
+    test_malloc_trim_gives_memory_back_at_once();
     if (failures) return 1;
     puts("test_reuse: ok");
     return 0;
