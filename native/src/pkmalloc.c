@@ -301,10 +301,14 @@ static inline uint64_t _pk_span_bits(unsigned first, unsigned pages) {
 
 static void _pk_tick(void);
 
-/* The length of the run of set bits of ``mask`` that starts at bit ``first``. */
-static inline unsigned _pk_run_length(uint64_t mask, unsigned first) {
-    uint64_t rest = ~(mask >> first);
-    return rest == 0 ? 64 - first : (unsigned)__builtin_ctzll(rest);
+/* Take the lowest run of set bits out of ``*mask`` (not 0): its first bit, and its length
+ * in ``*length``. */
+static inline unsigned _pk_take_run(uint64_t *mask, unsigned *length) {
+    unsigned first = (unsigned)__builtin_ctzll(*mask);
+    uint64_t rest = ~(*mask >> first);
+    *length = rest == 0 ? 64 - first : (unsigned)__builtin_ctzll(rest);
+    *mask &= ~_pk_span_bits(first, *length);
+    return first;
 }
 
 /* Where a span of ``pages`` pages goes: the committed free run that fits it most tightly
@@ -317,9 +321,8 @@ static int _pk_place_span(unsigned pages, _pk_segment_t **found) {
     for (_pk_segment_t *segment = g_segments; segment != NULL && best_length > pages; segment = segment->next) {
         uint64_t warm = segment->free_mask & ~segment->cold_mask;
         while (warm != 0) {
-            unsigned first = (unsigned)__builtin_ctzll(warm);
-            unsigned length = _pk_run_length(warm, first);
-            warm &= ~_pk_span_bits(first, length);
+            unsigned length;
+            unsigned first = _pk_take_run(&warm, &length);
             if (length >= pages && length < best_length) {
                 best = (int)first;
                 best_length = length;
@@ -333,9 +336,8 @@ static int _pk_place_span(unsigned pages, _pk_segment_t **found) {
         uint64_t free_pages = segment->free_mask;
         uint64_t warm = free_pages & ~segment->cold_mask;
         while (free_pages != 0) {
-            unsigned first = (unsigned)__builtin_ctzll(free_pages);
-            unsigned length = _pk_run_length(free_pages, first);
-            free_pages &= ~_pk_span_bits(first, length);
+            unsigned length;
+            unsigned first = _pk_take_run(&free_pages, &length);
             for (unsigned at = first; at + pages <= first + length; ++at) {
                 int overlap = __builtin_popcountll(warm & _pk_span_bits(at, pages));
                 if (overlap > best_warm) {
@@ -395,13 +397,11 @@ static void _pk_span_free(_pk_page_t *page) {
  * while more than ``keep`` free pages are committed. */
 static void _pk_decommit_idle(_pk_segment_t *segment, uint64_t idle, size_t keep) {
     while (idle != 0 && g_warm_pages > keep) {
-        unsigned first = (unsigned)__builtin_ctzll(idle);
-        unsigned pages = _pk_run_length(idle, first);
-        uint64_t bits = _pk_span_bits(first, pages);
+        unsigned pages;
+        unsigned first = _pk_take_run(&idle, &pages);
         _pk_os_decommit((uint8_t *)segment + ((size_t)first << PK_PAGE_SHIFT), (size_t)pages << PK_PAGE_SHIFT);
-        segment->cold_mask |= bits;
+        segment->cold_mask |= _pk_span_bits(first, pages);
         g_warm_pages -= pages;
-        idle &= ~bits;
     }
 }
 
