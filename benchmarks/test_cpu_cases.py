@@ -19,6 +19,7 @@ except ImportError:  # imported by asv's discovery
     pytest = None  # type: ignore[assignment]
 
 from perfkit import registry
+from perfkit._typed import to_json
 from perfkit.backend import get_backend
 
 registry.load()
@@ -49,11 +50,6 @@ if pytest is not None:
             perfkit_case=case.id,
             params=dict(case.params),
             reference=case.implementation.reference,
-            work={
-                "flops": work.flops,
-                "bytes": work.bytes,
-                "items": work.items,
-                "dtype": work.dtype,
-            },
+            work=to_json(work),
         )
         benchmark(thunk)

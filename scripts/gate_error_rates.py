@@ -1,76 +1,88 @@
-"""The gate's error rates on this machine, measured with interleaved A/B runs.
+"""The gate's error rates on this machine, measured the way ``perfkit ab`` measures.
 
     python scripts/gate_error_rates.py [--pairs 10] [--trials 20] [--keep DIR] [--out FILE]
     python scripts/gate_error_rates.py --instructions [...]   # instruction-count mode
     python scripts/gate_error_rates.py --analyze DIR          # the gate again over kept runs
 
-- false positives: ``--pairs`` A/A runs of the CPU cases of the suite (both sides the same code and
-  environment, repetitions interleaved); the share of cases flagged SLOWER;
+- false verdicts: ``--pairs`` A/A runs of the CPU cases of the array suite (both sides the same
+  code and environment, interleaved, measured until decided as ``perfkit ab`` does); the
+  share of cases called SLOWER or FASTER, either being wrong;
 - detection: ``--trials`` A/B runs of the test-only ``slowdown_probe`` workload whose
-  candidate side does more work (``PERFKIT_SLOWDOWN``); the share flagged SLOWER.
+  candidate side does more work (``PERFKIT_SLOWDOWN``); the share called SLOWER;
+- breakage: trials whose candidate fails the case (``PERFKIT_SLOWDOWN`` out of range) or
+  lacks it, and a 3x slowdown measured at ``--quick`` (one process a side, gated plainly):
+  the share of trials in which the gate fails, which must be all of them.
 
-Timing mode: default policy and sizes, 5% threshold, slowdowns of 10%, 20% and 50%.
-Instruction mode: callgrind counts at the --quick sizes (valgrind runs ~50x slower), 1%
-threshold, a 2% slowdown.
+Timing mode: default sizes and policy, 8 to 12 repetitions a side, 5% threshold, slowdowns of
+10%, 20% and 50%. Instruction mode: callgrind counts at the --quick sizes, 1% threshold, 2%.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
-from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from perfkit import MeasurePolicy, registry
-from perfkit._runner import RunOutcome, Side, run_sides
+from perfkit._ab_run import planned_looks, run_until_decided
+from perfkit._runner import Campaign, Side, run_sides
 from perfkit.backend import get_backend
-from perfkit.compare import Comparison, compare_records
+from perfkit.gate import GatePolicy, GateReport, run_gate
+from perfkit.metadata import capture_environment
 from perfkit.record import RunRecord, dump_record, load_record
 from perfkit.workload import Case
 
 PLUGIN = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "slowdown.py"
-ENV = {"machine": {"cpu": "same"}}
 SUITE = ("matmul", "reduce_sum", "softmax", "vector_add")
+FIRST, LAST = 8, 12
+ENVIRONMENT = capture_environment(probe_backends=False)
 
 
-def _record(name: str, outcome: RunOutcome, policy: MeasurePolicy) -> RunRecord:
+def _record(name: str, outcome: Any, policy: MeasurePolicy) -> RunRecord:
     return RunRecord(
         name,
         time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "ab",
+        "gate_error_rates",
         False,
-        ENV,
-        policy.to_json(),
+        dataclasses.replace(ENVIRONMENT, harness=outcome.harness),
+        policy,
         tuple(outcome.results),
     )
 
 
-def _threshold(policy: Mapping[str, object]) -> float:
-    return 0.01 if policy.get("measure") == "instructions" else 0.05
+def _gating(policy: MeasurePolicy) -> GatePolicy:
+    if policy.counting:
+        return GatePolicy(threshold=0.01)
+    return GatePolicy(threshold=0.05, looks=planned_looks(FIRST, LAST, 0.05))
 
 
-def verdicts(
-    cases: list[Case], policy: MeasurePolicy, slowdown: float, keep: Path | None, name: str
-) -> list[str]:
-    """One interleaved A/B run; its two records are kept in ``keep`` for later analysis."""
-    cand_env = {"PERFKIT_SLOWDOWN": str(slowdown)} if slowdown != 1 else {}
+def ab_run(
+    cases: list[Case], policy: MeasurePolicy, cand_env: dict[str, str], keep: Path | None, name: str
+) -> GateReport:
+    """One interleaved A/B run, sequential as ``perfkit ab`` runs it; its records are kept
+    in ``keep`` for later analysis."""
     sides = {"base": Side(), "cand": Side(env=cand_env)}
-    out = run_sides(cases, policy, sides, plugins=[str(PLUGIN)])
-    base = _record("base", out["base"], policy)
-    cand = _record("cand", out["cand"], policy)
+    gating = _gating(policy)
+    campaign = Campaign(cases, policy, sides, plugins=[str(PLUGIN)])
+
+    def records_of(partial: bool) -> dict[str, RunRecord]:
+        out = campaign.outcomes(partial)
+        return {side: _record(side, out[side], policy) for side in sides}
+
+    run_until_decided(campaign, policy.processes if policy.counting else LAST, gating, records_of)
+    records = records_of(False)
     if keep is not None:
-        dump_record(base, keep / f"{name}-base.json")
-        dump_record(cand, keep / f"{name}-cand.json")
-    comparisons = compare_records(
-        base, cand, thresholds={}, default_threshold=_threshold(policy.to_json())
-    )
-    return [c.verdict for c in comparisons if _measured(c)]
+        for side, record in records.items():
+            dump_record(record, keep / f"{name}-{side}.json")
+    return run_gate(records["base"], records["cand"], gating)
 
 
-def _measured(comparison: Comparison) -> bool:
-    """Both sides measured: cases skipped on this machine (no GPU) are not comparisons."""
-    return comparison.base_median is not None and comparison.cand_median is not None
+def _measured(report: GateReport) -> list[str]:
+    """The verdicts of cases measured on both sides (not those skipped here, as GPU ones)."""
+    return [c.verdict for c in report.comparisons if c.base_median and c.cand_median]
 
 
 def analyze(folder: Path) -> dict[str, object]:
@@ -80,20 +92,39 @@ def analyze(folder: Path) -> dict[str, object]:
         name = base_path.name.removesuffix("-base.json")
         group = "aa" if name.startswith("aa") else name.rsplit("-", 1)[0]
         base = load_record(base_path)
-        comparisons = compare_records(
-            base,
-            load_record(folder / f"{name}-cand.json"),
-            thresholds={},
-            default_threshold=_threshold(base.policy),
-        )
-        tally = tallies.setdefault(group, {"runs": 0, "cases": 0})
+        report = run_gate(base, load_record(folder / f"{name}-cand.json"), _gating(base.policy))
+        tally = tallies.setdefault(group, {"runs": 0, "cases": 0, "failed": 0})
         tally["runs"] += 1
-        for c in filter(_measured, comparisons):
+        tally["failed"] += report.exit_code != 0
+        for verdict in _measured(report):
             tally["cases"] += 1
-            tally[c.verdict] = tally.get(c.verdict, 0) + 1
+            tally[verdict] = tally.get(verdict, 0) + 1
     for group, tally in sorted(tallies.items()):
         print(group, tally)
     return dict(tallies)
+
+
+def _breakage(probe: list[Case], keep: Path | None, trials: int) -> dict[str, object]:
+    """Trials whose candidate is broken: the gate must fail every one."""
+    quick = MeasurePolicy.quick()
+    broken = missing = slow = 0
+    for i in range(trials):
+        crash = ab_run(probe, quick, {"PERFKIT_SLOWDOWN": "99"}, keep, f"broken-{i}")
+        broken += crash.exit_code == 1
+        out = run_sides(probe, quick, {"base": Side()}, plugins=[str(PLUGIN)])
+        base = _record("base", out["base"], quick)
+        empty = dataclasses.replace(base, run_id="cand", results=())
+        missing += run_gate(base, empty, GatePolicy()).exit_code == 1
+        pair = run_sides(
+            probe,
+            quick,
+            {"base": Side(), "cand": Side(env={"PERFKIT_SLOWDOWN": "3"})},
+            plugins=[str(PLUGIN)],
+        )
+        records = {side: _record(side, pair[side], quick) for side in pair}
+        slow += run_gate(records["base"], records["cand"], GatePolicy()).exit_code == 1
+    print(f"broken {broken}/{trials}, missing {missing}/{trials}, 3x at --quick {slow}/{trials}")
+    return {"trials": trials, "broken": broken, "missing": missing, "quick_3x": slow}
 
 
 def main() -> None:
@@ -111,35 +142,44 @@ def main() -> None:
             args.out.write_text(json.dumps(tallies, indent=1))
         return
     registry.load([PLUGIN])
-    quick = args.instructions
-    policy = MeasurePolicy(measure="instructions", timeout=600.0) if quick else MeasurePolicy()
+    counting = args.instructions
+    policy = (
+        MeasurePolicy(measure="instructions", timeout=600.0, processes=1)
+        if counting
+        else MeasurePolicy(processes=FIRST, extra_processes=0)
+    )
     suite = [
         c
         for name in SUITE
-        for c in registry.expand_cases(registry.get_workload(name), quick=quick)
+        for c in registry.expand_cases(registry.get_workload(name), quick=counting)
         if get_backend(c.implementation.backend).device == "cpu"
     ]
-    probe = registry.expand_cases(registry.get_workload("slowdown_probe"), quick=quick)
+    probe = registry.expand_cases(registry.get_workload("slowdown_probe"), quick=counting)
     figures: dict[str, object] = {}
-    flagged = total = 0
+    wrong = total = 0
+    started = time.monotonic()
     for pair in range(args.pairs):
-        found = verdicts(suite, policy, 1.0, args.keep, f"aa{pair}")
-        flagged += found.count("SLOWER")
+        start = time.monotonic()
+        found = _measured(ab_run(suite, policy, {}, args.keep, f"aa{pair}"))
+        flagged = found.count("SLOWER") + found.count("FASTER")
+        wrong += flagged
         total += len(found)
-        print(
-            f"A/A pair {pair + 1}: {found.count('SLOWER')} SLOWER, "
-            f"{found.count('FASTER')} FASTER of {len(found)}",
-            flush=True,
-        )
-    figures["aa"] = {"pairs": args.pairs, "cases": total, "slower": flagged}
-    for slowdown in (1.02,) if quick else (1.1, 1.2, 1.5):
-        hits = sum(
-            verdicts(probe, policy, slowdown, args.keep, f"slow{slowdown}-{i}") == ["SLOWER"]
-            for i in range(args.trials)
-        )
+        counts = {v: found.count(v) for v in sorted(set(found))}
+        print(f"A/A pair {pair + 1}: {counts} ({time.monotonic() - start:.0f} s)", flush=True)
+    figures["aa"] = {"pairs": args.pairs, "cases": total, "slower_or_faster": wrong}
+    figures["aa_seconds"] = time.monotonic() - started
+    for slowdown in (1.02,) if counting else (1.1, 1.2, 1.5):
+        hits = 0
+        for i in range(args.trials):
+            report = ab_run(
+                probe, policy, {"PERFKIT_SLOWDOWN": str(slowdown)}, args.keep, f"slow{slowdown}-{i}"
+            )
+            hits += _measured(report) == ["SLOWER"]
         figures[f"slowdown {slowdown}"] = {"trials": args.trials, "detected": hits}
         print(f"slowdown {slowdown - 1:+.0%}: {hits}/{args.trials} detected", flush=True)
-    print(f"A/A: {flagged}/{total} case comparisons flagged SLOWER ({flagged / max(total, 1):.2%})")
+    if not counting:
+        figures["breakage"] = _breakage(probe, args.keep, args.trials)
+    print(f"A/A: {wrong}/{total} case comparisons SLOWER or FASTER ({wrong / max(total, 1):.2%})")
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1))
 

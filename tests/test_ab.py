@@ -11,6 +11,7 @@ import pytest
 from perfkit import MeasurePolicy, UsageError, registry
 from perfkit._runner import Side, run_sides
 from perfkit.ab import checkout, repository_root, resolve_ref
+from perfkit.harness import fingerprint, ports_load
 from tests.conftest import FAULTY, PLUGINS, perfkit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,14 +36,14 @@ def test_sides_get_their_own_environment_and_alternate() -> None:
         assert result.status == "ok"
         assert sorted(run.process for run in result.measurement.runs) == [0, 1]
     # The variable reaches the candidate's workers only; once a side fails, the pair stops.
-    sides = {"base": Side(), "cand": Side(env={"PERFKIT_SLOWDOWN": "3"})}
+    sides = {"base": Side(), "cand": Side(env={"PERFKIT_SLOWDOWN": "9"})}
     out = run_sides(cases, policy, sides, plugins=[str(SLOWDOWN)])
     (base,) = out["base"].results
     (cand,) = out["cand"].results
     assert base.status == "ok"
     assert [run.process for run in base.measurement.runs] == [0]
     assert cand.status == "failed"
-    assert "PERFKIT_SLOWDOWN must lie in [1, 2], got 3.0" in cand.reason
+    assert "PERFKIT_SLOWDOWN must lie in [1, 5], got 9.0" in cand.reason
 
 
 def test_checkout_gives_the_commit_and_cleans_up() -> None:
@@ -63,36 +64,70 @@ def test_bad_refs_and_folders_are_usage_errors(tmp_path: Path) -> None:
         repository_root(tmp_path)
 
 
-def test_ab_command_writes_both_records_and_gates(tmp_path: Path) -> None:
-    before = _worktrees()
-    done = perfkit(
-        "ab",
-        "--base",
-        "HEAD",
-        "-w",
-        "faulty_probe",
-        "-b",
-        "python:good",
-        "--quick",
-        "--no-calibrate",
-        "--no-report",
-        "--plugin",
-        str(FAULTY),
-        "-o",
-        str(tmp_path / "ab"),
-        "--json",
-        str(tmp_path / "gate.json"),
+def _ab(tmp_path: Path, variant: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return perfkit(
+        "ab", "--base", "HEAD", "-w", "faulty_probe", "-b", f"python:{variant}", "--quick",
+        "--no-calibrate", "--no-report", "--plugin", str(FAULTY), "-o", str(tmp_path / "ab"),
+        "--json", str(tmp_path / "gate.json"), *extra,
         cwd=ROOT,
-    )
-    assert done.returncode in (0, 1), done.stderr  # a verdict, whichever it is
+    )  # fmt: skip
+
+
+def test_ab_command_measures_until_decided_and_an_a_a_run_passes(tmp_path: Path) -> None:
+    """Both sides are this code: the run must pass. A false SLOWER here needs all ten
+    repetition pairs to lean one way by more than 25%, under 0.2% even on a loaded machine."""
+    before = _worktrees()
+    done = _ab(
+        tmp_path, "good", "--processes", "8", "--max-repetitions", "10", "--alpha", "0.01",
+        "--threshold", "25%",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
     gate = json.loads((tmp_path / "gate.json").read_text())
-    assert [c["case_id"] for c in gate["comparisons"]] == ["faulty_probe/python:good[n=100]"]
+    (comparison,) = gate["comparisons"]
+    assert comparison["case_id"] == "faulty_probe/python:good[n=100]"
+    assert comparison["verdict"] in ("SAME", "AMBIGUOUS")
+    assert 8 <= gate["rounds"] <= 10
+    assert comparison["pairs"] >= 8
+    assert gate["policy"]["looks"] == 2  # after 8 and after 10: alpha split in two
+    assert gate["notes"] == []  # one harness measured both sides
     base = json.loads((tmp_path / "ab" / "base.json").read_text())
     cand = json.loads((tmp_path / "ab" / "cand.json").read_text())
-    head = resolve_ref("HEAD", ROOT)
-    assert base["environment"]["git"]["sha"] == head
-    assert base["results"][0]["status"] == cand["results"][0]["status"] == "ok"
+    assert base["environment"]["git"]["sha"] == resolve_ref("HEAD", ROOT)
+    assert base["environment"]["harness"] == cand["environment"]["harness"]
+    assert len(base["results"][0]["measurement"]["runs"]) == gate["rounds"]
+    assert not (tmp_path / "ab" / "ab.journal.jsonl").exists()
     assert _worktrees() == before
     wrong = perfkit("ab", "--base", "no-such-ref", "-w", "vector_add", cwd=ROOT)
     assert wrong.returncode == 2
     assert "unknown git ref 'no-such-ref'" in wrong.stderr
+
+
+def test_ab_fails_when_the_candidate_breaks_a_case(tmp_path: Path) -> None:
+    done = _ab(tmp_path, "cand_breaks", "--processes", "1", "--max-repetitions", "1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    gate = json.loads((tmp_path / "gate.json").read_text())
+    (comparison,) = gate["comparisons"]
+    assert comparison["verdict"] == "BROKEN"
+    assert "the candidate broke this case" in comparison["reason"]
+    allowed = _ab(
+        tmp_path, "cand_breaks", "--processes", "1", "--max-repetitions", "1",
+        "--fail-on", "slower",
+    )  # fmt: skip
+    assert allowed.returncode == 0
+
+
+def test_a_side_whose_ports_this_harness_cannot_load_is_found(tmp_path: Path) -> None:
+    tree = tmp_path / "src"
+    for name in ("workloads", "backends"):
+        (tree / "perfkit" / name).mkdir(parents=True)
+        (tree / "perfkit" / name / "__init__.py").write_text("")
+    (tree / "perfkit" / "workloads" / "newer.py").write_text(
+        "from perfkit import an_api_this_harness_lacks\n"
+    )
+    problem = ports_load(tree, [])
+    assert problem is not None
+    assert "an_api_this_harness_lacks" in problem
+    assert ports_load(ROOT / "src", []) is None
+    # Harness fingerprints tell two harnesses apart and ignore the ports.
+    assert fingerprint(tree / "perfkit") != fingerprint()
+    assert fingerprint(ROOT / "src" / "perfkit") == fingerprint()

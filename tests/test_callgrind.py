@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from perfkit import MeasurePolicy, registry
 from perfkit._runner import Side, run_sides
 from perfkit.callgrind import available, toggle_library
 from perfkit.gate import GatePolicy, run_gate
+from perfkit.metadata import capture_environment
 from perfkit.record import RunRecord
 from tests.conftest import PLUGINS
 
 pytestmark = pytest.mark.skipif(not available().ok, reason=available().reason)
 SLOWDOWN = PLUGINS / "slowdown.py"
 COUNTING = MeasurePolicy.quick(measure="instructions", processes=2, timeout=300.0)
+# One BLAS thread, as instruction mode pins it.
+ENV = dataclasses.replace(capture_environment(probe_backends=False), blas_threads=1)
 
 
 def _record(name: str, outcome: object) -> RunRecord:
-    return RunRecord(name, "now", "test", False, {}, COUNTING.to_json(), tuple(outcome.results))  # type: ignore[attr-defined]
+    return RunRecord(name, "now", "test", False, ENV, COUNTING, tuple(outcome.results))  # type: ignore[attr-defined]
 
 
 def test_the_toggle_library_is_built_once_and_cached() -> None:
@@ -61,10 +66,10 @@ def test_time_and_instruction_records_are_not_compared() -> None:
         "ok",
         measurement=Measurement((SampleRun(0, 1, (1.0,) * 10, "converged"),), {}),
     )
-    timed = RunRecord("t", "now", "test", False, {}, MeasurePolicy().to_json(), (result,))
-    counted = RunRecord("c", "now", "test", False, {}, COUNTING.to_json(), (result,))
+    timed = RunRecord("t", "now", "test", False, ENV, MeasurePolicy(), (result,))
+    counted = RunRecord("c", "now", "test", False, ENV, COUNTING, (result,))
     (comparison,) = run_gate(timed, counted, GatePolicy()).comparisons
-    assert comparison.verdict == "UNKNOWN"
+    assert comparison.verdict == "INCOMPARABLE"
     assert "one record counts instructions, the other measures time" in comparison.reason
 
 

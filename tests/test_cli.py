@@ -85,8 +85,8 @@ def test_compare_quick_prints_a_table_and_writes_a_record(tmp_path: Path) -> Non
     assert path.parent == Path("reports/runs")
     assert [r.status for r in record.results if r.backend == "numpy"] == ["ok", "ok"]
     assert record.policy["processes"] == 1
-    assert record.environment["blas_threads"] >= 1
-    assert record.environment["blas"], "the worker's BLAS pools are recorded"
+    assert record.environment.blas_threads >= 1
+    assert record.environment.blas, "the worker's BLAS pools are recorded"
     assert "compare --workload matmul" in record.command
 
 
@@ -132,7 +132,7 @@ def test_run_all_quick_calibrates_once_and_reports_roof(tmp_path: Path) -> None:
     assert all(
         r.status in ("ok", "skipped") and (r.status == "ok" or r.reason) for r in record.results
     )
-    assert record.environment["ceilings"]["cpu"]["threads"] == 1
+    assert record.environment.ceilings["cpu"]["threads"] == 1
     assert all(
         on_cpu[0].metric(k) is not None
         for k in (

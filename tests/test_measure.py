@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from perfkit import MeasurePolicy, UsageError
-from perfkit.measure import calibrate_loops, measure_thunk
+from perfkit.measure import calibrate_loops, loops_for, measure_thunk
 from perfkit.timing import WallTimer
 
 
@@ -38,13 +38,31 @@ def test_calibration_of_a_slow_call_keeps_one_loop() -> None:
     assert calibrate_loops(ScriptedTimer(itertools.repeat(0.5)), lambda: None, 0.01) == 1
 
 
+class _Recording(WallTimer):
+    """A real clock that remembers what it measured."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        super().__init__(lambda: None)
+        self.seen: list[tuple[int, float]] = []
+
+    def time(self, thunk: Callable[[], Any], loops: int) -> float:
+        elapsed = super().time(thunk, loops)
+        self.seen.append((loops, elapsed))
+        return elapsed
+
+
 def test_calibration_with_a_real_clock() -> None:
+    """The loop count returned is the one whose sample reached the target on the clock,
+    and every shorter count fell short (a loaded machine changes the count, not this)."""
     thunk = lambda: sum(range(100))  # noqa: E731
-    timer = WallTimer(lambda: None)
+    timer = _Recording()
     loops = calibrate_loops(timer, thunk, 0.005)
     assert loops > 1
-    # Half the target leaves room for the machine to be quicker now than while calibrating.
-    assert timer.time(thunk, loops) >= 0.0025
+    assert timer.seen[-1] == (loops, timer.seen[-1][1])
+    assert timer.seen[-1][1] >= 0.005
+    assert all(elapsed < 0.005 for _, elapsed in timer.seen[:-1])
 
 
 def test_identical_samples_converge_at_min_samples() -> None:
@@ -65,20 +83,43 @@ def test_noisy_samples_do_not_converge_and_stop_at_max_samples() -> None:
 
 def test_budget_stops_sampling() -> None:
     policy = MeasurePolicy(
-        min_samples=1000, max_samples=10000, min_sample_time=0.001, target_rel_ci=1e-9, warmup=0
+        min_samples=5, max_samples=10000, min_sample_time=0.001, target_rel_ci=1e-9, warmup=0
     )
     start = time.perf_counter()
     run = measure_thunk(lambda: time.sleep(0.002), WallTimer(lambda: None), policy, 0.3)
     assert run.stop == "budget"
-    assert 2 <= len(run.samples) < 1000
+    assert 5 <= len(run.samples) < 1000
     assert time.perf_counter() - start < 5
 
 
-def test_a_call_longer_than_the_budget_still_gives_two_samples() -> None:
-    policy = MeasurePolicy(min_samples=10, warmup=0, min_sample_time=0.001)
+def test_a_call_longer_than_the_budget_still_gives_the_minimum_samples() -> None:
+    """The budget grows for a slow case: three samples of a 50 ms call against 10 ms."""
+    policy = MeasurePolicy(min_samples=3, warmup=0, min_sample_time=0.001)
     run = measure_thunk(lambda: time.sleep(0.05), WallTimer(lambda: None), policy, 0.01)
-    assert len(run.samples) == 2
+    assert len(run.samples) == 3
+    assert run.loops == 1
     assert run.stop == "budget"
+
+
+def test_a_slow_case_gets_fewer_calls_per_sample_to_fit_its_minimum() -> None:
+    """15 ms calls, 20 ms samples would take two calls each: ten samples need 300 ms,
+    past a 200 ms budget, so each sample is one call (150 ms for ten)."""
+    timer = ScriptedTimer(itertools.repeat(0.015))
+    policy = MeasurePolicy(min_samples=10, warmup=0, target_rel_ci=1e-9, max_samples=10)
+    run = measure_thunk(lambda: None, timer, policy, 0.2)
+    assert run.loops == 1
+    assert len(run.samples) == 10
+    assert loops_for(100, 1e-4, 10, 0.2) == 100  # fits: calibrated loops kept
+    assert loops_for(100, 1e-3, 10, 0.2) == 20
+    assert loops_for(100, 1.0, 10, 0.2) == 1
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1e-3])
+def test_a_sample_that_is_not_a_time_fails_the_measurement(bad: float) -> None:
+    timer = ScriptedTimer(itertools.chain([1e-3, 1e-3], itertools.repeat(bad)))
+    policy = MeasurePolicy(warmup=0, min_sample_time=1e-4)
+    with pytest.raises(ValueError, match="not a time"):
+        measure_thunk(lambda: None, timer, policy, 1.0)
 
 
 def test_samples_are_seconds_per_call() -> None:

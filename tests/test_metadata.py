@@ -13,14 +13,16 @@ from perfkit.metadata import capture_environment, cpu_brand, git_state
 @pytest.mark.usefixtures("loaded")
 def test_environment_has_machine_libraries_backends_and_git() -> None:
     env = capture_environment()
-    machine = env["machine"]
-    assert machine["cpu"] == cpu_brand()
-    assert machine["cores_logical"] >= 1
-    assert machine["memory_bytes"] > 2**28
-    assert env["libraries"]["numpy"]
-    assert env["backends"]["numpy"]["available"] is True
-    assert env["backends"]["numpy"]["versions"]["numpy"] == env["libraries"]["numpy"]
-    assert set(env["git"]) == {"sha", "dirty"}
+    machine = env.machine
+    assert machine.cpu == cpu_brand()
+    assert machine.cores_logical >= 1
+    assert machine.memory_bytes > 2**28
+    assert env.libraries["numpy"]
+    assert env.backends["numpy"].available is True
+    assert env.backends["numpy"].versions["numpy"] == env.libraries["numpy"]
+    assert env.load is not None
+    assert env.load.other_cpu is not None
+    assert env.load.other_cpu >= 0
 
 
 def test_git_state_of_a_fresh_repository(tmp_path: Path) -> None:

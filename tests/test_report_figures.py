@@ -10,6 +10,7 @@ import pytest
 from perfkit import load_record
 from perfkit.record import CaseResult, Measurement, RunRecord, record_from_dict
 from perfkit.report import figures, overview
+from perfkit.workload import Work
 from tests.conftest import DATA
 
 EVIL = '<img src=x onerror="alert(1)">'
@@ -70,13 +71,13 @@ def test_throughput_lines_split_by_dtype_and_are_log_log() -> None:
 
 def test_roofline_draws_every_measured_ceiling() -> None:
     record = fixture()
-    ceiling = record.environment["ceilings"]["cpu"]
+    ceiling = record.environment.ceilings["cpu"]
     figure = overview.roofline(record.results, ceiling, {})
     lines = [t for t in figure.data if t.mode == "lines"]
     assert len(lines) == len(ceiling["bandwidth"]) + len(ceiling["flops"])
     points = [t for t in figure.data if t.mode == "markers+text"]
     assert sum(len(t.x) for t in points) == sum(
-        1 for r in record.results if r.status == "ok" and r.work.get("flops")
+        1 for r in record.results if r.status == "ok" and r.work.flops
     )
     assert overview.roofline([], ceiling, {}) is None
 
@@ -108,7 +109,7 @@ def test_record_strings_reach_figures_escaped(workload: str) -> None:
         figures.time_bars(record.results, workload, {}),
         figures.sample_boxes(record.results, workload, {}),
         figures.metric_view(record.results, workload, {}),
-        overview.roofline(record.results, record.environment["ceilings"]["cpu"], {}),
+        overview.roofline(record.results, record.environment.ceilings["cpu"], {}),
     ]
     text = json.dumps([f.to_plotly_json() for f in produced if f is not None], default=str)
     assert "onerror" in text  # the names are there …
@@ -125,7 +126,7 @@ def _gpu_result(backend: str, variant: str, n: int, median: float) -> CaseResult
         status="ok",
         reason="",
         reference=False,
-        work={"flops": 2 * n**3, "bytes": 12 * n * n, "items": n * n, "dtype": "float32"},
+        work=Work(flops=2 * n**3, bytes=12 * n * n, items=n * n, dtype="float32"),
         measurement=Measurement((), {"time/median": median}),
     )
 

@@ -32,9 +32,10 @@ def test_every_record_string_is_escaped() -> None:
 def test_two_records_get_the_gate_table_and_history(tmp_path: Path) -> None:
     page = build_report([fixture(), fixture()], "two")
     assert "<h2>Gate</h2>" in page
-    assert ">SAME</span>" in page
+    # One process a side: no verdict either way, and the page says so.
+    assert ">UNDERPOWERED</span>" in page
     assert ">INVALID</span>" in page  # the fixture's wrong answer fails the gate
-    assert "1.000 (" in page
+    assert "1.000" in page
     assert "history of the median" in page
 
 

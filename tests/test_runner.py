@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from perfkit import MeasurePolicy, load_record, registry
+from perfkit import MeasurePolicy, SampleRun, load_record, registry
+from perfkit._protocol import WorkerReport
 from perfkit._runner import interleave, run_cases, schedule, settled
-from tests.conftest import FAULTY
+from perfkit.journal import journal_path
+from tests.conftest import FAULTY, perfkit
 
 QUICK = MeasurePolicy.quick(timeout=20.0)
 
@@ -149,47 +153,92 @@ def test_schedule_turns_sides_group_by_group_when_timing() -> None:
     assert [c.id for c in whole[0][1]] == [c.id for c in interleave(cases, 1)]
 
 
-def test_ctrl_c_keeps_finished_cases_in_a_partial_record(tmp_path: Path) -> None:
-    out = tmp_path / "partial.json"
+def _compare_with_a_hang(tmp_path: Path, out: Path) -> tuple[subprocess.Popen[str], Path]:
+    """``perfkit compare`` of a good case and then a hanging one, in its own session; the
+    marker file appears when the hang has begun (the good case has finished by then)."""
     marker = tmp_path / "hanging"
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "perfkit",
-            "compare",
-            "-w",
-            "faulty_probe",
-            "--quick",
-            "-b",
-            "python:good",
-            "python:hang",
-            "--plugin",
-            str(FAULTY),
-            "--timeout",
-            "120",
-            "--no-calibrate",
-            "-o",
-            str(out),
+            sys.executable, "-m", "perfkit", "compare", "-w", "faulty_probe", "--quick",
+            "-b", "python:good", "python:hang", "--plugin", str(FAULTY), "--timeout", "120",
+            "--no-calibrate", "-o", str(out),
         ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "FAULTY_HANG_MARKER": str(marker)},
-    )
-    # Wait until the hanging case has begun: the good one has finished by then.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not marker.exists():
+        start_new_session=True,
+    )  # fmt: skip
+    return proc, marker
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
+    # Start-up, one quick case and the next one's start: seconds, minutes on a loaded machine.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not path.exists() and proc.poll() is None:
         time.sleep(0.1)
-    assert marker.exists()
-    proc.send_signal(signal.SIGINT)
-    stdout, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert path.exists(), proc.communicate(timeout=30)
+
+
+@contextlib.contextmanager
+def _cleaned_up(proc: subprocess.Popen[str]) -> Iterator[None]:
+    """Whatever the test's outcome, the perfkit it started does not outlive it."""
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_keeps_finished_cases_in_a_partial_record(
+    tmp_path: Path, signum: int, code: int
+) -> None:
+    out = tmp_path / "partial.json"
+    proc, marker = _compare_with_a_hang(tmp_path, out)
+    with _cleaned_up(proc):
+        _wait_for(marker, proc)
+        proc.send_signal(signum)
+        stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == code
     assert "partial record written" in stdout
     record = load_record(out)
     assert record.partial
     assert [r.variant for r in record.results] == ["good"]
+    assert not journal_path(out).exists()  # the record is written: the journal is gone
+
+
+def test_a_killed_run_leaves_no_worker_and_a_journal_to_recover(tmp_path: Path) -> None:
+    """SIGKILL gives the runner no chance to clean up: its worker must notice and go, and
+    the finished case must still be there."""
+    import psutil
+
+    out = tmp_path / "r.json"
+    proc, marker = _compare_with_a_hang(tmp_path, out)
+    with _cleaned_up(proc):
+        _wait_for(marker, proc)
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        assert workers
+        proc.kill()
+        proc.wait()
+        _, alive = psutil.wait_procs(workers, timeout=30)  # the watchdog's reaction time
+        assert alive == []
+    journal = journal_path(out)
+    assert journal.is_file()
+    done = perfkit("recover", str(journal), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    record = load_record(out)
+    assert record.partial
+    (good,) = record.results
+    assert good.variant == "good"
+    assert good.status == "ok"
+    assert good.measurement is not None
+    assert good.measurement.samples
+    gated = perfkit("gate", str(journal), str(journal), cwd=tmp_path)  # journals read too
+    assert gated.returncode == 0, gated.stdout + gated.stderr
+    assert "UNDERPOWERED" in gated.stdout  # one repetition a side decides nothing
 
 
 def test_every_worker_is_gone_after_a_run() -> None:
@@ -199,8 +248,8 @@ def test_every_worker_is_gone_after_a_run() -> None:
     assert psutil.Process(os.getpid()).children(recursive=True) == []
 
 
-def _report(*samples: float) -> dict:
-    return {"status": "ok", "run": {"samples": list(samples)}}
+def _report(*samples: float) -> WorkerReport:
+    return WorkerReport("ok", "", {}, SampleRun(0, 1, samples, "budget"))
 
 
 def test_settled_needs_the_planned_processes_and_agreeing_medians() -> None:
@@ -208,6 +257,8 @@ def test_settled_needs_the_planned_processes_and_agreeing_medians() -> None:
     assert not settled([_report(1.0, 1.0)], policy)
     assert settled([_report(1.00, 1.01), _report(1.02, 1.03)], policy)
     assert not settled([_report(1.0), _report(1.1)], policy)  # 10% apart: not settled
+    contended = WorkerReport("ok", "", {}, SampleRun(1, 1, (1.02,), "budget", 2.0, True))
+    assert not settled([_report(1.0), contended], policy)  # a contended one does not count
 
 
 def test_disagreeing_processes_get_extra_rounds_up_to_the_limit() -> None:
@@ -217,3 +268,29 @@ def test_disagreeing_processes_get_extra_rounds_up_to_the_limit() -> None:
     always = QUICK.replace(processes=2, extra_processes=2, target_rel_ci=10.0)
     (result,) = run_cases(_cases("python:good"), always, [FAULTY]).results
     assert sorted(run.process for run in result.measurement.runs) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("garbage", "malformed worker message: worker message: not JSON"),
+        ("stranger", "a case it was not given: 'who/is:this[n=1]'"),
+        ("nan", ".run.samples[1]: nan is not a sample"),
+        ("shape", ".status: 'great' is not one of"),
+    ],
+)
+def test_a_malformed_worker_message_fails_its_case_not_the_run(
+    mode: str, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perfkit._supervisor import Side, Supervisor
+
+    monkeypatch.setenv("BAD_WORKER", mode)
+    got: dict[str, WorkerReport] = {}
+    cases = _cases("python:good", "python:wrong")
+    supervisor = Supervisor(QUICK, [], 0, lambda c, r: got.setdefault(c.id, r), Side())
+    supervisor.command = [sys.executable, str(FAULTY.parent / "bad_worker.py")]
+    supervisor.run(cases)  # raises nothing
+    assert sorted(got) == sorted(c.id for c in cases)  # each case in a fresh worker
+    for report in got.values():
+        assert report.status == "failed"
+        assert reason in report.reason

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from perfkit.record import CaseResult, Measurement
 from perfkit.tables import format_seconds, results_table, speedups
+from perfkit.workload import Work
 
 
 @pytest.mark.parametrize(
@@ -38,7 +39,7 @@ def _result(
         status,  # type: ignore[arg-type]
         reason,
         reference,
-        {"flops": 10.0, "bytes": 1.0},
+        Work(flops=10.0, bytes=1.0),
         measurement,
     )
 

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import secrets
 import shlex
+import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from perfkit import registry
-from perfkit.errors import ExitCode, UsageError
-from perfkit.measure import MeasurePolicy
+from perfkit.environment import Environment
+from perfkit.errors import ExitCode, RunError, UsageError
+from perfkit.policy import MeasurePolicy
 from perfkit.workload import Case
 
-__all__ = ["ab", "cases_from", "console", "gate_policy", "measure", "policy_from", "write_report"]
+__all__ = [
+    "cases_from",
+    "console",
+    "gate_policy",
+    "make_record",
+    "measure",
+    "new_run_id",
+    "policy_from",
+    "progress_bar",
+    "run_environment",
+    "write_report",
+]
 
 
 def policy_from(args: argparse.Namespace) -> MeasurePolicy:
@@ -94,7 +108,7 @@ def write_report(records: Sequence[Any], path: Path, title: str | None, open_it:
             print("perfkit: no browser to open the report with", file=sys.stderr)
 
 
-def _ceilings(policy: MeasurePolicy, calibrate: bool, cases: Sequence[Case]) -> dict[str, Any]:
+def ceilings_for(policy: MeasurePolicy, calibrate: bool, cases: Sequence[Case]) -> dict[str, Any]:
     """This machine's ceilings by device, measured once when missing (unless told not to):
     the CPU's always, the GPU's when a case runs on one that is there."""
     from perfkit import _runner
@@ -123,68 +137,111 @@ def _ceilings(policy: MeasurePolicy, calibrate: bool, cases: Sequence[Case]) -> 
     return found
 
 
-def _record(
+def make_record(
     args: argparse.Namespace,
     run_id: str,
     *,
     outcome: Any,
     policy: MeasurePolicy,
-    environment: Mapping[str, Any],
-    ceilings: dict[str, Any],
+    environment: Environment,
+    created: str,
 ) -> Any:
-    from perfkit import _runner
     from perfkit.record import RunRecord
 
     return RunRecord(
         run_id=run_id,
-        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        command=shlex.join(["perfkit", *args.argv]),
+        created=created,
+        command=command_line(args),
         partial=outcome.partial,
-        environment={
-            **environment,
-            "blas": outcome.blas,
-            "blas_threads": _runner.effective_threads(policy),
-            "ceilings": ceilings,
-        },
-        policy=policy.to_json(),
+        environment=dataclasses.replace(
+            environment,
+            blas=tuple(outcome.blas),
+            harness=outcome.harness or environment.harness,
+        ),
+        policy=policy,
         results=tuple(outcome.results),
     )
 
 
-def _new_run_id() -> str:
+def command_line(args: argparse.Namespace) -> str:
+    return shlex.join(["perfkit", *args.argv])
+
+
+def run_environment(policy: MeasurePolicy, ceilings: dict[str, Any]) -> Environment:
+    """This machine's environment with the run's BLAS threads and ceilings; says so on
+    stderr when the machine is not quiet (``pyperf system show`` style)."""
+    from perfkit import _runner
+    from perfkit.metadata import capture_environment
+
+    environment = dataclasses.replace(
+        capture_environment(),
+        blas_threads=_runner.effective_threads(policy),
+        ceilings=ceilings,
+    )
+    if environment.load is not None:
+        for warning in environment.load.warnings:
+            console(sys.stderr).print(f"perfkit: the machine is not quiet: {warning}", markup=False)
+    return environment
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[list[int]]:
+    """SIGTERM handled as Ctrl-C is: the run stops, what finished is written. Yields a list
+    that holds the signal that ended the run, if one did."""
+    seen: list[int] = []
+
+    def on_term(signum: int, frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def interrupted_code(seen: Sequence[int]) -> int:
+    return ExitCode.TERMINATED if signal.SIGTERM in seen else ExitCode.INTERRUPTED
+
+
+def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
 def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
-    """``compare`` and ``run``: measure, write the record and the report, print the table."""
+    """``compare`` and ``run``: measure, write the record and the report, print the table.
+
+    Every finished case is journalled beside the record as it arrives; the journal goes
+    once the record is written, and stays (for ``perfkit recover``) if that never happens."""
     from perfkit import _runner
-    from perfkit.metadata import capture_environment
-    from perfkit.record import dump_record
-    from perfkit.tables import results_table, unavailable_backends
+    from perfkit.journal import Journal, JournalHeader, journal_path
 
     cases = cases_from(args, names)
     policy = policy_from(args)
-    ceilings = _ceilings(policy, not args.no_calibrate, cases)
-    environment = capture_environment()
-    run_id = _new_run_id()
-    outcome = _run_with_progress(cases, policy, args.plugin, ceilings, {"": _runner.Side()})[""]
-    record = _record(
-        args, run_id, outcome=outcome, policy=policy, environment=environment, ceilings=ceilings
-    )
+    ceilings = ceilings_for(policy, not args.no_calibrate, cases)
+    environment = run_environment(policy, ceilings)
+    run_id = new_run_id()
+    created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     path = args.output or Path("reports") / "runs" / f"{label}-{run_id}.json"
-    dump_record(record, path)
-    out = console()
-    out.print(results_table(record.results, title=f"{label} · {len(cases)} cases"))
-    for backend, (count, reason) in unavailable_backends(record.results).items():
-        out.print(f"skipped: {backend} ({count} cases): {reason}", markup=False, highlight=False)
-    for result in record.results:
-        if result.status in ("invalid", "failed"):
-            out.print(
-                f"{result.status}: {result.case_id}: {result.reason}", markup=False, highlight=False
-            )
+    header = JournalHeader(
+        run_id, created, command_line(args), environment, policy, ("",),
+        tuple(_runner.plan_of(c) for c in cases),
+    )  # fmt: skip
+    with Journal(journal_path(path), header) as journal, terminate_as_interrupt() as seen:
+        outcome = _run_with_progress(
+            cases, policy, args.plugin, ceilings, {"": _runner.Side()}, journal=journal
+        )[""]
+        record = make_record(
+            args, run_id, outcome=outcome, policy=policy, environment=environment, created=created
+        )
+        write_or_keep_journal(record, path, journal)
+    print_results(record, f"{label} · {len(cases)} cases")
+    if journal.error:
+        print(f"perfkit: the journal could not be kept: {journal.error}", file=sys.stderr)
     if outcome.partial:
         print(f"interrupted: partial record written to {path}")
-        return ExitCode.INTERRUPTED
+        return interrupted_code(seen)
     print(f"record: {path}")
     if not args.no_report:
         write_report([record], Path("reports") / f"{label}-{run_id}.html", None, args.open)
@@ -192,18 +249,54 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
     return ExitCode.FAILED if bad else ExitCode.OK
 
 
-def gate_policy(args: argparse.Namespace) -> Any:
-    from perfkit.gate import GatePolicy, parse_thresholds
+def write_or_keep_journal(records: Any, path: Path, journal: Any) -> None:
+    """Write the record (or the records of several sides, ``path`` then being their
+    folder), then drop the journal; if a record cannot be written (a full disk), say where
+    the journal keeps the finished cases and fail."""
+    from perfkit.record import dump_record
+
+    try:
+        if isinstance(records, dict):
+            for side, record in records.items():
+                dump_record(record, path / f"{side}.json")
+        else:
+            dump_record(records, path)
+    except OSError as exc:
+        raise RunError(
+            f"{path}: cannot write the record ({exc.strerror or exc}); the finished cases "
+            f"are kept in {journal.path}: `perfkit recover {journal.path}`"
+        ) from None
+    journal.discard()
+
+
+def print_results(record: Any, title: str) -> None:
+    from perfkit.tables import results_table, unavailable_backends
+
+    out = console()
+    out.print(results_table(record.results, title=title))
+    for backend, (count, reason) in unavailable_backends(record.results).items():
+        out.print(f"skipped: {backend} ({count} cases): {reason}", markup=False, highlight=False)
+    for result in record.results:
+        if result.status in ("invalid", "failed"):
+            out.print(
+                f"{result.status}: {result.case_id}: {result.reason}", markup=False, highlight=False
+            )
+
+
+def gate_policy(args: argparse.Namespace, looks: int = 1) -> Any:
+    from perfkit.gate import DEFAULT_FAIL_ON, GatePolicy, parse_fail_on, parse_thresholds
 
     if not 0 < args.alpha < 1:
         raise UsageError(f"--alpha must lie in (0, 1), got {args.alpha}")
     threshold, per_workload = parse_thresholds(args.threshold)
+    fail_on = parse_fail_on(["all"] if args.strict else args.fail_on) or DEFAULT_FAIL_ON
     return GatePolicy(
         threshold=threshold,
         per_workload=per_workload,
         alpha=args.alpha,
-        fail_on_unknown=args.strict,
-        fail_on_ambiguous=args.strict,
+        looks=looks,
+        fail_on=fail_on,
+        allow_missing=tuple(args.allow_missing),
     )
 
 
@@ -221,59 +314,6 @@ def emit_gate(args: argparse.Namespace, report: Any) -> int:
     return int(report.exit_code)
 
 
-def ab(args: argparse.Namespace) -> int:
-    """Two commits measured in one run, their repetitions interleaved, then gated."""
-    from perfkit import _runner
-    from perfkit.ab import checkout, repository_root
-    from perfkit.gate import run_gate
-    from perfkit.metadata import capture_environment, git_state
-    from perfkit.record import dump_record
-
-    names = sorted(registry.workloads()) if args.all else args.workload
-    cases = cases_from(args, names)
-    policy = policy_from(args)
-    gating = gate_policy(args)
-    repo = repository_root(Path.cwd())
-    run_id = _new_run_id()
-    with contextlib.ExitStack() as stack:
-        base_sha, base_src = stack.enter_context(checkout(args.base, repo))
-        if args.cand:
-            cand_sha, cand_src = stack.enter_context(checkout(args.cand, repo))
-            cand_git = {"sha": cand_sha, "dirty": False}
-        else:
-            cand_src, cand_git = None, git_state()
-        ceilings = _ceilings(policy, not args.no_calibrate, cases)
-        environment = capture_environment()
-        sides = {"base": _runner.Side(base_src), "cand": _runner.Side(cand_src)}
-        outcomes = _run_with_progress(cases, policy, args.plugin, ceilings, sides)
-    folder = args.output or Path("reports") / "ab" / run_id
-    records = {}
-    for side, git in (("base", {"sha": base_sha, "dirty": False}), ("cand", cand_git)):
-        side_env = {**environment, "git": git}
-        records[side] = _record(
-            args,
-            f"{run_id}-{side}",
-            outcome=outcomes[side],
-            policy=policy,
-            environment=side_env,
-            ceilings=ceilings,
-        )
-        print(f"record: {dump_record(records[side], folder / f'{side}.json')}")
-    if outcomes["base"].partial:
-        print("interrupted: partial records written")
-        return ExitCode.INTERRUPTED
-    report = run_gate(records["base"], records["cand"], gating)
-    code = emit_gate(args, report)
-    if not args.no_report:
-        write_report(
-            [records["base"], records["cand"]],
-            Path("reports") / f"ab-{run_id}.html",
-            f"perfkit ab: {args.base} vs {args.cand or 'working tree'}",
-            args.open,
-        )
-    return code
-
-
 class _Bar:
     """The rich progress bar behind the runner's Progress protocol."""
 
@@ -288,13 +328,9 @@ class _Bar:
         self.bar.update(self.task, advance=1, description=case_id)
 
 
-def _run_with_progress(
-    cases: list[Case],
-    policy: MeasurePolicy,
-    plugins: list[str],
-    ceilings: dict[str, Any],
-    sides: Mapping[str, Any],
-) -> dict[str, Any]:
+@contextlib.contextmanager
+def progress_bar() -> Iterator[Any]:
+    """A rich progress bar on a terminal (quiet in pipes and CI), as the runner's Progress."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -302,8 +338,6 @@ def _run_with_progress(
         TextColumn,
         TimeElapsedColumn,
     )
-
-    from perfkit import _runner
 
     err = console(sys.stderr)
     columns = (
@@ -313,6 +347,27 @@ def _run_with_progress(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        yield _Bar(bar)
+
+
+def _run_with_progress(
+    cases: list[Case],
+    policy: MeasurePolicy,
+    plugins: list[str],
+    ceilings: dict[str, Any],
+    sides: Mapping[str, Any],
+    *,
+    journal: Any = None,
+) -> dict[str, Any]:
+    from perfkit import _runner
+
+    with progress_bar() as bar:
         return _runner.run_sides(
-            cases, policy, sides, plugins=plugins, ceilings=ceilings, progress=_Bar(bar)
+            cases,
+            policy,
+            sides,
+            plugins=plugins,
+            ceilings=ceilings,
+            progress=bar,
+            journal=journal,
         )

@@ -1,45 +1,37 @@
-"""Orchestration: probe backends, interleave cases, supervise worker processes, merge results."""
+"""Orchestration: probe backends, interleave cases over repetitions and sides, merge results.
+
+Workers are started and watched by ``_supervisor``; their reports are merged by
+``_protocol.merge`` and, when a journal is given, written down the moment they arrive.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import selectors
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
-import perfkit
 from perfkit import callgrind
+from perfkit._protocol import CasePlan, WorkerReport, merge
+from perfkit._supervisor import Side, Supervisor, effective_threads
 from perfkit.backend import Availability, get_backend
-from perfkit.callgrind import valgrind_prefix
-from perfkit.measure import MeasurePolicy
-from perfkit.metrics import derive_metrics
-from perfkit.record import CaseResult, Measurement, SampleRun
+from perfkit.journal import Journal
+from perfkit.policy import MeasurePolicy
+from perfkit.record import CaseResult
 from perfkit.workload import Case
 
 __all__ = [
+    "Campaign",
     "RunOutcome",
     "Side",
     "effective_threads",
     "interleave",
+    "plan_of",
     "run_cases",
     "run_sides",
     "schedule",
+    "settled",
 ]
-
-_STDERR_TAIL = 1500
-_STARTUP_SECONDS = 120.0
-# Precedence when worker processes disagree about a case: the worst status wins.
-_SEVERITY = {"ok": 0, "skipped": 1, "failed": 2, "invalid": 3}
 
 
 class Progress(Protocol):
@@ -51,15 +43,12 @@ class Progress(Protocol):
     def finished(self, case_id: str) -> None: ...
 
 
-def effective_threads(policy: MeasurePolicy) -> int:
-    return policy.blas_threads or len(os.sched_getaffinity(0))
-
-
 @dataclass
 class RunOutcome:
     results: list[CaseResult]
     partial: bool
     blas: list[dict[str, Any]] = field(default_factory=list)
+    harness: str | None = None
 
 
 def _ordered_groups(cases: Sequence[Case], round_index: int) -> list[list[Case]]:
@@ -110,243 +99,19 @@ def schedule(
     ]
 
 
-@dataclass(frozen=True)
-class Side:
-    """Where a side's workers come from: the folder holding its ``perfkit`` package (this
-    process's own when None) and variables added to their environment."""
-
-    source: Path | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-
-
-def _worker_env(side: Side) -> dict[str, str]:
-    env = {**os.environ, **side.env}
-    src = str(side.source or Path(perfkit.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
-    return env
-
-
-def _tail(handle: IO[bytes]) -> str:
-    handle.seek(0, os.SEEK_END)
-    size = handle.tell()
-    handle.seek(max(0, size - 64 * _STDERR_TAIL))  # room for the lines filtered out below
-    text = handle.read().decode("utf-8", "replace")
-    # faulthandler ends a crash report with the list of loaded extension modules: noise.
-    lines = [
-        ln.strip()
-        for ln in text.splitlines()
-        if ln.strip() and not ln.startswith("Extension modules:")
-    ]
-    return " | ".join(lines)[-_STDERR_TAIL:]
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """End the worker and anything it started (it leads its own process group)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
-class _Supervisor:
-    """Runs one repetition's cases through as many workers as crashes and hangs require."""
-
-    def __init__(
-        self,
-        policy: MeasurePolicy,
-        plugins: Sequence[str],
-        round_index: int,
-        on_result: Callable[[Case, dict[str, Any]], None],
-        side: Side,
-    ) -> None:
-        self.policy = policy
-        self.side = side
-        self.plugins = [str(Path(p).resolve()) for p in plugins]
-        self.round_index = round_index
-        self.on_result = on_result
-        self.blas: list[dict[str, Any]] = []
-
-    def run(self, cases: list[Case]) -> None:
-        pending = list(cases)
-        while pending:
-            done = self._one_worker(pending)
-            pending = pending[done:]
-
-    def _one_worker(self, pending: list[Case]) -> int:
-        """Start a worker on ``pending``; return how many of them got a result."""
-        job = {
-            "policy": self.policy.to_json(),
-            "plugins": self.plugins,
-            "process": self.round_index,
-            # Under callgrind one BLAS thread: spinning helper threads make counts vary.
-            "blas_threads": 1
-            if self.policy.measure == "instructions"
-            else effective_threads(self.policy),
-            "cases": [case.to_json() for case in pending],
-        }
-        command = [sys.executable, "-m", "perfkit._worker"]
-        scratch = None
-        if self.policy.measure == "instructions":
-            # Each worker its own callgrind output: a restarted worker numbers dumps from 1.
-            scratch = tempfile.TemporaryDirectory(prefix="perfkit-cg-")
-            out_file = Path(scratch.name) / "callgrind.out"
-            job["callgrind_out"] = str(out_file)
-            command = [*valgrind_prefix(out_file), *command]
-        try:
-            return self._supervise(job, command, pending)
-        finally:
-            if scratch is not None:
-                scratch.cleanup()
-
-    def _supervise(self, job: dict[str, Any], command: list[str], pending: list[Case]) -> int:
-        by_id = {case.id: case for case in pending}
-        finished = 0
-        timed_out = False
-        with tempfile.TemporaryFile() as stderr:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=_worker_env(self.side),
-                start_new_session=True,
-            )
-            try:
-                assert proc.stdin is not None
-                assert proc.stdout is not None
-                proc.stdin.write(json.dumps(job).encode())
-                proc.stdin.close()
-                current: Case | None = None
-                # Start-up (imports, plugin loading, valgrind) has its own allowance, so a
-                # short per-case timeout does not fail a worker that is merely slow to start.
-                deadline = _Deadline(self.policy.timeout, first=_STARTUP_SECONDS)
-                for message in _lines(proc.stdout, deadline):
-                    if message is None:  # the deadline passed with no word
-                        _kill(proc)
-                        timed_out = True
-                        break
-                    event = message.get("event")
-                    if event == "hello":
-                        self.blas = message.get("blas", [])
-                    elif event == "start":
-                        current = by_id[message["case"]]
-                        deadline.restart()
-                    elif event == "result":
-                        self.on_result(by_id[message["case"]], message)
-                        finished += 1
-                        current = None
-                        deadline.restart()
-                    elif event == "done":
-                        break
-                code = proc.wait()
-            except BaseException:
-                _kill(proc)
-                raise
-            finally:
-                if proc.stdout is not None:
-                    proc.stdout.close()
-            if finished == len(pending):
-                return finished
-            # The worker died or was killed: blame the case it was running, or every case
-            # if it never began one.
-            if timed_out:
-                if current is not None:
-                    reason = f"timed out after {self.policy.timeout:g} s"
-                else:
-                    reason = (
-                        f"worker did not start within {_STARTUP_SECONDS:g} s"
-                        if finished == 0
-                        else "worker stalled between cases"
-                    )
-            else:
-                reason = f"worker exited with code {code}: {_tail(stderr)}"
-            blamed = [current] if current is not None else pending[finished:]
-            for case in blamed:
-                self.on_result(case, {"status": "failed", "reason": reason})
-            return finished + len(blamed)
-
-
-class _Deadline:
-    """A per-case time limit that restarts whenever the worker begins a new case."""
-
-    def __init__(self, seconds: float, first: float | None = None) -> None:
-        self.seconds = seconds
-        self.at = time.monotonic() + max(seconds, first or 0.0)
-
-    def restart(self) -> None:
-        self.at = time.monotonic() + self.seconds
-
-
-def _lines(stream: IO[bytes], deadline: _Deadline) -> Iterator[dict[str, Any] | None]:
-    """Yield JSON messages from ``stream``; yield None once when the deadline passes."""
-    selector = selectors.DefaultSelector()
-    selector.register(stream, selectors.EVENT_READ)
-    buffer = b""
-    fd = stream.fileno()
-    try:
-        while True:
-            remaining = deadline.at - time.monotonic()
-            if remaining <= 0:
-                yield None
-                return
-            if not selector.select(timeout=min(remaining, 1.0)):
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                if line.strip():
-                    yield json.loads(line)
-    finally:
-        selector.close()
-
-
-def _merge(
-    case: Case, reports: list[dict[str, Any]], ceilings: dict[str, Any], measure: str = "time"
-) -> CaseResult:
-    """One CaseResult from the reports of every worker process that ran the case."""
-    worst = max(reports, key=lambda r: _SEVERITY[r["status"]])
-    runs = tuple(
-        SampleRun(
-            r["run"]["process"], r["run"]["loops"], tuple(r["run"]["samples"]), r["run"]["stop"]
-        )
+def _uncontended_medians(reports: Sequence[WorkerReport]) -> list[float]:
+    return [
+        statistics.median(r.run.samples)
         for r in reports
-        if r["status"] == "ok"
-    )
-    raw: dict[str, list[float]] = {}
-    for report in reports:
-        for key, value in report.get("metrics", {}).items():
-            raw.setdefault(key, []).append(value)
-    work = case.workload.work(case.params)
-    measurement = None
-    if worst["status"] == "ok":
-        device = get_backend(case.implementation.backend).device
-        metrics = derive_metrics(
-            [s for r in runs for s in r.samples], raw, work, device, ceilings, measure=measure
-        )
-        measurement = Measurement(runs, metrics)
-    elif raw:
-        measurement = Measurement((), {k: max(v) for k, v in raw.items()})
-    return CaseResult(
-        case_id=case.id,
-        workload=case.workload.name,
-        backend=case.implementation.backend,
-        variant=case.implementation.variant,
-        params=dict(case.params),
-        status=worst["status"],
-        reason=worst.get("reason", ""),
-        reference=case.implementation.reference,
-        work={"flops": work.flops, "bytes": work.bytes, "items": work.items, "dtype": work.dtype},
-        measurement=measurement,
-    )
+        if r.status == "ok" and r.run is not None and not r.run.contended
+    ]
 
 
-def settled(reports: Sequence[dict[str, Any]], policy: MeasurePolicy) -> bool:
-    """Whether a case needs no more processes: it has the planned number and their medians
-    lie within twice the CI target of each other (the spread a single process's CI
-    cannot see: placement in memory, the machine's mood while it ran)."""
-    medians = [statistics.median(r["run"]["samples"]) for r in reports if r["status"] == "ok"]
+def settled(reports: Sequence[WorkerReport], policy: MeasurePolicy) -> bool:
+    """Whether a case needs no more processes: it has the planned number measured while the
+    machine was quiet, and their medians lie within twice the CI target of each other (the
+    spread a single process's CI cannot see: placement in memory, the machine's mood)."""
+    medians = _uncontended_medians(reports)
     if len(medians) < policy.processes:
         return False
     spread = float((max(medians) - min(medians)) / statistics.median(medians))
@@ -364,22 +129,140 @@ def _probe(backend_name: str, counting: bool) -> Availability:
     return backend.probe()
 
 
+def plan_of(case: Case) -> CasePlan:
+    return CasePlan.of(case, get_backend(case.implementation.backend).device)
+
+
+class Campaign:
+    """The reports of every case on every side, gathered round by round.
+
+    Unavailable backends are skipped without starting a worker. A case that is skipped,
+    invalid or failed on any side is not run again. ``run_round`` may be called as often
+    as a caller's design needs (``perfkit ab`` adds rounds for undecided cases).
+    """
+
+    def __init__(
+        self,
+        cases: Sequence[Case],
+        policy: MeasurePolicy,
+        sides: Mapping[str, Side],
+        *,
+        plugins: Sequence[str] = (),
+        ceilings: Mapping[str, Any] | None = None,
+        progress: Progress | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        self.cases = list(cases)
+        self.policy = policy
+        self.sides = dict(sides)
+        self.plugins = list(plugins)
+        self.ceilings = dict(ceilings or {})
+        self.progress = progress
+        self.journal = journal
+        self.rounds = 0
+        self.reports: dict[tuple[str, str], list[WorkerReport]] = {
+            (side, case.id): [] for side in self.sides for case in self.cases
+        }
+        self.blas: dict[str, list[dict[str, Any]]] = {side: [] for side in self.sides}
+        self.harness: dict[str, str | None] = {side: None for side in self.sides}
+        counting = policy.counting
+        if counting and callgrind.available().ok:
+            callgrind.toggle_library()  # built here, once, not by every worker under valgrind
+        probes: dict[str, Availability] = {}
+        for case in self.cases:
+            name = case.implementation.backend
+            if name not in probes:
+                probes[name] = _probe(name, counting)
+            if not probes[name].ok:
+                for side in self.sides:
+                    report = WorkerReport("skipped", probes[name].reason)
+                    self._add(side, case, report, counted=False)
+
+    def _add(self, side: str, case: Case, report: WorkerReport, counted: bool = True) -> None:
+        self.reports[side, case.id].append(report)
+        if self.journal is not None:
+            self.journal.add(side, case.id, report)
+        if counted and self.progress is not None:
+            self.progress.finished(case.id)
+
+    def measured(self, case: Case) -> bool:
+        """Every report of the case, on every side, is ``ok`` (and there is one)."""
+        mine = [self.reports[side, case.id] for side in self.sides]
+        return all(r and all(x.status == "ok" for x in r) for r in mine)
+
+    def runnable(self, case: Case) -> bool:
+        return all(r.status == "ok" for side in self.sides for r in self.reports[side, case.id])
+
+    def quiet_repetitions(self, case: Case) -> int:
+        """Rounds in which the case was measured on no side under contention."""
+        per_side = [
+            {r.run.process for r in self.reports[side, case.id] if r.run and not r.run.contended}
+            for side in self.sides
+        ]
+        return len(set.intersection(*per_side)) if per_side else 0
+
+    def run_round(self, cases: Sequence[Case]) -> None:
+        """One more repetition of ``cases`` on every side, interleaved as ``schedule`` lays
+        out: when timing two sides, they take turns group by group."""
+        round_index = self.rounds
+        self.rounds += 1
+        active = [c for c in cases if self.runnable(c)]
+        if not active:
+            return
+        if self.progress is not None:
+            self.progress.planned(len(active) * len(self.sides))
+        names = list(self.sides)
+        by_group = len(names) > 1 and not self.policy.counting
+        for side, block in schedule(active, round_index, names, by_group=by_group):
+
+            def on_result(case: Case, report: WorkerReport, side: str = side) -> None:
+                self._add(side, case, report)
+
+            supervisor = Supervisor(
+                self.policy, self.plugins, round_index, on_result, self.sides[side]
+            )
+            supervisor.run(block)
+            self.blas[side] = self.blas[side] or supervisor.blas
+            self.harness[side] = self.harness[side] or supervisor.harness
+
+    def outcomes(self, partial: bool) -> dict[str, RunOutcome]:
+        measure = self.policy.measure
+        return {
+            side: RunOutcome(
+                [
+                    merge(plan_of(c), self.reports[side, c.id], self.ceilings, measure)
+                    for c in self.cases
+                    if self.reports[side, c.id]
+                ],
+                partial,
+                self.blas[side],
+                self.harness[side],
+            )
+            for side in self.sides
+        }
+
+
 def run_cases(
     cases: Sequence[Case],
     policy: MeasurePolicy,
     plugins: Sequence[str] = (),
-    ceilings: dict[str, Any] | None = None,
+    ceilings: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    *,
+    journal: Journal | None = None,
 ) -> RunOutcome:
     """Probe, verify and measure every case in ``policy.processes`` interleaved repetitions,
-    plus up to ``policy.extra_processes`` for the cases that have not ``settled``.
-
-    Unavailable backends are skipped without starting a worker. A case that is skipped,
-    invalid or failed in one repetition is not run again. Ctrl-C ends the run early: the
-    cases that finished are kept and the outcome is marked partial.
-    """
+    plus up to ``policy.extra_processes`` for the cases that have not ``settled``. Ctrl-C
+    (or SIGTERM, which the command line turns into it) ends the run early: the cases that
+    finished are kept and the outcome is marked partial."""
     return run_sides(
-        cases, policy, {"": Side()}, plugins=plugins, ceilings=ceilings, progress=progress
+        cases,
+        policy,
+        {"": Side()},
+        plugins=plugins,
+        ceilings=ceilings,
+        progress=progress,
+        journal=journal,
     )[""]
 
 
@@ -389,67 +272,39 @@ def run_sides(
     sides: Mapping[str, Side],
     *,
     plugins: Sequence[str] = (),
-    ceilings: dict[str, Any] | None = None,
+    ceilings: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    journal: Journal | None = None,
 ) -> dict[str, RunOutcome]:
-    """``run_cases`` for several sides at once (perfkit source trees, environments),
-    interleaved as ``schedule`` lays out: in every round each side runs every active case,
-    and when timing, the sides take turns parameter group by parameter group, so load on
-    the machine that comes and goes within minutes hits every side alike. This is how two
-    commits are compared on a shared machine."""
-    names = list(sides)
-    reports: dict[tuple[str, str], list[dict[str, Any]]] = {
-        (side, case.id): [] for side in names for case in cases
-    }
-    probes = {}
-    counting = policy.measure == "instructions"
-    if counting and callgrind.available().ok:
-        callgrind.toggle_library()  # built here, once, not by every worker under valgrind
-    for case in cases:
-        name = case.implementation.backend
-        if name not in probes:
-            probes[name] = _probe(name, counting)
-        if not probes[name].ok:
-            for side in names:
-                reports[side, case.id].append({"status": "skipped", "reason": probes[name].reason})
-
-    def wanted(case: Case, round_index: int) -> bool:
-        mine = [reports[side, case.id] for side in names]
-        if not all(r["status"] == "ok" for side_reports in mine for r in side_reports):
-            return False
-        return round_index < policy.processes or not all(settled(r, policy) for r in mine)
-
+    """``run_cases`` for several sides at once (perfkit source trees, environments): in
+    every round each side runs every active case, and when timing, the sides take turns
+    parameter group by parameter group, so load on the machine that comes and goes within
+    minutes hits every side alike. This is how two commits are compared on a shared
+    machine."""
+    campaign = Campaign(
+        cases,
+        policy,
+        sides,
+        plugins=plugins,
+        ceilings=ceilings,
+        progress=progress,
+        journal=journal,
+    )
     partial = False
-    blas: dict[str, list[dict[str, Any]]] = {side: [] for side in names}
     try:
         for round_index in range(policy.processes + policy.extra_processes):
-            active = [c for c in cases if wanted(c, round_index)]
+            active = [
+                c
+                for c in cases
+                if campaign.runnable(c)
+                and (
+                    round_index < policy.processes
+                    or not all(settled(campaign.reports[s, c.id], policy) for s in sides)
+                )
+            ]
             if not active:
                 break
-            if progress is not None:
-                progress.planned(len(active) * len(names))
-            by_group = len(names) > 1 and policy.measure == "time"
-            for side, block in schedule(active, round_index, names, by_group=by_group):
-
-                def on_result(case: Case, report: dict[str, Any], side: str = side) -> None:
-                    reports[side, case.id].append(report)
-                    if progress is not None:
-                        progress.finished(case.id)
-
-                supervisor = _Supervisor(policy, plugins, round_index, on_result, sides[side])
-                supervisor.run(block)
-                blas[side] = blas[side] or supervisor.blas
+            campaign.run_round(active)
     except KeyboardInterrupt:
         partial = True
-    return {
-        side: RunOutcome(
-            [
-                _merge(c, reports[side, c.id], ceilings or {}, policy.measure)
-                for c in cases
-                if reports[side, c.id]
-            ],
-            partial,
-            blas[side],
-        )
-        for side in names
-    }
+    return campaign.outcomes(partial)

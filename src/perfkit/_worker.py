@@ -9,11 +9,14 @@ corrupt the stream.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import faulthandler
 import json
 import os
+import signal
 import statistics
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -23,13 +26,17 @@ from typing import IO, Any
 import numpy as np
 
 from perfkit import registry
+from perfkit._protocol import WorkerReport
 from perfkit.axes import Skip
 from perfkit.backend import Backend, get_backend
 from perfkit.callgrind import InstructionCounter
 from perfkit.gpu_monitor import CaseMonitor
-from perfkit.measure import MeasurePolicy, measure_thunk
+from perfkit.harness import fingerprint, load_ports_from
+from perfkit.load import ContentionMeter
+from perfkit.measure import measure_thunk
+from perfkit.policy import MeasurePolicy
 from perfkit.record import SampleRun
-from perfkit.workload import Case
+from perfkit.workload import Case, WrongOutputError
 
 __all__ = ["main"]
 
@@ -142,25 +149,26 @@ class Worker:
             self.sessions.enter_context(backend.session())
             self.session_start[backend.name] = time.perf_counter() - start
 
-    def run_case(self, case: Case) -> dict[str, Any]:
+    def run_case(self, case: Case) -> WorkerReport:
         backend = get_backend(case.implementation.backend)
         availability = backend.probe()
         if not availability.ok:
-            return {"status": "skipped", "reason": availability.reason}
+            return WorkerReport("skipped", availability.reason)
         try:
             self.session(backend)  # before the monitor, so a context is not this case's memory
         except Exception as exc:
-            return {"status": "failed", "reason": _reason(exc)}
+            return WorkerReport.failed(_reason(exc))
         monitor = backend.monitor()
         with monitor:
             report = self._verify_and_measure(case, backend, monitor)
-        if report["status"] == "ok":
-            report["metrics"].update(_energy(monitor.metrics(), report["run"]["samples"]))
+        if report.status == "ok" and report.run is not None:
+            extra = _energy(monitor.metrics(), list(report.run.samples))
+            report = dataclasses.replace(report, metrics={**report.metrics, **extra})
         return report
 
     def _verify_and_measure(
         self, case: Case, backend: Backend, monitor: CaseMonitor
-    ) -> dict[str, Any]:
+    ) -> WorkerReport:
         metrics: dict[str, float] = {}
         try:
             inputs, truth = self.inputs.get(case)
@@ -175,35 +183,31 @@ class Worker:
             check = case.workload.check(backend.from_device(output), truth, case.params)
             del output
         except Skip as exc:
-            return {"status": "skipped", "reason": str(exc) or "not supported"}
+            return WorkerReport("skipped", str(exc) or "not supported")
         except Exception as exc:
-            return {"status": "failed", "reason": _reason(exc)}
+            return WorkerReport.failed(_reason(exc))
         if check.error is not None:
             metrics["check/error"] = check.error
         if not check.ok:
-            return {"status": "invalid", "reason": check.detail, "metrics": metrics}
+            return WorkerReport("invalid", check.detail, metrics)
         budget = self.policy.budget / self.policy.processes
         try:
             if self.counter is not None:
                 run = self._count_instructions(thunk)
             else:
                 timer = backend.timer(cold=self.policy.cold)
-                with monitor.timed():
+                with monitor.timed(), ContentionMeter() as meter:
                     run = measure_thunk(thunk, timer, self.policy, budget, self.process)
+                other = meter.other_cpu
+                contended = other is not None and other > self.policy.contention_cpu
+                run = dataclasses.replace(run, other_cpu=other, contended=contended)
+        except WrongOutputError as exc:  # a timed call whose output was checked and wrong
+            return WorkerReport("invalid", str(exc), metrics)
         except Exception as exc:
-            return {"status": "failed", "reason": _reason(exc), "metrics": metrics}
+            return WorkerReport.failed(_reason(exc))
         metrics.update(memory_metrics(peak_was_reset))
         metrics["time/session_start"] = self.session_start[backend.name]
-        return {
-            "status": "ok",
-            "metrics": metrics,
-            "run": {
-                "process": run.process,
-                "loops": run.loops,
-                "samples": list(run.samples),
-                "stop": run.stop,
-            },
-        }
+        return WorkerReport("ok", "", metrics, run)
 
     def _count_instructions(self, thunk: Any) -> SampleRun:
         """Three counts of ``instruction_loops`` calls each, after one warm-up call; each
@@ -220,7 +224,7 @@ class Worker:
             for spec in specs:
                 case = registry.resolve_case(spec)
                 self.emit("start", case=case.id)
-                self.emit("result", case=case.id, **self.run_case(case))
+                self.emit("result", case=case.id, **self.run_case(case).to_json())
         self.emit("done")
 
 
@@ -250,11 +254,27 @@ def _blas_info() -> list[dict[str, Any]]:
     return [{k: v for k, v in pool.items() if k in keep} for pool in threadpool_info()]
 
 
+def _watch_parent(stream: IO[bytes]) -> None:
+    """Kill this worker's process group once the runner's end of ``stream`` closes: the
+    runner keeps it open for the worker's whole life, so end of file means it is gone
+    (however it died), and a worker must not go on measuring, or hold a GPU, for nobody."""
+
+    def watch() -> None:
+        while stream.read(65536):
+            pass
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="perfkit-parent-watch", daemon=True).start()
+
+
 def main() -> None:
     faulthandler.enable()  # a segfault leaves a Python stack in the stderr tail the runner keeps
-    job = json.loads(sys.stdin.read())
+    job = json.loads(sys.stdin.buffer.readline())
+    _watch_parent(sys.stdin.buffer)
     policy = MeasurePolicy.from_json(job["policy"])
     with _protocol_stream() as out:
+        if job.get("ports_from"):
+            load_ports_from(Path(job["ports_from"]))
         registry.load(job.get("plugins", []))
         from threadpoolctl import threadpool_limits
 
@@ -262,7 +282,7 @@ def main() -> None:
             worker = Worker(policy, int(job["process"]), out)
             if job.get("callgrind_out"):
                 worker.counter = InstructionCounter(Path(job["callgrind_out"]))
-            worker.emit("hello", pid=os.getpid(), blas=_blas_info())
+            worker.emit("hello", pid=os.getpid(), blas=_blas_info(), harness=fingerprint())
             worker.run(job["cases"])
 
 

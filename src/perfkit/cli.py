@@ -1,4 +1,5 @@
-"""The ``perfkit`` command: list, compare, run, ab, report, gate, import, env, calibrate."""
+"""The ``perfkit`` command: list, compare, run, ab, report, gate, recover, import, env,
+calibrate."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit import _commands, registry
-from perfkit.errors import ExitCode, UsageError
+from perfkit.errors import ExitCode, RunError, UsageError
 
 __all__ = ["main"]
 
@@ -106,9 +107,23 @@ def _gate_options(parser: argparse.ArgumentParser) -> None:
         help="false-discovery rate across all cases (default 0.05)",
     )
     parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="fail on UNKNOWN and AMBIGUOUS too, not only SLOWER and INVALID",
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="CONDITION[,...]",
+        help="what fails the gate (default: slower, invalid, broken, missing, underpowered, "
+        "incomparable; also: ambiguous, unknown, changed, all); underpowered fails only "
+        "past the threshold",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="fail on every condition (--fail-on all)"
+    )
+    parser.add_argument(
+        "--allow-missing",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="a case removed on purpose: a workload name or case id, * wildcards allowed",
     )
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a PR comment here")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the verdicts as JSON")
@@ -162,8 +177,23 @@ def _build_parser() -> argparse.ArgumentParser:
     chosen_ab.add_argument("--all", action="store_true", help="every registered workload")
     ab.add_argument("--backends", "-b", nargs="+", metavar="BACKEND[:VARIANT]")
     ab.add_argument("--param", "-p", action="append", default=[], metavar="NAME=V[,V...]")
+    ab.add_argument(
+        "--max-repetitions",
+        type=_positive_int,
+        default=12,
+        metavar="N",
+        help="repetitions a side an undecided case may reach (default 12); "
+        "--processes is where every case starts (default 8)",
+    )
     _policy_options(ab)
     _gate_options(ab)
+    recover = sub.add_parser(
+        "recover", help="the record(s) a run's journal holds, when the run never wrote them"
+    )
+    recover.add_argument("journal", type=Path, metavar="JOURNAL.journal.jsonl")
+    recover.add_argument(
+        "-o", "--output", type=Path, help="record file, or folder for an ab journal's sides"
+    )
     calibrate = sub.add_parser("calibrate", help="measure and cache this machine's ceilings")
     calibrate.add_argument(
         "--threads", type=_positive_int, help="BLAS and copy threads (default: all)"
@@ -172,9 +202,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from perfkit.record import load_record
+    from perfkit.journal import load_run
 
-    records = [load_record(path) for path in args.records]
+    records = [load_run(path) for path in args.records]
     path = args.output or Path("reports") / f"report-{time.strftime('%Y%m%d-%H%M%S')}.html"
     if path.suffix != ".html":
         raise UsageError(f"{path}: a report is an .html file")
@@ -190,17 +220,37 @@ def _import(args: argparse.Namespace) -> int:
     path = args.output or Path("reports") / "runs" / f"{record.run_id}.json"
     dump_record(record, path)
     counts = sum(r.status == "ok" for r in record.results)
-    print(f"record: {path} ({counts} measured cases from {record.environment['imported_from']})")
+    print(f"record: {path} ({counts} measured cases from {record.environment.imported_from})")
     return ExitCode.OK
 
 
 def _gate(args: argparse.Namespace) -> int:
     from perfkit.gate import run_gate
-    from perfkit.record import load_record
+    from perfkit.journal import load_run
 
     policy = _commands.gate_policy(args)
-    report = run_gate(load_record(args.base), load_record(args.candidate), policy)
+    report = run_gate(load_run(args.base), load_run(args.candidate), policy)
     return _commands.emit_gate(args, report)
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from perfkit.journal import JOURNAL_SUFFIX, is_journal, recover
+    from perfkit.record import dump_record
+
+    if not is_journal(args.journal):
+        raise UsageError(f"{args.journal}: not a journal (a *{JOURNAL_SUFFIX} file)")
+    records = recover(args.journal)
+    stem = args.journal.name.removesuffix(JOURNAL_SUFFIX)
+    for side, record in records.items():
+        if side:
+            folder = args.output or args.journal.parent
+            path = folder / f"{side}.json"
+        else:
+            path = args.output or args.journal.with_name(f"{stem}.json")
+        dump_record(record, path)
+        done = sum(r.status == "ok" for r in record.results)
+        print(f"record: {path} (partial: {len(record.results)} cases, {done} measured)")
+    return ExitCode.OK
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -243,33 +293,40 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
+    from perfkit._typed import to_json
     from perfkit.metadata import capture_environment
 
     environment = capture_environment()
     if args.json:
-        print(json.dumps(environment, indent=1))
+        print(json.dumps(to_json(environment), indent=1))
         return ExitCode.OK
-    machine = environment["machine"]
+    machine = environment.machine
     print(
-        f"cpu        {machine['cpu']} ({machine['cores_physical']} cores, "
-        f"{machine['cores_logical']} threads, {machine['cores_usable']} usable)"
+        f"cpu        {machine.cpu} ({machine.cores_physical} cores, "
+        f"{machine.cores_logical} threads, {machine.cores_usable} usable)"
     )
-    print(f"memory     {machine['memory_bytes'] / 2**30:.1f} GiB")
-    print(f"os         {machine['os']}")
-    print(f"python     {environment['python']['version']}")
-    git = environment["git"]
-    print(f"git        {git['sha'] or '-'}{' (dirty)' if git['dirty'] else ''}")
-    for gpu in environment.get("gpus", []):
+    print(f"memory     {(machine.memory_bytes or 0) / 2**30:.1f} GiB")
+    print(f"os         {machine.os}")
+    print(f"python     {environment.python.version}")
+    git = environment.git
+    print(f"git        {git.sha or '-'}{' (dirty)' if git.dirty else ''}")
+    for gpu in environment.gpus:
         print(
-            f"gpu {gpu['index']}      {gpu['name']}, driver {gpu['driver']}, "
-            f"{(gpu['memory_bytes'] or 0) / 2**30:.0f} GiB, "
-            f"SM clock max {gpu['sm_clock_max_mhz']} MHz"
+            f"gpu {gpu.index}      {gpu.name}, driver {gpu.driver}, "
+            f"{(gpu.memory_bytes or 0) / 2**30:.0f} GiB, "
+            f"SM clock max {gpu.sm_clock_max_mhz} MHz"
         )
-    for lib, version in environment["libraries"].items():
+    for lib, version in environment.libraries.items():
         print(f"{lib:<10} {version}")
-    for name, info in environment["backends"].items():
-        state = "available" if info["available"] else f"unavailable: {info['reason']}"
+    for name, info in environment.backends.items():
+        state = "available" if info.available else f"unavailable: {info.reason}"
         print(f"backend    {name}: {state}")
+    load = environment.load
+    if load is not None:
+        other = f"{load.other_cpu:.2f}" if load.other_cpu is not None else "?"
+        print(f"load       other processes {other} cores, governor {load.governor or '-'}")
+        for warning in load.warnings:
+            print(f"warning    {warning}")
     return ExitCode.OK
 
 
@@ -315,7 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "import":
             return _import(args)
         if args.command == "ab":
-            return _commands.ab(args)
+            from perfkit._ab_run import ab
+
+            return ab(args)
+        if args.command == "recover":
+            return _recover(args)
         if args.command == "compare":
             return _commands.measure(args, [args.workload], args.workload)
         names = sorted(registry.workloads()) if args.all else args.workload
@@ -323,6 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"perfkit: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    except RunError as exc:
+        print(f"perfkit: error: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
     except KeyboardInterrupt:
         print("perfkit: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED

@@ -1,43 +1,69 @@
-"""Baseline against candidate, case by case: ratio of medians, its CI, significance, verdict."""
+"""Baseline against candidate, case by case: what can be compared, and what the samples say.
+
+The unit of evidence is the repetition (one worker process), not the sample. Samples within
+one process share its memory placement and its moment on the machine, and processes of the
+same code differ here by up to 10-20%; a test that treats samples as independent calls that
+luck significant. So each side's repetitions are reduced to their medians, repetition i of
+the baseline is paired with repetition i of the candidate (in ``perfkit ab`` the two ran
+seconds apart), and the evidence is the per-pair ratios:
+
+- the **ratio** is the median of the per-pair ratios;
+- its **interval** is the distribution-free confidence interval of that median (order
+  statistics, ``stats.median_ci``);
+- the **p-value** is the sign test's (scipy's exact binomial test) over those ratios. It
+  assumes nothing about how processes differ (a bimodal memory placement included) beyond
+  each pair's order being a coin toss, which the interleaving makes true.
+
+Test and interval are two faces of one procedure, so they cannot contradict each other. Both
+need pairs: with fewer than six, no outcome reaches p < 0.05 (``smallest_sign_test_p``) and
+no 95% interval exists, and the case is ``UNDERPOWERED``, never a quiet pass.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
 
+from perfkit.environment import environment_mismatches
 from perfkit.record import CaseResult, RunRecord
+from perfkit.stats import median_ci, sign_test, smallest_sign_test_p
 
 __all__ = [
     "VERDICTS",
     "Comparison",
     "Verdict",
     "compare_records",
-    "environment_mismatches",
+    "paired_ratios",
+    "pairs_needed",
 ]
 
-Verdict = Literal["SAME", "FASTER", "SLOWER", "AMBIGUOUS", "UNKNOWN", "INVALID"]
+Verdict = Literal[
+    "SAME",
+    "FASTER",
+    "SLOWER",
+    "AMBIGUOUS",
+    "UNDERPOWERED",
+    "UNKNOWN",
+    "INVALID",
+    "BROKEN",
+    "MISSING",
+    "INCOMPARABLE",
+    "CHANGED",
+]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
-
-# Environment values that must agree for timings to be comparable at all, as dotted paths
-# into RunRecord.environment. A library's major version is compared, not its patch level.
-MUST_MATCH = (
-    "machine.cpu",
-    "machine.cores_logical",
-    "blas_threads",
-    "python.version@minor",
-    "libraries.numpy@major",
-)
 
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """One case, baseline vs candidate. ``ratio`` is candidate / baseline median: above 1 is
-    slower. ``q_value`` is the Mann-Whitney p-value after false-discovery control across
-    every case compared in the run."""
+    """One case, baseline vs candidate. ``ratio`` is candidate / baseline: above 1 is
+    slower. ``p_value`` is the sign test's over ``pairs`` repetition pairs, ``q_value`` the
+    same after false-discovery control across the cases compared, ``smallest_p`` the least
+    p-value that many pairs could give. The medians are each side's over all its samples."""
 
     case_id: str
     workload: str
@@ -52,99 +78,79 @@ class Comparison:
     q_value: float | None = None
     threshold: float = 0.0
     unit: str = "s"  # of the medians: seconds per call, or "instructions" per call
+    pairs: int = 0
+    smallest_p: float | None = None
+    contended: int = 0  # repetition pairs left out because one side was contended
+
+    @property
+    def crosses(self) -> bool:
+        """The ratio lies past the threshold, in the slower direction."""
+        return self.ratio is not None and self.ratio > 1 + self.threshold
 
 
-def _lookup(environment: Mapping[str, object], key: str) -> object:
-    path, _, part = key.partition("@")
-    value: object = environment
-    for name in path.split("."):
-        value = value.get(name) if isinstance(value, Mapping) else None
-    if isinstance(value, str) and part:
-        pieces = value.split(".")
-        value = ".".join(pieces[: 1 if part == "major" else 2])
-    return value
+def _median(result: CaseResult) -> float:
+    return float(np.median(np.asarray(result.measurement.samples)))  # type: ignore[union-attr]
 
 
-def environment_mismatches(
-    base: RunRecord, cand: RunRecord, keys: Sequence[str] = MUST_MATCH
-) -> list[str]:
-    """``key: base != candidate`` for every must-match key that differs."""
-    out = []
-    for key in keys:
-        a, b = _lookup(base.environment, key), _lookup(cand.environment, key)
-        if a != b:
-            out.append(f"{key}: {a!r} != {b!r}")
-    return out
-
-
-def _ratio_interval(
-    base: np.ndarray, cand: np.ndarray, confidence: float, seed: int
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of median(candidate) / median(baseline) (scipy)."""
-    from scipy import stats
-
-    def ratio(c: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
-        return np.asarray(np.median(c, axis=axis) / np.median(b, axis=axis))
-
-    result = stats.bootstrap(
-        (cand, base),
-        ratio,
-        n_resamples=2000,
-        confidence_level=confidence,
-        method="percentile",
-        vectorized=True,
-        rng=np.random.default_rng(seed),
-    )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
-def _paired_runs(base: CaseResult, cand: CaseResult) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Sample sets of the two sides paired by repetition (process index): in ``perfkit ab``
-    the two runs of a pair ran back to back; a side's extra repetitions pair with nothing."""
-    old = {run.process: run.samples for run in base.measurement.runs}  # type: ignore[union-attr]
-    new = {run.process: run.samples for run in cand.measurement.runs}  # type: ignore[union-attr]
-    return [(np.asarray(old[p]), np.asarray(new[p])) for p in sorted(old.keys() & new.keys())]
-
-
-def consistent_p_value(base: CaseResult, cand: CaseResult) -> float:
-    """A p-value for "the candidate differs, in the same direction, in every repetition".
-
-    Samples within one process are not independent draws of the case: each process has its
-    own memory placement and ran at its own moment, and processes of one side differ by up
-    to 10-20% here, so a Mann-Whitney test on pooled samples calls such luck significant.
-    This is the intersection-union test instead: a one-sided Mann-Whitney U per repetition
-    pair, in the direction of the pooled medians, and the largest of those p-values (doubled
-    for the two directions). It rejects only when every repetition agrees.
-    """
-    from scipy import stats
-
-    pooled_base = np.median(np.asarray(base.measurement.samples))  # type: ignore[union-attr]
-    pooled_cand = np.median(np.asarray(cand.measurement.samples))  # type: ignore[union-attr]
-    direction = "greater" if pooled_cand > pooled_base else "less"
-    pairs = _paired_runs(base, cand) or [
-        (np.asarray(base.measurement.samples), np.asarray(cand.measurement.samples))  # type: ignore[union-attr]
+def paired_ratios(base: CaseResult, cand: CaseResult, needed: int) -> tuple[np.ndarray, int]:
+    """Per repetition pair (same process index), candidate median / baseline median, and
+    how many pairs were left out as contended. Contended pairs are left out only where the
+    uncontended ones still number ``needed``; otherwise every pair counts (and the count of
+    contended ones is still returned, to be said)."""
+    old = {run.process: run for run in base.measurement.runs}  # type: ignore[union-attr]
+    new = {run.process: run for run in cand.measurement.runs}  # type: ignore[union-attr]
+    common = sorted(old.keys() & new.keys())
+    quiet = [p for p in common if not (old[p].contended or new[p].contended)]
+    chosen = quiet if len(quiet) >= needed else common
+    ratios = [
+        float(np.median(new[p].samples)) / float(np.median(old[p].samples))
+        if np.median(old[p].samples) > 0
+        else math.inf
+        for p in chosen
     ]
-    worst = max(float(stats.mannwhitneyu(b, a, alternative=direction).pvalue) for a, b in pairs)
-    return min(1.0, 2 * worst)
+    return np.asarray(ratios, dtype=np.float64), len(common) - len(quiet)
 
 
-def _unknown(case_id: str, workload: str, reason: str) -> Comparison:
-    return Comparison(case_id, workload, "UNKNOWN", reason)
+def _usable(ratios: np.ndarray) -> bool:
+    return bool(len(ratios)) and bool(np.all(np.isfinite(ratios)) and np.all(ratios > 0))
 
 
-def _single(base: CaseResult | None, cand: CaseResult | None, min_samples: int) -> str | None:
-    """Why a case cannot be compared (None when it can)."""
-    if cand is None:
-        return "missing from the candidate"
-    if base is None:
-        return "missing from the baseline"
-    for side, result in (("baseline", base), ("candidate", cand)):
-        if result.status != "ok":
-            return f"{result.status} in the {side}: {result.reason}"
-        count = len(result.measurement.samples) if result.measurement else 0
-        if count < min_samples:
-            return f"{count} samples in the {side}, fewer than {min_samples}"
+def pairs_needed(alpha: float) -> int:
+    """The fewest repetition pairs with which the sign test can reach ``alpha``."""
+    return next(k for k in range(1, 64) if smallest_sign_test_p(k) <= alpha)
+
+
+def _unmeasured(old: CaseResult | None, new: CaseResult | None) -> tuple[Verdict, str] | None:
+    """The verdict of a case that cannot be measured on both sides (None when it can)."""
+    if new is not None and new.status == "invalid":
+        return "INVALID", f"wrong answer: {new.reason}"
+    if old is None:
+        return "UNKNOWN", "new in the candidate"
+    if old.status != "ok":
+        return "UNKNOWN", f"{old.status} in the baseline: {old.reason}"
+    if new is None:
+        return "MISSING", "ran in the baseline, missing from the candidate"
+    if new.status == "skipped":
+        return "MISSING", f"ran in the baseline, skipped in the candidate: {new.reason}"
+    if new.status == "failed":
+        return "BROKEN", f"ran in the baseline, failed in the candidate: {new.reason}"
+    if new.version != old.version:
+        return "CHANGED", f"workload version {old.version} -> {new.version}: not comparable"
+    if not old.measurement or not new.measurement or not old.measurement.samples:
+        return "UNKNOWN", "no samples"
+    if not new.measurement.samples:
+        return "BROKEN", "no samples in the candidate"
     return None
+
+
+def _device(record: RunRecord, result: CaseResult) -> str:
+    info = record.environment.backends.get(result.backend)
+    if info is not None:
+        return info.device
+    from perfkit.backend import backends
+
+    known = backends().get(result.backend)
+    return known.device if known is not None else "cpu"
 
 
 def compare_records(
@@ -154,77 +160,139 @@ def compare_records(
     thresholds: Mapping[str, float],
     default_threshold: float,
     alpha: float = 0.05,
-    min_samples: int = 5,
-    must_match: Sequence[str] = MUST_MATCH,
 ) -> list[Comparison]:
-    """Compare every case of either record; significance is controlled across all of them
-    (Benjamini-Hochberg), so a suite of 100 cases does not flag five by chance."""
+    """Compare every case of either record. Significance is controlled across the cases
+    that have the power to be significant (Benjamini-Hochberg), so a suite of 100 cases
+    does not flag five by chance."""
     from scipy import stats
 
-    mismatches = environment_mismatches(base, cand, must_match)
-    measures = {base.policy.get("measure", "time"), cand.policy.get("measure", "time")}
-    if len(measures) > 1:
-        mismatches.append("one record counts instructions, the other measures time")
-    counting = measures == {"instructions"}
+    counting = {base.policy.counting, cand.policy.counting}
     ids = [r.case_id for r in cand.results]
     ids += [r.case_id for r in base.results if cand.result(r.case_id) is None]
-    out: list[Comparison | None] = []
-    tested: list[tuple[int, CaseResult, CaseResult]] = []
+    out: list[Comparison] = []
+    tested: list[tuple[int, CaseResult, CaseResult, float]] = []
     for case_id in ids:
         old, new = base.result(case_id), cand.result(case_id)
-        workload = (new or old).workload  # type: ignore[union-attr]
-        if new is not None and new.status == "invalid":
-            out.append(Comparison(case_id, workload, "INVALID", f"wrong answer: {new.reason}"))
-            continue
-        if mismatches:
-            out.append(_unknown(case_id, workload, "environments differ: " + "; ".join(mismatches)))
-            continue
-        why = _single(old, new, 1 if counting else min_samples)
-        if why is not None:
-            out.append(_unknown(case_id, workload, why))
+        either = new or old
+        assert either is not None
+        threshold = thresholds.get(either.workload, default_threshold)
+        early = _unmeasured(old, new)
+        if early is None and len(counting) > 1:
+            early = "INCOMPARABLE", "one record counts instructions, the other measures time"
+        if early is None:
+            assert old is not None
+            assert new is not None
+            device = _device(cand, new)
+            differ = environment_mismatches(base.environment, cand.environment, new.backend, device)
+            if differ:
+                early = "INCOMPARABLE", "environments differ: " + "; ".join(differ)
+        if early is not None:
+            out.append(
+                Comparison(case_id, either.workload, early[0], early[1], threshold=threshold)
+            )
             continue
         assert old is not None
         assert new is not None
-        tested.append((len(out), old, new))
-        out.append(None)
-    if counting:
-        for slot, old, new in tested:
-            out[slot] = _deterministic(old, new, thresholds.get(new.workload, default_threshold))
-        return [c for c in out if c is not None]
-    p_values = [consistent_p_value(old, new) for _, old, new in tested]
+        tested.append((len(out), old, new, threshold))
+        out.append(Comparison(case_id, new.workload, "UNKNOWN"))  # replaced below
+    if counting == {True}:
+        for slot, old, new, threshold in tested:
+            out[slot] = _deterministic(old, new, threshold)
+        return out
+    needed = pairs_needed(alpha)
+    judged = [
+        (slot, old, new, threshold, *paired_ratios(old, new, needed))
+        for slot, old, new, threshold in tested
+    ]
+    powered = [j for j in judged if len(j[4]) >= needed and _usable(j[4])]
+    p_values = [sign_test(np.log(j[4])) for j in powered]
     q_values = stats.false_discovery_control(p_values, method="bh").tolist() if p_values else []
-    for (slot, old, new), p, q in zip(tested, p_values, q_values, strict=True):
-        a = np.asarray(old.measurement.samples)  # type: ignore[union-attr]
-        b = np.asarray(new.measurement.samples)  # type: ignore[union-attr]
-        threshold = thresholds.get(new.workload, default_threshold)
-        ratio = float(np.median(b) / np.median(a))
-        low, high = _ratio_interval(a, b, 1 - alpha, seed=slot)
-        verdict = _verdict(ratio, q, threshold, alpha)
-        out[slot] = Comparison(
-            new.case_id,
-            new.workload,
-            verdict,
-            "",
-            float(np.median(a)),
-            float(np.median(b)),
-            ratio,
-            low,
-            high,
-            p,
-            float(q),
-            threshold,
+    q_by_slot = {j[0]: (p, q) for j, p, q in zip(powered, p_values, q_values, strict=True)}
+    for slot, old, new, threshold, ratios, contended in judged:
+        p, q = q_by_slot.get(slot, (None, None))
+        out[slot] = _judge(
+            old, new, threshold=threshold, alpha=alpha, ratios=ratios, contended=contended, p=p, q=q
         )
-    return [c for c in out if c is not None]
+    return out
+
+
+def _judge(
+    old: CaseResult,
+    new: CaseResult,
+    *,
+    threshold: float,
+    alpha: float,
+    ratios: np.ndarray,
+    contended: int,
+    p: float | None,
+    q: float | None,
+) -> Comparison:
+    """The verdict of one measured case from its per-pair ratios."""
+    base_median, cand_median = _median(old), _median(new)
+    pairs = len(ratios)
+    smallest = smallest_sign_test_p(pairs)
+    finite = _usable(ratios)
+    ratio = float(np.median(ratios)) if finite else None
+    if ratio is None and base_median > 0:
+        ratio = cand_median / base_median  # the pooled medians, when pairs cannot say
+    low = high = None
+    if finite:
+        log_low, log_high = median_ci(np.log(ratios), 1 - alpha)
+        if not math.isnan(log_low):
+            low, high = math.exp(log_low), math.exp(log_high)
+    measured = Comparison(
+        new.case_id,
+        new.workload,
+        "UNKNOWN",
+        base_median=base_median,
+        cand_median=cand_median,
+        ratio=ratio,
+        ratio_low=low,
+        ratio_high=high,
+        p_value=p,
+        q_value=q,
+        threshold=threshold,
+        pairs=pairs,
+        smallest_p=smallest,
+        contended=contended,
+    )
+
+    def verdict(name: Verdict, reason: str = "") -> Comparison:
+        return dataclasses.replace(measured, verdict=name, reason=reason)
+
+    left_out = f" ({contended} contended pairs counted)" if contended and pairs > 0 else ""
+    if pairs and not finite:
+        return verdict("UNKNOWN", "a repetition's median is 0: no ratio")
+    if not finite or p is None or q is None or low is None or high is None:
+        reason = (
+            f"{pairs} repetition pairs{left_out}: the sign test cannot reach p < {alpha:g} "
+            f"(at best {smallest:.3g}); measure more repetitions (--processes) or use perfkit ab"
+        )
+        return verdict("UNDERPOWERED", reason)
+    assert ratio is not None
+    band_low, band_high = 1 / (1 + threshold), 1 + threshold
+    if q < alpha and ratio > band_high and low > 1:
+        return verdict("SLOWER", left_out.strip())
+    if q < alpha and ratio < band_low and high < 1:
+        return verdict("FASTER", left_out.strip())
+    if band_low <= low and high <= band_high:
+        return verdict("SAME", left_out.strip())
+    if ratio > band_high or ratio < band_low:
+        reason = f"past the threshold but not significant (q={q:.3g})"
+    else:
+        reason = f"its interval {low:.3f} to {high:.3f} reaches past +-{threshold:.0%}"
+    return verdict("AMBIGUOUS", reason + left_out)
 
 
 def _deterministic(base: CaseResult, cand: CaseResult, threshold: float) -> Comparison:
     """Instruction counts do not vary by chance: the ratio alone decides, so a threshold of
     1% is usable where timings need 5% or more."""
-    a = float(np.median(np.asarray(base.measurement.samples)))  # type: ignore[union-attr]
-    b = float(np.median(np.asarray(cand.measurement.samples)))  # type: ignore[union-attr]
-    ratio = b / a
+    a, b = _median(base), _median(cand)
+    ratio = b / a if a > 0 else math.inf
     verdict: Verdict = "SAME"
-    if ratio > 1 + threshold:
+    if not math.isfinite(ratio):
+        verdict = "UNKNOWN"
+    elif ratio > 1 + threshold:
         verdict = "SLOWER"
     elif ratio < 1 / (1 + threshold):
         verdict = "FASTER"
@@ -232,21 +300,10 @@ def _deterministic(base: CaseResult, cand: CaseResult, threshold: float) -> Comp
         cand.case_id,
         cand.workload,
         verdict,
-        "",
+        "" if verdict != "UNKNOWN" else "a count of 0 instructions in the baseline",
         a,
         b,
-        ratio,
+        ratio if math.isfinite(ratio) else None,
         threshold=threshold,
         unit="instructions",
     )
-
-
-def _verdict(ratio: float, q: float, threshold: float, alpha: float) -> Verdict:
-    """SLOWER / FASTER need the size past the threshold and the significance; the size
-    alone is AMBIGUOUS; anything within the threshold is SAME."""
-    crosses = ratio > 1 + threshold or ratio < 1 / (1 + threshold)
-    if not crosses or math.isnan(ratio):
-        return "SAME"
-    if q >= alpha:
-        return "AMBIGUOUS"
-    return "SLOWER" if ratio > 1 else "FASTER"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ExitCode", "RecordError", "UsageError"]
+__all__ = ["ExitCode", "RecordError", "RunError", "UsageError"]
 
 
 class ExitCode(enum.IntEnum):
@@ -14,6 +14,7 @@ class ExitCode(enum.IntEnum):
     FAILED = 1  # a wrong answer, a crash, a regression
     USAGE = 2  # bad usage or bad input
     INTERRUPTED = 130  # Ctrl-C; what finished is kept
+    TERMINATED = 143  # SIGTERM, handled as Ctrl-C
 
 
 class UsageError(Exception):
@@ -22,3 +23,8 @@ class UsageError(Exception):
 
 class RecordError(UsageError):
     """A record that is missing, not JSON, not a perfkit record, or of an unknown schema."""
+
+
+class RunError(Exception):
+    """A run that could not finish its work (its record cannot be written): one line on
+    stderr, exit code 1, and where what finished is kept."""

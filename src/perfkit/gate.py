@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from perfkit.compare import MUST_MATCH, Comparison, compare_records
+from perfkit._typed import to_json
+from perfkit.compare import Comparison, compare_records
 from perfkit.errors import ExitCode, UsageError
 from perfkit.record import RunRecord
 from perfkit.tables import format_seconds
@@ -17,10 +19,14 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 __all__ = [
+    "DEFAULT_FAIL_ON",
+    "FAIL_CONDITIONS",
+    "FailCondition",
     "GatePolicy",
     "GateReport",
     "format_ratio",
     "format_value",
+    "parse_fail_on",
     "parse_thresholds",
     "run_gate",
 ]
@@ -49,15 +55,64 @@ def parse_thresholds(items: Iterable[str], default: float = 0.05) -> tuple[float
     return default, per_workload
 
 
+# What can fail the gate, by name. ``underpowered`` fails only where the ratio crosses the
+# threshold towards slower: a regression the samples cannot rule out is not a pass.
+FailCondition = Literal[
+    "slower",
+    "invalid",
+    "broken",
+    "missing",
+    "underpowered",
+    "incomparable",
+    "ambiguous",
+    "unknown",
+    "changed",
+]
+FAIL_CONDITIONS: tuple[str, ...] = get_args(FailCondition)
+DEFAULT_FAIL_ON: tuple[FailCondition, ...] = (
+    "slower",
+    "invalid",
+    "broken",
+    "missing",
+    "underpowered",
+    "incomparable",
+)
+
+
+def parse_fail_on(items: Iterable[str]) -> tuple[FailCondition, ...]:
+    """``["slower,broken", "missing"]`` into conditions; ``all`` names every one."""
+    chosen: list[str] = []
+    for item in items:
+        for name in (part.strip().lower() for part in item.split(",")):
+            if name == "all":
+                chosen.extend(FAIL_CONDITIONS)
+            elif name in FAIL_CONDITIONS:
+                chosen.append(name)
+            elif name:
+                raise UsageError(
+                    f"--fail-on: unknown condition {name!r}; "
+                    f"choose from {', '.join(FAIL_CONDITIONS)}, all"
+                )
+    return tuple(dict.fromkeys(chosen))  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True, slots=True)
 class GatePolicy:
+    """``alpha`` is the false-discovery rate across the cases of one look; ``looks`` splits
+    it (Bonferroni) over the looks of a sequential run, so that looking again after more
+    repetitions cannot inflate it. ``allow_missing`` holds patterns (``*`` a wildcard,
+    against the workload name or the case id) of cases removed on purpose."""
+
     threshold: float = 0.05
     per_workload: Mapping[str, float] = field(default_factory=dict)
     alpha: float = 0.05
-    min_samples: int = 5
-    must_match: tuple[str, ...] = MUST_MATCH
-    fail_on_unknown: bool = False
-    fail_on_ambiguous: bool = False
+    looks: int = 1
+    fail_on: tuple[FailCondition, ...] = DEFAULT_FAIL_ON
+    allow_missing: tuple[str, ...] = ()
+
+    @property
+    def alpha_per_look(self) -> float:
+        return self.alpha / self.looks
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +121,11 @@ class GateReport:
     candidate: str
     policy: GatePolicy
     comparisons: tuple[Comparison, ...]
+    notes: tuple[str, ...] = ()
+    rounds: int | None = None  # repetitions a side, when measured by a sequential run
+
+    def with_notes(self, notes: Sequence[str], rounds: int | None = None) -> GateReport:
+        return dataclasses.replace(self, notes=(*self.notes, *notes), rounds=rounds)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -73,14 +133,20 @@ class GateReport:
             out[c.verdict] = out.get(c.verdict, 0) + 1
         return out
 
+    def fails(self, c: Comparison) -> bool:
+        """Whether this comparison fails the gate under the policy."""
+        condition = c.verdict.lower()
+        if condition not in self.policy.fail_on:
+            return False
+        if c.verdict == "UNDERPOWERED":
+            return c.crosses
+        if c.verdict == "MISSING":
+            return not _allowed(c, self.policy.allow_missing)
+        return True
+
     @property
     def failing(self) -> list[Comparison]:
-        bad = {"SLOWER", "INVALID"}
-        if self.policy.fail_on_unknown:
-            bad.add("UNKNOWN")
-        if self.policy.fail_on_ambiguous:
-            bad.add("AMBIGUOUS")
-        return [c for c in self.comparisons if c.verdict in bad]
+        return [c for c in self.comparisons if self.fails(c)]
 
     @property
     def exit_code(self) -> int:
@@ -88,10 +154,12 @@ class GateReport:
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {v}" for v, n in sorted(self.counts().items()))
-        state = "FAIL" if self.failing else "PASS"
+        failing = len(self.failing)
+        state = f"FAIL ({failing} failing)" if failing else "PASS"
+        looks = f" over {self.policy.looks} looks" if self.policy.looks > 1 else ""
         return (
             f"{state}: {counts or 'no cases'} (threshold {self.policy.threshold:.0%}, "
-            f"alpha {self.policy.alpha:g}, FDR-controlled)"
+            f"FDR {self.policy.alpha:g}{looks}; fails on {', '.join(self.policy.fail_on)})"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -103,7 +171,10 @@ class GateReport:
                 **dataclasses.asdict(self.policy),
                 "per_workload": dict(self.policy.per_workload),
             },
-            "comparisons": [dataclasses.asdict(c) for c in self.comparisons],
+            "failing": [c.case_id for c in self.failing],
+            "notes": list(self.notes),
+            "rounds": self.rounds,
+            "comparisons": [{**to_json(c), "fails": self.fails(c)} for c in self.comparisons],
         }
 
     def markdown(self) -> str:
@@ -114,12 +185,15 @@ class GateReport:
             "",
             f"baseline `{_code(self.base)}` · candidate `{_code(self.candidate)}`",
             "",
-            "| verdict | case | baseline | candidate | ratio (95% CI) | q |",
+            *[f"> {_md(note)}" for note in self._notes()],
+            *([""] if self.notes or self.rounds else []),
+            "| verdict | case | baseline | candidate | ratio (CI) | q |",
             "| --- | --- | ---: | ---: | ---: | ---: |",
         ]
         for c in _ordered(self.comparisons):
+            verdict = f"**{c.verdict}**" if self.fails(c) else c.verdict
             lines.append(
-                f"| {c.verdict} | {_md(c.case_id)} | {format_value(c, c.base_median)} | "
+                f"| {verdict} | {_md(c.case_id)} | {format_value(c, c.base_median)} | "
                 f"{format_value(c, c.cand_median)} | {format_ratio(c)} | "
                 f"{'' if c.q_value is None else f'{c.q_value:.3g}'} |"
             )
@@ -130,23 +204,20 @@ class GateReport:
             lines += ["", "</details>"]
         return "\n".join(lines) + "\n"
 
+    def _notes(self) -> list[str]:
+        rounds = [f"measured in {self.rounds} repetitions a side"] if self.rounds else []
+        return [*rounds, *self.notes]
+
     def table(self) -> Table:
         from rich.markup import escape
         from rich.table import Table
 
-        styles = {
-            "SLOWER": "bold red",
-            "INVALID": "bold red",
-            "FASTER": "green",
-            "AMBIGUOUS": "yellow",
-            "UNKNOWN": "yellow",
-            "SAME": "",
-        }
-        table = Table(title=self.summary(), title_justify="left")
-        for name in ("verdict", "case", "baseline", "candidate", "ratio (95% CI)", "q", "note"):
+        caption = escape("\n".join(self._notes())) or None
+        table = Table(title=self.summary(), title_justify="left", caption=caption)
+        for name in ("verdict", "case", "baseline", "candidate", "ratio (CI)", "q", "note"):
             table.add_column(name)
         for c in _ordered(self.comparisons):
-            style = styles[c.verdict]
+            style = "bold red" if self.fails(c) else _STYLES.get(c.verdict, "")
             verdict = f"[{style}]{c.verdict}[/]" if style else c.verdict
             table.add_row(
                 verdict,
@@ -155,12 +226,17 @@ class GateReport:
                 format_value(c, c.cand_median),
                 format_ratio(c),
                 "" if c.q_value is None else f"{c.q_value:.3g}",
-                escape(c.reason[:60]),
+                escape(c.reason[:80]),
             )
         return table
 
 
-_ORDER = {"INVALID": 0, "SLOWER": 1, "AMBIGUOUS": 2, "UNKNOWN": 3, "FASTER": 4, "SAME": 5}
+_STYLES = {"FASTER": "green", "AMBIGUOUS": "yellow", "UNDERPOWERED": "yellow", "UNKNOWN": "dim"}
+# Failing verdicts first, then what could not be decided, then the decided ones.
+_ORDER = {v: i for i, v in enumerate((
+    "INVALID", "BROKEN", "MISSING", "SLOWER", "INCOMPARABLE", "UNDERPOWERED", "AMBIGUOUS",
+    "CHANGED", "UNKNOWN", "FASTER", "SAME",
+))}  # fmt: skip
 
 
 def _ordered(comparisons: Sequence[Comparison]) -> list[Comparison]:
@@ -193,14 +269,23 @@ def _code(text: str) -> str:
     return text.replace("`", "'").replace("\n", " ")
 
 
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """``*`` matches anything, every other character itself: case ids hold brackets."""
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+
+
+def _allowed(c: Comparison, patterns: Sequence[str]) -> bool:
+    return any(
+        _wildcard(p).fullmatch(c.workload) or _wildcard(p).fullmatch(c.case_id) for p in patterns
+    )
+
+
 def run_gate(base: RunRecord, cand: RunRecord, policy: GatePolicy) -> GateReport:
     comparisons = compare_records(
         base,
         cand,
         thresholds=policy.per_workload,
         default_threshold=policy.threshold,
-        alpha=policy.alpha,
-        min_samples=policy.min_samples,
-        must_match=policy.must_match,
+        alpha=policy.alpha_per_look,
     )
     return GateReport(base.run_id, cand.run_id, policy, tuple(comparisons))

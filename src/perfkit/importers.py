@@ -14,11 +14,17 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from perfkit._typed import FieldError, from_json
 from perfkit.axes import ParamValue, params_id
+from perfkit.environment import Environment
 from perfkit.errors import RecordError
+from perfkit.policy import MeasurePolicy
 from perfkit.record import CaseResult, Measurement, RunRecord, SampleRun
+from perfkit.workload import Work
+
+T = TypeVar("T")
 
 __all__ = ["from_asv", "from_pytest_benchmark", "import_file"]
 
@@ -60,6 +66,13 @@ def _case_parts(case_id: str) -> tuple[str, str, str]:
     return workload or head, backend or "imported", variant or "default"
 
 
+def _typed(kind: type[T], raw: Any, source: str) -> T:
+    try:
+        return from_json(kind, raw, kind.__name__.lower())
+    except FieldError as exc:
+        raise RecordError(f"{source}: {exc}") from None
+
+
 def from_pytest_benchmark(data: Mapping[str, Any], source: str) -> RunRecord:
     benchmarks = data.get("benchmarks")
     if not isinstance(benchmarks, list):
@@ -91,7 +104,7 @@ def from_pytest_benchmark(data: Mapping[str, Any], source: str) -> RunRecord:
                 "ok",
                 "",
                 bool(extra.get("reference", False)),
-                _obj(extra, "work"),
+                _typed(Work, _obj(extra, "work"), source),
                 _measurement(_numbers(stats.get("data")), metrics),
             )
         )
@@ -113,8 +126,8 @@ def from_pytest_benchmark(data: Mapping[str, Any], source: str) -> RunRecord:
         str(data.get("datetime", "")),
         f"imported {source}",
         False,
-        environment,
-        {},
+        _typed(Environment, environment, source),
+        MeasurePolicy(),
         tuple(results),
     )
 
@@ -183,7 +196,7 @@ def from_asv(
                     "ok" if measured else "skipped",
                     "" if measured else "no result in asv",
                     False,
-                    {},
+                    Work(),
                     measurement,
                 )
             )
@@ -205,8 +218,8 @@ def from_asv(
         created,
         f"imported {source}",
         False,
-        environment,
-        {},
+        _typed(Environment, environment, source),
+        MeasurePolicy(),
         tuple(results),
     )
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.backend import backends, package_versions
+from perfkit.environment import BackendInfo, Environment, GitState, Gpu, Machine, PythonInfo
 
 __all__ = ["capture_environment", "cpu_brand", "git_state"]
 
@@ -59,45 +60,45 @@ def git_state(start: Path | None = None) -> dict[str, Any]:
     return {"sha": sha, "dirty": bool(status)}
 
 
-def capture_environment(probe_backends: bool = True) -> dict[str, Any]:
-    """CPU, memory, OS, Python, library versions, GPUs (NVML), backends and git state."""
+def capture_environment(probe_backends: bool = True) -> Environment:
+    """CPU, memory, OS, Python, library versions, GPUs (NVML), backends, git state and how
+    quiet the machine is. Probing backends builds nothing (``perfkit env`` only reads)."""
     import psutil
 
     from perfkit.gpu_monitor import gpu_environment
+    from perfkit.load import system_load
 
     info = _cpu_info()
-    memory = psutil.virtual_memory()
-    env: dict[str, Any] = {
-        "machine": {
-            "cpu": cpu_brand(),
-            "arch": info.get("arch_string_raw", platform.machine()),
-            "flags": sorted(info.get("flags", [])),
-            "l2_cache_bytes": info.get("l2_cache_size"),
-            "l3_cache_bytes": info.get("l3_cache_size"),
-            "cores_logical": psutil.cpu_count(logical=True),
-            "cores_physical": psutil.cpu_count(logical=False),
-            "cores_usable": len(os.sched_getaffinity(0)),
-            "memory_bytes": memory.total,
-            "os": platform.platform(),
-            "hostname": platform.node(),
-        },
-        "python": {
-            "version": platform.python_version(),
-            "implementation": platform.python_implementation(),
-        },
-        "libraries": package_versions(*_LIBRARIES),
-        "git": git_state(),
-        "gpus": gpu_environment(),
-    }
+    machine = Machine(
+        cpu=cpu_brand(),
+        arch=info.get("arch_string_raw", platform.machine()),
+        flags=tuple(sorted(info.get("flags", []))),
+        l2_cache_bytes=info.get("l2_cache_size"),
+        l3_cache_bytes=info.get("l3_cache_size"),
+        cores_logical=psutil.cpu_count(logical=True),
+        cores_physical=psutil.cpu_count(logical=False),
+        cores_usable=len(os.sched_getaffinity(0)),
+        memory_bytes=psutil.virtual_memory().total,
+        os=platform.platform(),
+        hostname=platform.node(),
+    )
+    table = {}
     if probe_backends:
-        table = {}
         for name, backend in sorted(backends().items()):
             availability = backend.probe()
-            table[name] = {
-                "available": availability.ok,
-                "reason": availability.reason,
-                "device": backend.device,
-                "versions": backend.versions() if availability.ok else {},
-            }
-        env["backends"] = table
-    return env
+            table[name] = BackendInfo(
+                available=availability.ok,
+                reason=availability.reason,
+                device=backend.device,
+                versions=backend.versions() if availability.ok else {},
+            )
+    git = git_state()
+    return Environment(
+        machine=machine,
+        python=PythonInfo(platform.python_version(), platform.python_implementation()),
+        libraries=package_versions(*_LIBRARIES),
+        git=GitState(git["sha"], git["dirty"]),
+        gpus=tuple(Gpu(**gpu) for gpu in gpu_environment()),
+        backends=table,
+        load=system_load(),
+    )

@@ -13,6 +13,7 @@ import fcntl
 import functools
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from perfkit.roofline import cache_path
 
-__all__ = ["NativeBuildError", "build", "driver", "library", "native_dir"]
+__all__ = ["NativeBuildError", "build", "buildable", "driver", "library", "native_dir"]
 
 _SOURCES = ("Makefile", "include", "src", "bench")
 
@@ -72,6 +73,17 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def buildable() -> None:
+    """Raise NativeBuildError when the native code could not be built here (no sources, no
+    ``make``, no compiler); build nothing. A build that is merely missing is not an error."""
+    root = native_dir()
+    if not (root / "Makefile").is_file():
+        raise NativeBuildError(f"no native sources at {root} (set PERFKIT_NATIVE_DIR)")
+    for tool in ("make", os.environ.get("CC", "gcc")):
+        if shutil.which(tool) is None:
+            raise NativeBuildError(f"{tool} is not installed (apt-get install {tool})")
 
 
 @functools.cache

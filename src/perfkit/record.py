@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -10,7 +11,11 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from perfkit._atomic import write_text_atomic
-from perfkit.errors import RecordError
+from perfkit._typed import FieldError, from_json, to_json
+from perfkit.environment import Environment
+from perfkit.errors import RecordError, UsageError
+from perfkit.policy import MeasurePolicy
+from perfkit.workload import Work
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -22,12 +27,13 @@ __all__ = [
     "SampleRun",
     "Status",
     "StopReason",
+    "check_samples",
     "dump_record",
     "load_record",
     "record_from_dict",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Status = Literal["ok", "skipped", "invalid", "failed"]
 STATUSES: tuple[str, ...] = get_args(Status)
@@ -37,13 +43,20 @@ STOP_REASONS: tuple[str, ...] = get_args(StopReason)
 
 @dataclass(frozen=True, slots=True)
 class SampleRun:
-    """Samples from one worker process, each the mean of ``loops`` calls: seconds per call,
-    or instructions per call in a record whose policy has ``measure == "instructions"``."""
+    """Samples from one worker process (a repetition), each the mean of ``loops`` calls:
+    seconds per call, or instructions per call in a record whose policy counts them.
+
+    ``other_cpu`` is the CPU other processes took while the samples were taken, in cores
+    (steal time included; None where it was not measured); ``contended`` says it passed
+    the policy's ``contention_cpu``.
+    """
 
     process: int
     loops: int
     samples: tuple[float, ...]
     stop: StopReason
+    other_cpu: float | None = None
+    contended: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +74,9 @@ class Measurement:
 
 @dataclass(frozen=True, slots=True)
 class CaseResult:
+    """One case of a run. ``version`` is the workload's: results of different versions
+    measure different things and are never compared."""
+
     case_id: str
     workload: str
     backend: str
@@ -69,8 +85,9 @@ class CaseResult:
     status: Status
     reason: str = ""
     reference: bool = False
-    work: Mapping[str, Any] = field(default_factory=dict)
+    work: Work = field(default_factory=Work)
     measurement: Measurement | None = None
+    version: int = 1
 
     @property
     def implementation(self) -> str:
@@ -86,8 +103,8 @@ class RunRecord:
     created: str
     command: str
     partial: bool
-    environment: Mapping[str, Any]
-    policy: Mapping[str, Any]
+    environment: Environment
+    policy: MeasurePolicy
     results: tuple[CaseResult, ...]
     schema_version: int = SCHEMA_VERSION
 
@@ -98,49 +115,36 @@ class RunRecord:
         return None
 
 
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _result_to_dict(r: CaseResult) -> dict[str, Any]:
+    m = r.measurement
+    return {
+        "case_id": r.case_id,
+        "workload": r.workload,
+        "version": r.version,
+        "backend": r.backend,
+        "variant": r.variant,
+        "params": dict(r.params),
+        "status": r.status,
+        "reason": r.reason,
+        "reference": r.reference,
+        "work": to_json(r.work),
+        # JSON has no NaN: an undefined metric (a CI from two samples) is null.
+        "measurement": None
+        if m is None
+        else {"runs": to_json(m.runs), "metrics": to_json(m.metrics)},
+    }
 
 
 def record_to_dict(record: RunRecord) -> dict[str, Any]:
-    def result(r: CaseResult) -> dict[str, Any]:
-        m = r.measurement
-        return {
-            "case_id": r.case_id,
-            "workload": r.workload,
-            "backend": r.backend,
-            "variant": r.variant,
-            "params": dict(r.params),
-            "status": r.status,
-            "reason": r.reason,
-            "reference": r.reference,
-            "work": dict(r.work),
-            "measurement": None
-            if m is None
-            else {
-                "runs": [
-                    {
-                        "process": s.process,
-                        "loops": s.loops,
-                        "samples": list(s.samples),
-                        "stop": s.stop,
-                    }
-                    for s in m.runs
-                ],
-                # JSON has no NaN: an undefined metric (a CI from 2 samples) is null.
-                "metrics": {k: _finite_or_none(v) for k, v in m.metrics.items()},
-            },
-        }
-
     return {
         "schema_version": record.schema_version,
         "run_id": record.run_id,
         "created": record.created,
         "command": record.command,
         "partial": record.partial,
-        "environment": dict(record.environment),
-        "policy": dict(record.policy),
-        "results": [result(r) for r in record.results],
+        "environment": to_json(record.environment),
+        "policy": record.policy.to_json(),
+        "results": [_result_to_dict(r) for r in record.results],
     }
 
 
@@ -150,98 +154,67 @@ def dump_record(record: RunRecord, path: Path) -> Path:
     return write_text_atomic(path, text, fsync=True)
 
 
-# Migrations from schema N to N+1, applied in order on load. Version 1 is the first.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 adds each result's workload ``version``; every workload was at version 1
+    while schema 1 was written (none declared another), so that is what they get."""
+    results = data.get("results")
+    if isinstance(results, list):
+        data = {**data, "results": [
+            {**r, "version": 1} if isinstance(r, dict) else r for r in results
+        ]}  # fmt: skip
+    return data
 
 
-class _Reader:
-    """Typed access to untrusted JSON that names the offending field in its errors."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, where: str, problem: str) -> RecordError:
-        return RecordError(f"{self.source}: {where}: {problem}")
-
-    def get(
-        self, obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str
-    ) -> Any:
-        if key not in obj:
-            raise self.fail(where, f"missing field {key!r}")
-        value = obj[key]
-        if isinstance(value, bool) and kind in (int, float, (int, float)):
-            raise self.fail(f"{where}.{key}", f"expected a number, got {value!r}")
-        if not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            raise self.fail(f"{where}.{key}", f"expected {names}, got {type(value).__name__}")
-        return value
-
-    def number(self, value: Any, where: str) -> float:
-        if value is None:
-            return math.nan
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(where, f"expected a number, got {value!r}")
-        return float(value)
+# Migrations from schema N to N+1, applied in order on load.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
-def _read_result(reader: _Reader, raw: Any, where: str) -> CaseResult:
+def check_samples(run: SampleRun, where: str) -> None:
+    """Refuse a sample that is not a finite, non-negative number: one NaN would make every
+    statistic of its case undefined, and a comparison with it could claim anything."""
+    for i, sample in enumerate(run.samples):
+        if not (math.isfinite(sample) and sample >= 0):
+            raise FieldError(f"{where}.samples[{i}]", f"{sample!r} is not a sample")
+
+
+def _read_run(raw: Any, where: str) -> SampleRun:
+    run = from_json(SampleRun, raw, where)
+    check_samples(run, where)
+    return run
+
+
+def _read_result(raw: Any, where: str) -> CaseResult:
     if not isinstance(raw, dict):
-        raise reader.fail(where, "expected an object")
-    status = reader.get(raw, "status", str, where)
-    if status not in STATUSES:
-        raise reader.fail(f"{where}.status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        raise FieldError(where, "expected an object")
+    if isinstance(raw.get("case_id"), str):
+        where = f"{where} ({raw['case_id']})"
     measurement = None
     raw_m = raw.get("measurement")
     if raw_m is not None:
         mwhere = f"{where}.measurement"
         if not isinstance(raw_m, dict):
-            raise reader.fail(mwhere, "expected an object or null")
-        runs = []
-        for i, raw_run in enumerate(reader.get(raw_m, "runs", list, mwhere)):
-            rwhere = f"{mwhere}.runs[{i}]"
-            if not isinstance(raw_run, dict):
-                raise reader.fail(rwhere, "expected an object")
-            stop = reader.get(raw_run, "stop", str, rwhere)
-            if stop not in STOP_REASONS:
-                raise reader.fail(
-                    f"{rwhere}.stop", f"{stop!r} is not one of {', '.join(STOP_REASONS)}"
-                )
-            samples = reader.get(raw_run, "samples", list, rwhere)
-            runs.append(
-                SampleRun(
-                    process=reader.get(raw_run, "process", int, rwhere),
-                    loops=reader.get(raw_run, "loops", int, rwhere),
-                    samples=tuple(reader.number(s, f"{rwhere}.samples") for s in samples),
-                    stop=stop,
-                )
-            )
-        raw_metrics = reader.get(raw_m, "metrics", dict, mwhere)
-        metrics = {
-            str(k): reader.number(v, f"{mwhere}.metrics.{k}") for k, v in raw_metrics.items()
-        }
-        measurement = Measurement(tuple(runs), metrics)
-    return CaseResult(
-        case_id=reader.get(raw, "case_id", str, where),
-        workload=reader.get(raw, "workload", str, where),
-        backend=reader.get(raw, "backend", str, where),
-        variant=reader.get(raw, "variant", str, where),
-        params=reader.get(raw, "params", dict, where),
-        status=status,
-        reason=reader.get(raw, "reason", str, where),
-        reference=reader.get(raw, "reference", bool, where),
-        work=reader.get(raw, "work", dict, where),
-        measurement=measurement,
-    )
+            raise FieldError(mwhere, "expected an object or null")
+        runs = from_json(list[Any] | None, raw_m.get("runs"), f"{mwhere}.runs")
+        if runs is None:
+            raise FieldError(mwhere, "missing field 'runs'")
+        metrics = from_json(
+            Mapping[str, float | None], raw_m.get("metrics", {}), f"{mwhere}.metrics"
+        )
+        measurement = Measurement(
+            tuple(_read_run(r, f"{mwhere}.runs[{i}]") for i, r in enumerate(runs)),
+            {k: math.nan if v is None else v for k, v in metrics.items()},
+        )
+    plain = {k: v for k, v in raw.items() if k != "measurement"}
+    return dataclasses.replace(from_json(CaseResult, plain, where), measurement=measurement)
 
 
 def record_from_dict(data: Any, source: str = "record") -> RunRecord:
     """Validate untrusted JSON into a RunRecord, migrating older schemas first."""
-    reader = _Reader(source)
     if not isinstance(data, dict) or "schema_version" not in data:
         raise RecordError(f"{source}: not a perfkit record (no 'schema_version')")
     version = data["schema_version"]
     if not isinstance(version, int) or isinstance(version, bool):
-        raise reader.fail("schema_version", f"expected an integer, got {version!r}")
+        raise RecordError(f"{source}: schema_version: expected an integer, got {version!r}")
     if version > SCHEMA_VERSION:
         raise RecordError(
             f"{source}: schema version {version} is newer than this perfkit reads "
@@ -252,17 +225,28 @@ def record_from_dict(data: Any, source: str = "record") -> RunRecord:
             raise RecordError(f"{source}: schema version {version} is not supported")
         data = MIGRATIONS[version](data)
         version += 1
-    results = reader.get(data, "results", list, "record")
-    return RunRecord(
-        run_id=reader.get(data, "run_id", str, "record"),
-        created=reader.get(data, "created", str, "record"),
-        command=reader.get(data, "command", str, "record"),
-        partial=reader.get(data, "partial", bool, "record"),
-        environment=reader.get(data, "environment", dict, "record"),
-        policy=reader.get(data, "policy", dict, "record"),
-        results=tuple(_read_result(reader, r, f"results[{i}]") for i, r in enumerate(results)),
-        schema_version=SCHEMA_VERSION,
-    )
+    try:
+        results = from_json(list[Any], _field(data, "results"), "record.results")
+        return RunRecord(
+            run_id=from_json(str, _field(data, "run_id"), "record.run_id"),
+            created=from_json(str, _field(data, "created"), "record.created"),
+            command=from_json(str, _field(data, "command"), "record.command"),
+            partial=from_json(bool, _field(data, "partial"), "record.partial"),
+            environment=from_json(Environment, _field(data, "environment"), "environment"),
+            policy=from_json(MeasurePolicy, _field(data, "policy"), "policy"),
+            results=tuple(_read_result(r, f"results[{i}]") for i, r in enumerate(results)),
+            schema_version=SCHEMA_VERSION,
+        )
+    except FieldError as exc:
+        raise RecordError(f"{source}: {exc}") from None
+    except UsageError as exc:  # a policy whose values MeasurePolicy refuses
+        raise RecordError(f"{source}: policy: {exc}") from None
+
+
+def _field(data: Mapping[str, Any], key: str) -> Any:
+    if key not in data:
+        raise FieldError("record", f"missing field {key!r}")
+    return data[key]
 
 
 def load_record(path: Path | str) -> RunRecord:

@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Samples", "Summary", "median_ci", "relative_ci_width", "summarize"]
+__all__ = [
+    "Samples",
+    "Summary",
+    "median_ci",
+    "relative_ci_width",
+    "sign_test",
+    "smallest_sign_test_p",
+    "summarize",
+]
 
 Samples = Sequence[float] | npt.NDArray[Any]
 
@@ -107,3 +115,25 @@ def summarize(samples: Samples, confidence: float = 0.95) -> Summary:
         ci_high=high,
         count=int(data.size),
     )
+
+
+def sign_test(differences: Samples) -> float:
+    """Two-sided p-value of the sign test that the median difference is zero (scipy's exact
+    binomial test); zeros carry no sign and are left out, as the test prescribes."""
+    from scipy import stats
+
+    data = np.asarray(differences, dtype=np.float64)
+    above, below = int(np.sum(data > 0)), int(np.sum(data < 0))
+    if above + below == 0:
+        return 1.0
+    return float(stats.binomtest(above, above + below, 0.5).pvalue)
+
+
+@functools.cache
+def smallest_sign_test_p(pairs: int) -> float:
+    """The smallest p-value the sign test can give with ``pairs`` differences: every one of
+    them on the same side, ``2 / 2**pairs``. Above the level, no outcome can be significant
+    and the comparison is underpowered, whatever the data."""
+    if pairs < 1:
+        return 1.0
+    return sign_test(np.ones(pairs))

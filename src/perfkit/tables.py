@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from perfkit.axes import params_id
 from perfkit.record import CaseResult
+from perfkit.workload import Work
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -58,11 +59,11 @@ BYTE_RATE = ("throughput/gbps", "GB/s")
 ITEM_RATE = ("throughput/items_per_s", "items/s")
 
 
-def rate_of(work: Mapping[str, Any]) -> tuple[str, str]:
+def rate_of(work: Work) -> tuple[str, str]:
     """The rate a case is bound by, as (metric key, unit): flops when it does at least one
     per byte it moves, bytes otherwise; items (operations) when it counts neither."""
-    flops, nbytes = work.get("flops") or 0, work.get("bytes") or 0
-    if not flops and not nbytes and work.get("items"):
+    flops, nbytes = work.flops, work.bytes
+    if not flops and not nbytes and work.items:
         return ITEM_RATE
     return FLOP_RATE if flops and (not nbytes or flops >= nbytes) else BYTE_RATE
 

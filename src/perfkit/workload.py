@@ -20,6 +20,7 @@ __all__ = [
     "Thunk",
     "Work",
     "Workload",
+    "WrongOutputError",
     "exact_match",
     "relative_error",
     "workload",
@@ -41,6 +42,12 @@ class Work:
     bytes: float = 0.0
     items: float = 0.0
     dtype: str | None = None
+
+
+class WrongOutputError(Exception):
+    """Raised where a timed call's output is checked (an allocator driver checks every
+    block of every run) and found wrong: the case becomes ``invalid``, as a wrong answer
+    before timing would."""
 
 
 @dataclass(frozen=True, slots=True)

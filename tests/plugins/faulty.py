@@ -55,6 +55,17 @@ def _hang(x: Any, params: Params) -> Any:
     return run
 
 
+@FAULTY.port("python", "cand_breaks")
+def _cand_breaks(x: Any, params: Params) -> Any:
+    """Good where its ports come from a ``perfkit ab`` worktree (the baseline), broken in
+    the working tree (the candidate): a pull request that breaks a case."""
+    import perfkit.workloads
+
+    if "perfkit-ab-" not in perfkit.workloads.__path__[0]:
+        raise RuntimeError("the candidate broke this case")
+    return _good(x, params)
+
+
 @FAULTY.port("python", "raises")
 def _raises(x: Any, params: Params) -> Any:
     raise RuntimeError("prepare broke on purpose")

@@ -18,7 +18,7 @@ SLOWDOWN = workload(
     name="slowdown_probe",
     doc="sin() over n cached float64 values, plus PERFKIT_SLOWDOWN - 1 times as many more",
     space=ParamSpace((Axis("n", (1 << 15,), quick=(1 << 13,)),)),
-    make_inputs=lambda params, rng: rng.random(2 * int(params["n"])),
+    make_inputs=lambda params, rng: rng.random(5 * int(params["n"])),
     expected=lambda x, params: np.sin(x[: int(params["n"])]),
     check=relative_error({"float64": 1e-12}),
     work=lambda params: Work(flops=int(params["n"]), bytes=16 * int(params["n"])),
@@ -29,8 +29,8 @@ SLOWDOWN = workload(
 def _scaled(x: Any, params: Params) -> Any:
     n = int(params["n"])
     factor = float(os.environ.get("PERFKIT_SLOWDOWN", "1"))
-    if not 1 <= factor <= 2:
-        raise ValueError(f"PERFKIT_SLOWDOWN must lie in [1, 2], got {factor}")
+    if not 1 <= factor <= 5:
+        raise ValueError(f"PERFKIT_SLOWDOWN must lie in [1, 5], got {factor}")
     m = round(n * factor)
     out = np.empty_like(x)
 

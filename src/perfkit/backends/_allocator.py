@@ -20,8 +20,9 @@ from typing import Any
 from perfkit.backend import Availability, CpuBackend
 from perfkit.gpu_monitor import CaseMonitor, NullMonitor
 from perfkit.timing import Timer
+from perfkit.workload import WrongOutputError
 
-__all__ = ["AllocatorBackend", "find_library", "run_driver"]
+__all__ = ["AllocatorBackend", "driver_problem", "find_library", "run_driver"]
 
 _LIBRARY_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib")
 
@@ -65,8 +66,16 @@ class _DriverRuns:
         self.results: list[dict[str, Any]] = []
 
 
+def driver_problem(result: Mapping[str, Any]) -> str | None:
+    """What is wrong with a driver run (None: it ran to the end with every block intact)."""
+    if result.get("exit") != 0 or result.get("corrupt"):
+        return f"{result.get('corrupt')} corrupted blocks (exit {result.get('exit')})"
+    return None
+
+
 class _DriverTimer:
-    """Sums the seconds each driver run measured itself."""
+    """Sums the seconds each driver run measured itself, and checks every run: a corrupted
+    block in a timed run makes the case invalid as surely as one in the verification run."""
 
     def __init__(self, runs: _DriverRuns) -> None:
         self._runs = runs
@@ -75,6 +84,9 @@ class _DriverTimer:
         total = 0.0
         for _ in range(loops):
             result = thunk()
+            problem = driver_problem(result)
+            if problem is not None:
+                raise WrongOutputError(f"a timed run: {problem}")
             self._runs.results.append(result)
             total += float(result["seconds"])
         return total
@@ -121,6 +133,10 @@ class AllocatorBackend(CpuBackend):
     def __init__(self) -> None:
         self._runs = _DriverRuns()
 
+    def locate(self) -> None:
+        """Raise RuntimeError, saying what to install, when the library is not here."""
+        self.preload()
+
     def preload(self) -> Path | None:
         if self.soname is None:
             return None
@@ -130,12 +146,15 @@ class AllocatorBackend(CpuBackend):
         return found
 
     def probe(self) -> Availability:
-        from perfkit.native import NativeBuildError, build
+        """Whether the drivers can be built and the allocator loaded; builds nothing, so
+        that read-only commands (``perfkit list``, ``perfkit env``) stay read-only. The
+        drivers are built on their first run."""
+        from perfkit.native import buildable
 
         try:
-            build()
-            self.preload()
-        except (NativeBuildError, RuntimeError) as exc:
+            buildable()
+            self.locate()
+        except RuntimeError as exc:
             return Availability.no(str(exc))
         return Availability.yes()
 

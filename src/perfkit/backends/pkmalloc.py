@@ -13,6 +13,9 @@ class PkmallocBackend(AllocatorBackend):
     label = "pkmalloc (native/)"
     color = "#8e44ad"
 
+    def locate(self) -> None:
+        """Built from ``native/`` on first use: nothing to find until then."""
+
     def preload(self) -> Path | None:
         from perfkit.native import library
 

@@ -94,7 +94,7 @@ def color_for(implementation: str, colors: Mapping[str, str], order: Sequence[st
 
 def _groups(results: Sequence[CaseResult]) -> list[str]:
     """Parameter groups, smallest problem first."""
-    size = {params_id(r.params): r.work.get("bytes") or 0 for r in results}
+    size = {params_id(r.params): r.work.bytes or 0 for r in results}
     return sorted(size, key=lambda group: (size[group], group))
 
 
@@ -174,7 +174,7 @@ def throughput_lines(
     """Throughput against problem size (bytes the algorithm must move), log-log."""
     import plotly.graph_objects as go
 
-    ok = [r for r in measured(results, workload) if r.work.get("bytes")]
+    ok = [r for r in measured(results, workload) if r.work.bytes]
     if not ok:
         return None
     key, unit = _rate_key(ok)
@@ -182,14 +182,14 @@ def throughput_lines(
     figure = go.Figure()
     kinds = sorted({_series(r).partition(" ")[2] for r in ok})
     for series in sorted({_series(r) for r in ok}):
-        points = sorted((r for r in ok if _series(r) == series), key=lambda r: r.work["bytes"])
+        points = sorted((r for r in ok if _series(r) == series), key=lambda r: r.work.bytes)
         impl = points[0].implementation
         # Colour says the implementation; dash and marker say the rest (dtype, shape …).
         style = kinds.index(series.partition(" ")[2])
         figure.add_scatter(
             name=label(series),
             mode="lines+markers",
-            x=[r.work["bytes"] for r in points],
+            x=[r.work.bytes for r in points],
             y=[r.metric(key) for r in points],
             line={"color": color_for(impl, colors, order), "dash": _DASHES[style % len(_DASHES)]},
             marker={"symbol": _SYMBOLS[style % len(_SYMBOLS)], "size": 8},

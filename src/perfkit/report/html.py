@@ -75,38 +75,47 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[i
 
 def _environment(record: RunRecord) -> str:
     env = record.environment
-    machine = env.get("machine", {})
-    git = env.get("git", {})
+    machine, git = env.machine, env.git
     rows = [
         (
             "CPU",
-            f"{machine.get('cpu', '?')} ({machine.get('cores_physical', '?')} cores, "
-            f"{machine.get('cores_logical', '?')} threads)",
+            f"{machine.cpu or '?'} ({machine.cores_physical or '?'} cores, "
+            f"{machine.cores_logical or '?'} threads)",
         ),
-        ("memory", f"{(machine.get('memory_bytes') or 0) / 2**30:.1f} GiB"),
-        ("OS", machine.get("os", "?")),
-        ("Python", env.get("python", {}).get("version", "?")),
-        ("git", f"{git.get('sha') or '-'}{' (dirty)' if git.get('dirty') else ''}"),
+        ("memory", f"{(machine.memory_bytes or 0) / 2**30:.1f} GiB"),
+        ("OS", machine.os or "?"),
+        ("Python", env.python.version or "?"),
+        ("git", f"{git.sha or '-'}{' (dirty)' if git.dirty else ''}"),
         (
             "BLAS",
             ", ".join(
                 f"{b.get('internal_api', '?')} {b.get('version') or ''} "
                 f"{b.get('num_threads', '?')} threads"
-                for b in env.get("blas", [])
+                for b in env.blas
             )
             or "-",
         ),
-        ("libraries", ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items())),
+        ("libraries", ", ".join(f"{k} {v}" for k, v in env.libraries.items())),
+        ("harness", env.harness or "-"),
     ]
-    for device, ceiling in env.get("ceilings", {}).items():
+    if env.load is not None:
+        other = "?" if env.load.other_cpu is None else f"{env.load.other_cpu:.2f} cores"
+        warnings = "; ".join(env.load.warnings) or "quiet"
+        rows.append(("load before the run", f"other processes {other}: {warnings}"))
+    contended = sum(
+        run.contended for r in record.results if r.measurement for run in r.measurement.runs
+    )
+    if contended:
+        rows.append(("contended repetitions", f"{contended} (other processes took the CPU)"))
+    for device, ceiling in env.ceilings.items():
         peaks = ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in ceiling.get("flops", {}).items())
         bandwidth = ", ".join(
             f"{s / 2**20:g} MiB {b / 1e9:.0f} GB/s" for s, b in ceiling.get("bandwidth", [])
         )
         rows.append((f"ceilings ({device})", f"{peaks}; copy {bandwidth}"))
-    for name, info in env.get("backends", {}).items():
-        state = "available" if info.get("available") else f"unavailable: {info.get('reason')}"
-        versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
+    for name, info in env.backends.items():
+        state = "available" if info.available else f"unavailable: {info.reason}"
+        versions = ", ".join(f"{k} {v}" for k, v in info.versions.items())
         rows.append((f"backend {name}", f"{state}{'; ' + versions if versions else ''}"))
     table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     partial = " · <b>partial</b>" if record.partial else ""
@@ -119,17 +128,17 @@ def _environment(record: RunRecord) -> str:
 def _summary(records: Sequence[RunRecord]) -> str:
     """One paragraph: what was measured, where, and how it went."""
     latest = records[-1]
-    machine = latest.environment.get("machine", {})
-    git = latest.environment.get("git", {})
+    machine = latest.environment.machine
+    git = latest.environment.git
     counts: dict[str, int] = {}
     for result in latest.results:
         counts[result.status] = counts.get(result.status, 0) + 1
     status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    sha = (git.get("sha") or "no git")[:10] + (" (dirty)" if git.get("dirty") else "")
+    sha = (git.sha or "no git")[:10] + (" (dirty)" if git.dirty else "")
     generated = time.strftime("%Y-%m-%d %H:%M:%S %z")
     return (
         f'<p class="muted">{len(records)} record(s), newest {_e(latest.run_id)}: {_e(status)}'
-        f" · {_e(machine.get('cpu', '?'))}, {_e(machine.get('cores_logical', '?'))} CPUs"
+        f" · {_e(machine.cpu or '?')}, {_e(machine.cores_logical or '?')} CPUs"
         f" · {_e(sha)} · generated {_e(generated)} · environment at the end</p>"
     )
 
@@ -156,12 +165,12 @@ def _gate_section(base: RunRecord, candidate: RunRecord) -> str:
     from perfkit.gate import GatePolicy, format_ratio, format_value, run_gate
 
     report = run_gate(base, candidate, GatePolicy())
-    css = {"SLOWER": "slower", "INVALID": "slower", "FASTER": "faster"}
     rows = []
     for c in sorted(report.comparisons, key=lambda c: (c.verdict == "SAME", c.case_id)):
+        css = "slower" if report.fails(c) else ("faster" if c.verdict == "FASTER" else "")
         rows.append(
             [
-                f'<span class="{css.get(c.verdict, "")}">{_e(c.verdict)}</span>',
+                f'<span class="{css}">{_e(c.verdict)}</span>',
                 _e(c.case_id),
                 format_value(c, c.base_median),
                 format_value(c, c.cand_median),
@@ -172,10 +181,18 @@ def _gate_section(base: RunRecord, candidate: RunRecord) -> str:
         )
     head = (
         f"<p>{_e(report.summary())}: baseline {_e(base.run_id)}, candidate "
-        f"{_e(candidate.run_id)}; <code>perfkit gate</code> gives the same verdicts.</p>"
+        f"{_e(candidate.run_id)}; the default gate policy, as <code>perfkit gate</code> "
+        "without options.</p>"
     )
+    harnesses = (base.environment.harness, candidate.environment.harness)
+    if None not in harnesses and harnesses[0] != harnesses[1]:
+        head += (
+            f'<p class="slower">The two records were measured by different harnesses '
+            f"({_e(harnesses[0] or '')} and {_e(harnesses[1] or '')}): part of any difference "
+            "may be the harness's.</p>"
+        )
     return head + _table(
-        ["verdict", "case", "baseline", "candidate", "ratio (95% CI)", "q", "reason"],
+        ["verdict", "case", "baseline", "candidate", "ratio (CI)", "q", "reason"],
         rows,
         {2, 3, 4, 5},
     )
@@ -214,7 +231,7 @@ def build_report(records: Sequence[RunRecord], title: str) -> str:
             index += 1
 
     parts.append("<h2>Roofline</h2>")
-    for device, ceiling in latest.environment.get("ceilings", {}).items() or [("cpu", None)]:
+    for device, ceiling in latest.environment.ceilings.items() or [("cpu", None)]:
         mine = [r for r in latest.results if devices.get(r.backend, "cpu") == device]
         add(overview.roofline(mine, ceiling, colors, device))
     for workload in sorted({r.workload for r in latest.results}):

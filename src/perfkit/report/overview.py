@@ -30,14 +30,11 @@ def roofline(
     ok = [
         r
         for r in results
-        if r.status == "ok"
-        and r.work.get("flops")
-        and r.work.get("bytes")
-        and r.metric("throughput/gflops")
+        if r.status == "ok" and r.work.flops and r.work.bytes and r.metric("throughput/gflops")
     ]
     if not ok:
         return None
-    intensity = [r.work["flops"] / r.work["bytes"] for r in ok]
+    intensity = [r.work.flops / r.work.bytes for r in ok]
     low, high = min(intensity) / 4, max(intensity) * 4
     figure = go.Figure()
     if ceiling:
@@ -117,10 +114,7 @@ def history(records: Sequence[RunRecord], workload: str) -> go.Figure | None:
     if len(records) < 2:
         return None
     ordered = sorted(records, key=lambda rec: rec.created)
-    ticks = [
-        f"{rec.created[:16]} {(rec.environment.get('git', {}).get('sha') or '')[:8]}"
-        for rec in ordered
-    ]
+    ticks = [f"{rec.created[:16]} {(rec.environment.git.sha or '')[:8]}" for rec in ordered]
     cases = sorted({r.case_id for rec in ordered for r in measured(rec.results, workload)})
     if not cases:
         return None

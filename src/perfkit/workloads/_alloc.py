@@ -10,6 +10,7 @@ import numpy as np
 
 from perfkit.axes import Axis, Params, ParamSpace
 from perfkit.backend import get_backend
+from perfkit.backends._allocator import driver_problem
 from perfkit.registry import register_workload
 from perfkit.workload import CheckResult, Implementation, Prepare, Thunk, Work, Workload, workload
 
@@ -28,11 +29,8 @@ ALLOCATORS: tuple[tuple[str, str, Mapping[str, str]], ...] = (
 
 def _check(output: Any, truth: Any, params: Params) -> CheckResult:
     """The driver ran to the end and every block came back as it was written."""
-    if output.get("exit") != 0 or output.get("corrupt"):
-        return CheckResult(
-            False, None, f"{output.get('corrupt')} corrupted blocks (exit {output.get('exit')})"
-        )
-    return CheckResult(True, 0.0)
+    problem = driver_problem(output)
+    return CheckResult(True, 0.0) if problem is None else CheckResult(False, None, problem)
 
 
 def _port(pattern: str, backend: str, env: Mapping[str, str]) -> Prepare:
