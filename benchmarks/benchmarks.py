@@ -46,15 +46,17 @@ def make_class(workload: Workload) -> type:
                 raise NotImplementedError(availability.reason)  # asv marks it skipped
             rng = np.random.default_rng(workload.seed(params, 0))
             inputs = workload.make_inputs(params, rng)
+            self.thunk = None
             try:
-                self.thunk = impl.prepare(inputs, params)
+                thunk = impl.prepare(inputs, params)
             except Skip as exc:
                 raise NotImplementedError(str(exc)) from None
             result = workload.check(
-                backend.from_device(self.thunk()), workload.expected(inputs, params), params
+                backend.from_device(thunk()), workload.expected(inputs, params), params
             )
             if not result.ok:  # a wrong answer is never timed
                 raise ValueError(f"{workload.name} {key}: {result.detail}")
+            self.thunk = thunk
             self.backend = backend
             self.work = workload.work(params)
 

@@ -112,6 +112,34 @@ def test_a_broken_allocator_is_caught_by_the_drivers_checks(tmp_path: Path) -> N
     assert "corrupted blocks" in verdict.detail
 
 
+def test_every_timed_driver_run_is_checked() -> None:
+    """The verification run came back clean; a later, timed run does not: the timer stops
+    with the problem, and the worker makes the case invalid."""
+    from perfkit.backends._allocator import _DriverRuns, _DriverTimer
+    from perfkit.workload import WrongOutputError
+
+    clean = {"exit": 0, "corrupt": 0, "seconds": 0.01}
+    runs = iter([clean, clean, {"exit": 3, "corrupt": 2, "seconds": 0.01}])
+    timer = _DriverTimer(_DriverRuns())
+    assert timer.time(lambda: next(runs), 2) == pytest.approx(0.02)
+    with pytest.raises(WrongOutputError, match="2 corrupted blocks"):
+        timer.time(lambda: next(runs), 1)
+
+
+def test_a_wrong_output_while_timing_makes_the_case_invalid() -> None:
+    from perfkit import MeasurePolicy
+    from perfkit._runner import run_cases
+    from tests.conftest import FAULTY
+
+    registry.load([FAULTY])
+    cases = registry.expand_cases(
+        registry.get_workload("faulty_probe"), ["python:wrong_later"], quick=True
+    )
+    (result,) = run_cases(cases, MeasurePolicy.quick(timeout=60.0), [FAULTY]).results
+    assert result.status == "invalid"
+    assert "went wrong on call" in result.reason
+
+
 def test_compare_ranks_the_allocators(tmp_path: Path) -> None:
     out = tmp_path / "larson.json"
     done = perfkit(

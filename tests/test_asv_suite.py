@@ -47,7 +47,25 @@ def test_one_class_per_workload_with_its_version_and_params() -> None:
 
 
 def test_setup_times_only_a_verified_thunk() -> None:
-    bench = _suite().vector_add()
-    bench.setup("numpy:default", 1024, "float32")
-    bench.time_call("numpy:default", 1024, "float32")
-    assert bench.track_throughput("numpy:default", 1024, "float32") > 0
+    """A wrong answer stops setup (asv then times nothing), a port's skip becomes asv's
+    skip, and what is timed is the thunk whose output was checked."""
+    import numpy as np
+    import pytest
+
+    from tests.conftest import FAULTY
+
+    registry.load([FAULTY])
+    suite = _suite()
+    workload = registry.get_workload("faulty_probe")
+    bench = suite.make_class(workload)()  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="relative error"):
+        bench.setup("python:wrong", 100)
+    assert bench.thunk is None
+    with pytest.raises(NotImplementedError, match="needs hardware"):
+        bench.setup("python:skips", 100)
+    bench.setup("python:good", 100)
+    x = workload.make_inputs({"n": 100}, np.random.default_rng(workload.seed({"n": 100}, 0)))
+    np.testing.assert_array_equal(bench.thunk(), 2.0 * x)
+    bench.time_call("python:good", 100)
+    rate = bench.track_throughput("python:good", 100)
+    assert 1e-3 < rate < 1e3  # GB/s of a 1.6 kB call: bounded, not merely positive

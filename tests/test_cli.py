@@ -84,7 +84,7 @@ def test_compare_quick_prints_a_table_and_writes_a_record(tmp_path: Path) -> Non
     record = load_record(tmp_path / path)
     assert path.parent == Path("reports/runs")
     assert [r.status for r in record.results if r.backend == "numpy"] == ["ok", "ok"]
-    assert record.policy["processes"] == 1
+    assert record.policy.processes == 1
     assert record.environment.blas_threads >= 1
     assert record.environment.blas, "the worker's BLAS pools are recorded"
     assert "compare --workload matmul" in record.command
@@ -147,16 +147,25 @@ def test_run_all_quick_calibrates_once_and_reports_roof(tmp_path: Path) -> None:
     )
 
 
-def test_list_and_env(tmp_path: Path) -> None:
+def test_list_and_env_only_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """They report, and build nothing: not the native code, whose build they once ran."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PERFKIT_CACHE_DIR", str(cache))
     listing = perfkit("list", cwd=tmp_path)
     assert listing.returncode == 0
     assert "numpy: default (ref)" in listing.stdout
     assert "backends" in listing.stdout
     env = perfkit("env", "--json", cwd=tmp_path)
     assert env.returncode == 0
-    assert json.loads(env.stdout)["backends"]["numpy"]["available"] is True
+    data = json.loads(env.stdout)
+    assert data["backends"]["numpy"]["available"] is True
+    assert data["load"]["other_cpu"] >= 0
     plain = perfkit("env", cwd=tmp_path)
     assert plain.stdout.startswith("cpu ")
+    assert "load " in plain.stdout
+    for done in (listing, env, plain):
+        assert "building" not in done.stderr
+    assert not (cache / "native").exists()
 
 
 def test_import_and_help_need_only_numpy() -> None:

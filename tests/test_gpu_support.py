@@ -66,6 +66,33 @@ def test_cold_event_timing_flushes_before_every_call_and_never_counts_the_flush(
     assert 0.005 <= hot.time(thunk, 5) < 0.05
 
 
+class _GpuClock(_HostClock):
+    """A device that takes ``per_call`` seconds a call, whatever the host does."""
+
+    def __init__(self, per_call: float) -> None:
+        self.per_call = per_call
+        self.calls = 0
+
+    def seconds(self, start: _HostEvent, end: _HostEvent) -> float:
+        return self.per_call * self.calls
+
+
+def test_a_kernel_shorter_than_its_launch_is_flagged_launch_bound() -> None:
+    """The host takes 1 ms to launch each call. A device that needs 0.2 ms a call waited
+    on the host (the events measured the launch rate); one that needs 10 ms did not."""
+    for per_call, flagged in ((0.0002, 1), (0.01, 0)):
+        clock = _GpuClock(per_call)
+
+        def thunk(clock: _GpuClock = clock) -> None:
+            clock.calls += 1
+            time.sleep(0.001)
+
+        timer = CudaEventTimer(clock, lambda: None)
+        clock.calls = 0
+        timer.time(thunk, 5)
+        assert (timer.samples, timer.launch_bound) == (1, flagged)
+
+
 def test_energy_per_call_is_mean_power_times_the_median_call() -> None:
     metrics = _energy({"gpu/power_w": 300.0, "gpu/mem_peak": 1.0}, [0.001, 0.002, 0.010])
     assert metrics["gpu/energy_per_call_j"] == pytest.approx(0.6)

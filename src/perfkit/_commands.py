@@ -281,6 +281,13 @@ def print_results(record: Any, title: str) -> None:
             out.print(
                 f"{result.status}: {result.case_id}: {result.reason}", markup=False, highlight=False
             )
+        if (result.metric("gpu/launch_bound") or 0) >= 0.5:
+            out.print(
+                f"launch-bound: {result.case_id}: the GPU waited on the host; its time is the "
+                "launch rate, not the kernel's",
+                markup=False,
+                highlight=False,
+            )
 
 
 def gate_policy(args: argparse.Namespace, looks: int = 1) -> Any:

@@ -36,6 +36,7 @@ from perfkit.load import ContentionMeter
 from perfkit.measure import measure_thunk
 from perfkit.policy import MeasurePolicy
 from perfkit.record import SampleRun
+from perfkit.timing import CudaEventTimer
 from perfkit.workload import Case, WrongOutputError
 
 __all__ = ["main"]
@@ -201,6 +202,8 @@ class Worker:
                 other = meter.other_cpu
                 contended = other is not None and other > self.policy.contention_cpu
                 run = dataclasses.replace(run, other_cpu=other, contended=contended)
+                if isinstance(timer, CudaEventTimer) and timer.samples:
+                    metrics["gpu/launch_bound"] = timer.launch_bound / timer.samples
         except WrongOutputError as exc:  # a timed call whose output was checked and wrong
             return WorkerReport("invalid", str(exc), metrics)
         except Exception as exc:

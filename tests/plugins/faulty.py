@@ -13,6 +13,7 @@ import numpy as np
 
 from perfkit import Axis, ParamSpace, Skip, Work, register_workload, relative_error, workload
 from perfkit.axes import Params
+from perfkit.workload import WrongOutputError
 
 FAULTY = workload(
     name="faulty_probe",
@@ -64,6 +65,21 @@ def _cand_breaks(x: Any, params: Params) -> Any:
     if "perfkit-ab-" not in perfkit.workloads.__path__[0]:
         raise RuntimeError("the candidate broke this case")
     return _good(x, params)
+
+
+@FAULTY.port("python", "wrong_later")
+def _wrong_later(x: Any, params: Params) -> Any:
+    """Right when verified, wrong from its fifth call on, where only a check of every timed
+    call (as the allocator drivers have) can see it."""
+    calls = [0]
+
+    def run() -> Any:
+        calls[0] += 1
+        if calls[0] >= 5:
+            raise WrongOutputError(f"went wrong on call {calls[0]}")
+        return 2.0 * x
+
+    return run
 
 
 @FAULTY.port("python", "raises")
