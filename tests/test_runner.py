@@ -287,7 +287,7 @@ def test_a_malformed_worker_message_fails_its_case_not_the_run(
     monkeypatch.setenv("BAD_WORKER", mode)
     got: dict[str, WorkerReport] = {}
     cases = _cases("python:good", "python:wrong")
-    supervisor = Supervisor(QUICK, [], 0, lambda c, r: got.setdefault(c.id, r), Side())
+    supervisor = Supervisor(QUICK, [], 0, Side(), lambda c, r: got.setdefault(c.id, r))
     supervisor.command = [sys.executable, str(FAULTY.parent / "bad_worker.py")]
     supervisor.run(cases)  # raises nothing
     assert sorted(got) == sorted(c.id for c in cases)  # each case in a fresh worker

@@ -85,9 +85,9 @@ def schedule(
     parameter groups and every side runs each group before the next group starts, the
     first side turning with every group and every round (A B, B A, A B, ... then B A, A B,
     ... in the next round), so a side is never always first and the same group's
-    measurements of both sides lie seconds apart, not a whole round. That costs a worker
-    start per group and side (about 0.25 s here), which is why one side alone, and
-    instruction counts that no load disturbs, keep one worker per round."""
+    measurements of both sides lie seconds apart, not a whole round. Each side keeps one
+    worker for the round either way (``Campaign.run_round``); one side alone, and
+    instruction counts that no load disturbs, need no turns."""
     groups = _ordered_groups(active, round_index)
     if not by_group:
         ordered = [case for group in groups for case in group]
@@ -213,17 +213,25 @@ class Campaign:
             self.progress.planned(len(active) * len(self.sides))
         names = list(self.sides)
         by_group = len(names) > 1 and not self.policy.counting
-        for side, block in schedule(active, round_index, names, by_group=by_group):
-
-            def on_result(case: Case, report: WorkerReport, side: str = side) -> None:
-                self._add(side, case, report)
-
-            supervisor = Supervisor(
-                self.policy, self.plugins, round_index, on_result, self.sides[side]
-            )
-            supervisor.run(block)
-            self.blas[side] = self.blas[side] or supervisor.blas
-            self.harness[side] = self.harness[side] or supervisor.harness
+        # One worker a side for the whole round, fed group by group as the sides take turns.
+        workers = {
+            side: Supervisor(self.policy, self.plugins, round_index, self.sides[side])
+            for side in names
+        }
+        finished = False
+        try:
+            for side, block in schedule(active, round_index, names, by_group=by_group):
+                for case in block:
+                    self._add(side, case, workers[side].measure(case))
+            finished = True
+        finally:
+            for side, worker in workers.items():
+                if finished:
+                    worker.close()
+                else:
+                    worker.abort()
+                self.blas[side] = self.blas[side] or worker.blas
+                self.harness[side] = self.harness[side] or worker.harness
 
     def outcomes(self, partial: bool) -> dict[str, RunOutcome]:
         measure = self.policy.measure

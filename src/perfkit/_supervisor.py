@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -82,65 +82,122 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 class _Deadline:
-    """A per-case time limit that restarts whenever the worker begins a new case."""
+    """A time limit in seconds from now."""
 
-    def __init__(self, seconds: float, first: float | None = None) -> None:
-        self.seconds = seconds
-        self.at = time.monotonic() + max(seconds, first or 0.0)
-
-    def restart(self) -> None:
-        self.at = time.monotonic() + self.seconds
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
 
 
 class _Stalled:
     """The deadline passed with no word from the worker."""
 
 
-def _lines(stream: IO[bytes], deadline: _Deadline) -> Iterator[bytes | _Stalled]:
-    """Yield protocol lines from ``stream``; a ``_Stalled`` once when the deadline passes."""
-    selector = selectors.DefaultSelector()
-    selector.register(stream, selectors.EVENT_READ)
-    buffer = b""
-    fd = stream.fileno()
-    try:
+class _LineReader:
+    """Protocol lines from a worker's stdout, across calls, each read under a deadline."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._fd = stream.fileno()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(stream, selectors.EVENT_READ)
+        self._buffer = b""
+
+    def next(self, deadline: _Deadline) -> bytes | _Stalled | None:
+        """The next non-empty line; ``_Stalled`` past the deadline; None at end of file."""
         while True:
+            if b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                if line.strip():
+                    return line
+                continue
             remaining = deadline.at - time.monotonic()
             if remaining <= 0:
-                yield _Stalled()
-                return
-            if not selector.select(timeout=min(remaining, 1.0)):
+                return _Stalled()
+            if not self._selector.select(timeout=min(remaining, 1.0)):
                 continue
-            chunk = os.read(fd, 65536)
+            chunk = os.read(self._fd, 65536)
             if not chunk:
-                return
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                if line.strip():
-                    yield line
-    finally:
-        selector.close()
+                return None
+            self._buffer += chunk
+
+    def close(self) -> None:
+        self._selector.close()
 
 
-@dataclass
-class _State:
-    """How far a worker got: results received, the case it is on, why it was stopped."""
+class _Process:
+    """One live worker: its process, where its stderr goes, its line reader."""
 
-    finished: int = 0
-    current: Case | None = None
-    failure: str | None = None
+    def __init__(self, command: list[str], env: dict[str, str], job: dict[str, Any]) -> None:
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in end())
+        self.scratch: tempfile.TemporaryDirectory[str] | None = None
+        if job.get("counting"):
+            # Each worker its own callgrind output: a restarted worker numbers dumps from 1.
+            self.scratch = tempfile.TemporaryDirectory(prefix="perfkit-cg-")
+            out_file = Path(self.scratch.name) / "callgrind.out"
+            job = {**job, "callgrind_out": str(out_file)}
+            command = [*valgrind_prefix(out_file), *command]
+        self.proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=env,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        self.lines = _LineReader(self.proc.stdout)
+        self.send(job)
+
+    def send(self, message: object) -> None:
+        """One line to the worker; the pipe stays open (its end tells the worker we are
+        gone)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def failure(self) -> str:
+        """Why the worker ended: its exit code and the tail of its stderr."""
+        code = self.proc.wait()
+        return f"worker exited with code {code}: {_tail(self.stderr)}"
+
+    def end(self, kill: bool) -> None:
+        """Stop the worker (kill it, or ask it to finish and wait) and free what it held."""
+        try:
+            if not kill:
+                with contextlib.suppress(OSError):
+                    self.send(None)  # the end of the cases: the worker says done and exits
+                try:
+                    self.proc.wait(timeout=_STARTUP_SECONDS)
+                except subprocess.TimeoutExpired:
+                    kill = True
+            if kill:
+                _kill(self.proc)
+        finally:
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+            self.lines.close()
+            self.stderr.close()
+            if self.scratch is not None:
+                self.scratch.cleanup()
 
 
 class Supervisor:
-    """Runs one repetition's cases through as many workers as crashes and hangs require."""
+    """One repetition's worker on one side, fed one case at a time.
+
+    The worker lives across the cases it is given, so a round on one side costs one worker
+    start however its cases are interleaved with another side's. A crash, a hang past the
+    per-case timeout or a malformed message fails the case it happened in; the next case
+    starts a fresh worker. ``close`` ends the worker: every repetition is its own process.
+    """
 
     def __init__(
         self,
         policy: MeasurePolicy,
         plugins: list[str],
         round_index: int,
-        on_result: OnResult,
         side: Side,
+        on_result: OnResult | None = None,
     ) -> None:
         self.policy = policy
         self.side = side
@@ -150,15 +207,45 @@ class Supervisor:
         self.blas: list[dict[str, Any]] = []
         self.harness: str | None = None
         self.command = [sys.executable, "-m", "perfkit._worker"]  # tests stand in their own
+        self._worker: _Process | None = None
 
     def run(self, cases: list[Case]) -> None:
-        pending = list(cases)
-        while pending:
-            done = self._one_worker(pending)
-            pending = pending[done:]
+        """Measure ``cases`` in order, telling ``on_result`` of each, then end the worker."""
+        try:
+            for case in cases:
+                report = self.measure(case)
+                if self.on_result is not None:
+                    self.on_result(case, report)
+        finally:
+            self.close()
 
-    def _one_worker(self, pending: list[Case]) -> int:
-        """Start a worker on ``pending``; return how many of them got a result."""
+    def measure(self, case: Case) -> WorkerReport:
+        """The worker's report on ``case``, or a failed one saying what went wrong."""
+        try:
+            worker = self._worker or self._start()
+        except _StartError as exc:
+            return WorkerReport.failed(str(exc))
+        try:
+            worker.send(case.to_json())
+            return self._follow(worker, case)
+        except BaseException:
+            self._stop(kill=True)
+            raise
+
+    def close(self) -> None:
+        """End the worker once it has finished (it is asked to, then waited for)."""
+        self._stop(kill=False)
+
+    def abort(self) -> None:
+        """End the worker at once (the run is being interrupted)."""
+        self._stop(kill=True)
+
+    def _stop(self, kill: bool) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.end(kill)
+
+    def _start(self) -> _Process:
         job = {
             "policy": self.policy.to_json(),
             "plugins": self.plugins,
@@ -166,101 +253,56 @@ class Supervisor:
             "ports_from": str(self.side.ports_from) if self.side.ports_from else None,
             # Under callgrind one BLAS thread: spinning helper threads make counts vary.
             "blas_threads": 1 if self.policy.counting else effective_threads(self.policy),
-            "cases": [case.to_json() for case in pending],
+            "counting": self.policy.counting,
         }
-        command = list(self.command)
-        scratch = None
-        if self.policy.counting:
-            # Each worker its own callgrind output: a restarted worker numbers dumps from 1.
-            scratch = tempfile.TemporaryDirectory(prefix="perfkit-cg-")
-            out_file = Path(scratch.name) / "callgrind.out"
-            job["callgrind_out"] = str(out_file)
-            command = [*valgrind_prefix(out_file), *command]
+        worker = _Process(list(self.command), _worker_env(self.side), job)
+        # Start-up (imports, plugins, valgrind) has its own allowance, so a short per-case
+        # timeout does not fail a worker that is merely slow to start.
+        line = worker.lines.next(_Deadline(_STARTUP_SECONDS))
         try:
-            return self._supervise(job, command, pending)
-        finally:
-            if scratch is not None:
-                scratch.cleanup()
-
-    def _supervise(self, job: dict[str, Any], command: list[str], pending: list[Case]) -> int:
-        with tempfile.TemporaryFile() as stderr:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=_worker_env(self.side),
-                start_new_session=True,
-            )
-            try:
-                assert proc.stdin is not None
-                # One line, then the pipe stays open: its end tells the worker we are gone.
-                proc.stdin.write(json.dumps(job).encode() + b"\n")
-                proc.stdin.flush()
-                state = self._read(proc, {case.id: case for case in pending})
-                if state.failure is not None:
-                    _kill(proc)
-                code = proc.wait()
-            except BaseException:
-                _kill(proc)
-                raise
-            finally:
-                for pipe in (proc.stdin, proc.stdout):
-                    if pipe is not None:
-                        with contextlib.suppress(OSError):
-                            pipe.close()
-            if state.finished == len(pending):
-                return state.finished
-            failure = state.failure or f"worker exited with code {code}: {_tail(stderr)}"
-            # Blame the case it was running, or every case if it never began one.
-            blamed = [state.current] if state.current is not None else pending[state.finished :]
-            for case in blamed:
-                self.on_result(case, WorkerReport.failed(failure))
-            return state.finished + len(blamed)
-
-    def _read(self, proc: subprocess.Popen[bytes], by_id: Mapping[str, Case]) -> _State:
-        """Follow the worker's messages until ``done``, its end, a stall or a bad message."""
-        assert proc.stdout is not None
-        state = _State()
-        # Start-up (imports, plugin loading, valgrind) has its own allowance, so a short
-        # per-case timeout does not fail a worker that is merely slow to start.
-        deadline = _Deadline(self.policy.timeout, first=_STARTUP_SECONDS)
-        for line in _lines(proc.stdout, deadline):
             if isinstance(line, _Stalled):
-                state.failure = self._stall_reason(state.current, state.finished)
-                return state
+                raise _StartError(f"worker did not start within {_STARTUP_SECONDS:g} s")
+            if line is None:
+                raise _StartError(worker.failure())
+            try:
+                hello = parse_message(line)
+            except FieldError as exc:
+                raise _StartError(f"malformed worker message: {exc}") from None
+            if hello["event"] != "hello":
+                raise _StartError(f"malformed worker message: {hello['event']!r} before hello")
+        except _StartError:
+            worker.end(kill=True)
+            raise
+        self.blas = hello.get("blas", [])
+        self.harness = hello.get("harness")
+        self._worker = worker
+        return worker
+
+    def _follow(self, worker: _Process, case: Case) -> WorkerReport:
+        """Read the worker's messages about ``case`` until its result; on a stall, an end
+        or a bad message, end the worker and fail the case with the reason."""
+        deadline = _Deadline(self.policy.timeout)
+        while True:
+            line = worker.lines.next(deadline)
+            if isinstance(line, _Stalled):
+                self._stop(kill=True)
+                return WorkerReport.failed(f"timed out after {self.policy.timeout:g} s")
+            if line is None:
+                reason = worker.failure()
+                self._stop(kill=True)
+                return WorkerReport.failed(reason)
             try:
                 message = parse_message(line)
-                event = message["event"]
-                if event == "hello":
-                    self.blas = message.get("blas", [])
-                    self.harness = message.get("harness")
-                elif event == "start":
-                    state.current = self._case(by_id, message)
-                    deadline.restart()
-                elif event == "result":
-                    case = self._case(by_id, message)
-                    self.on_result(case, read_report(message, f"report on {case.id}"))
-                    state.finished += 1
-                    state.current = None
-                    deadline.restart()
-                elif event == "done":
-                    return state
+                if message.get("case") != case.id:
+                    raise FieldError(
+                        "worker message", f"a case it was not given: {message.get('case')!r}"
+                    )
+                if message["event"] == "result":
+                    return read_report(message, f"report on {case.id}")
             except FieldError as exc:
-                state.failure = f"malformed worker message: {exc}"
-                return state
-        return state
+                self._stop(kill=True)
+                return WorkerReport.failed(f"malformed worker message: {exc}")
 
-    def _stall_reason(self, current: Case | None, finished: int) -> str:
-        if current is not None:
-            return f"timed out after {self.policy.timeout:g} s"
-        if finished == 0:
-            return f"worker did not start within {_STARTUP_SECONDS:g} s"
-        return "worker stalled between cases"
 
-    @staticmethod
-    def _case(by_id: Mapping[str, Case], message: Mapping[str, Any]) -> Case:
-        case_id = message.get("case")
-        if not isinstance(case_id, str) or case_id not in by_id:
-            raise FieldError("worker message", f"a case it was not given: {case_id!r}")
-        return by_id[case_id]
+class _StartError(Exception):
+    """The worker could not be started; the message says why."""

@@ -1,9 +1,9 @@
 """One worker process: verifies and measures cases, streaming JSON lines back to the runner.
 
-Protocol: the runner writes one JSON job on stdin. The worker answers on its original stdout,
-one JSON object a line: ``hello`` (pid, BLAS), ``start`` (before each case), ``result``
-(after each case), ``done``. Everything the workloads print goes to stderr, so it can never
-corrupt the stream.
+Protocol: the runner writes one JSON job on stdin, then one case a line, then ``null``. The
+worker answers on its original stdout, one JSON object a line: ``hello`` (pid, BLAS, harness),
+``start`` and ``result`` for each case, ``done``. Everything the workloads print goes to
+stderr, so it can never corrupt the stream.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import dataclasses
 import faulthandler
 import json
 import os
+import queue
 import signal
 import statistics
 import sys
@@ -222,7 +223,7 @@ class Worker:
         counts = tuple(self.counter.count(thunk, loops) for _ in range(3))
         return SampleRun(self.process, loops, counts, "converged")
 
-    def run(self, specs: list[dict[str, Any]]) -> None:
+    def run(self, specs: Iterator[dict[str, Any]]) -> None:
         with self.sessions:
             for spec in specs:
                 case = registry.resolve_case(spec)
@@ -257,23 +258,32 @@ def _blas_info() -> list[dict[str, Any]]:
     return [{k: v for k, v in pool.items() if k in keep} for pool in threadpool_info()]
 
 
-def _watch_parent(stream: IO[bytes]) -> None:
-    """Kill this worker's process group once the runner's end of ``stream`` closes: the
-    runner keeps it open for the worker's whole life, so end of file means it is gone
-    (however it died), and a worker must not go on measuring, or hold a GPU, for nobody."""
+def _commands(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
+    """The cases the runner sends, one JSON line each, until its ``null``.
 
-    def watch() -> None:
-        while stream.read(65536):
-            pass
+    A thread reads the pipe, so that its end is seen while a case runs: the runner keeps it
+    open for the worker's whole life, and an end before the ``null`` means the runner is
+    gone (however it died). Then the worker kills its process group: it must not go on
+    measuring, or hold a GPU, for nobody.
+    """
+    lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            spec = json.loads(line)
+            lines.put(spec)
+            if spec is None:
+                return
         os.killpg(os.getpgid(0), signal.SIGKILL)
 
-    threading.Thread(target=watch, name="perfkit-parent-watch", daemon=True).start()
+    threading.Thread(target=read, name="perfkit-runner-pipe", daemon=True).start()
+    while (spec := lines.get()) is not None:
+        yield spec
 
 
 def main() -> None:
     faulthandler.enable()  # a segfault leaves a Python stack in the stderr tail the runner keeps
     job = json.loads(sys.stdin.buffer.readline())
-    _watch_parent(sys.stdin.buffer)
     policy = MeasurePolicy.from_json(job["policy"])
     with _protocol_stream() as out:
         if job.get("ports_from"):
@@ -286,7 +296,7 @@ def main() -> None:
             if job.get("callgrind_out"):
                 worker.counter = InstructionCounter(Path(job["callgrind_out"]))
             worker.emit("hello", pid=os.getpid(), blas=_blas_info(), harness=fingerprint())
-            worker.run(job["cases"])
+            worker.run(_commands(sys.stdin.buffer))
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ import sys
 
 job = json.loads(sys.stdin.readline())
 mode = os.environ["BAD_WORKER"]
-first = job["cases"][0]
-case_id = f"{first['workload']}/{first['implementation']}[n=100]"
 print(json.dumps({"event": "hello", "pid": os.getpid()}), flush=True)
+spec = json.loads(sys.stdin.readline())
+case_id = f"{spec['workload']}/{spec['implementation']}[n=100]"
 print(json.dumps({"event": "start", "case": case_id}), flush=True)
 if mode == "garbage":
     print("{not json", flush=True)
