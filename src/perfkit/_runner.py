@@ -78,7 +78,7 @@ def interleave(cases: Sequence[Case], round_index: int) -> list[Case]:
 def schedule(
     active: Sequence[Case], round_index: int, sides: Sequence[str], *, by_group: bool
 ) -> list[tuple[str, list[Case]]]:
-    """Which side runs which cases, in order, in one round: a worker process each entry.
+    """Which side runs which cases, in order, in one round.
 
     ``by_group`` False: each side runs the whole round in one worker, the first side
     alternating between rounds. True: the round's ``interleave`` order is cut into its
