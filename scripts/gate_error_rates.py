@@ -28,7 +28,7 @@ from typing import Any
 
 from perfkit import MeasurePolicy, registry
 from perfkit._ab_run import planned_looks, run_until_decided
-from perfkit._runner import Campaign, Side, run_sides
+from perfkit._runner import Campaign, Side, effective_threads, run_sides
 from perfkit.backend import get_backend
 from perfkit.gate import GatePolicy, GateReport, run_gate
 from perfkit.metadata import capture_environment
@@ -38,7 +38,9 @@ from perfkit.workload import Case
 PLUGIN = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "slowdown.py"
 SUITE = ("matmul", "reduce_sum", "softmax", "vector_add")
 FIRST, LAST = 8, 12
-ENVIRONMENT = capture_environment(probe_backends=False)
+ENVIRONMENT = dataclasses.replace(
+    capture_environment(probe_backends=False), blas_threads=effective_threads(MeasurePolicy())
+)
 
 
 def _record(name: str, outcome: Any, policy: MeasurePolicy) -> RunRecord:
