@@ -294,3 +294,18 @@ def test_a_malformed_worker_message_fails_its_case_not_the_run(
     for report in got.values():
         assert report.status == "failed"
         assert reason in report.reason
+
+
+def test_a_worker_that_ends_between_cases_costs_no_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next case goes to a fresh worker, whether the end shows when the case is sent
+    or only when its first message is awaited."""
+    from perfkit._supervisor import Side, Supervisor
+
+    monkeypatch.setenv("BAD_WORKER", "one_then_exit")
+    got: dict[str, WorkerReport] = {}
+    cases = _cases("python:good", "python:wrong", "python:chatty")
+    supervisor = Supervisor(QUICK, [], 0, Side(), lambda c, r: got.setdefault(c.id, r))
+    supervisor.command = [sys.executable, str(FAULTY.parent / "bad_worker.py")]
+    supervisor.run(cases)
+    assert [got[c.id].status for c in cases] == ["skipped"] * 3
+    assert {got[c.id].reason for c in cases} == {"fine"}

@@ -221,16 +221,32 @@ class Supervisor:
 
     def measure(self, case: Case) -> WorkerReport:
         """The worker's report on ``case``, or a failed one saying what went wrong."""
-        try:
+        for _ in range(2):  # once more when a worker ended before it began the case
+            try:
+                worker = self._send(case)
+            except _StartError as exc:
+                return WorkerReport.failed(str(exc))
+            try:
+                report, began = self._follow(worker, case)
+            except BaseException:
+                self._stop(kill=True)
+                raise
+            if began:
+                return report
+        return WorkerReport.failed(f"the worker ended before it began the case: {report.reason}")
+
+    def _send(self, case: Case) -> _Process:
+        """Hand ``case`` to the worker, starting one if there is none; a worker that ended
+        while idle is not the case's fault: a fresh one gets it."""
+        for _ in range(2):
             worker = self._worker or self._start()
-        except _StartError as exc:
-            return WorkerReport.failed(str(exc))
-        try:
-            worker.send(case.to_json())
-            return self._follow(worker, case)
-        except BaseException:
-            self._stop(kill=True)
-            raise
+            try:
+                worker.send(case.to_json())
+            except OSError:  # the pipe is closed: it died between cases
+                self._stop(kill=True)
+                continue
+            return worker
+        raise _StartError("the worker ended before it could be given the case, twice")
 
     def close(self) -> None:
         """End the worker once it has finished (it is asked to, then waited for)."""
@@ -278,30 +294,33 @@ class Supervisor:
         self._worker = worker
         return worker
 
-    def _follow(self, worker: _Process, case: Case) -> WorkerReport:
+    def _follow(self, worker: _Process, case: Case) -> tuple[WorkerReport, bool]:
         """Read the worker's messages about ``case`` until its result; on a stall, an end
-        or a bad message, end the worker and fail the case with the reason."""
+        or a bad message, end the worker and fail the case with the reason. Also whether
+        the worker began the case (an end before that is not the case's doing)."""
         deadline = _Deadline(self.policy.timeout)
+        began = False
         while True:
             line = worker.lines.next(deadline)
             if isinstance(line, _Stalled):
                 self._stop(kill=True)
-                return WorkerReport.failed(f"timed out after {self.policy.timeout:g} s")
+                return WorkerReport.failed(f"timed out after {self.policy.timeout:g} s"), True
             if line is None:
                 reason = worker.failure()
                 self._stop(kill=True)
-                return WorkerReport.failed(reason)
+                return WorkerReport.failed(reason), began
             try:
                 message = parse_message(line)
                 if message.get("case") != case.id:
                     raise FieldError(
                         "worker message", f"a case it was not given: {message.get('case')!r}"
                     )
+                began = True
                 if message["event"] == "result":
-                    return read_report(message, f"report on {case.id}")
+                    return read_report(message, f"report on {case.id}"), True
             except FieldError as exc:
                 self._stop(kill=True)
-                return WorkerReport.failed(f"malformed worker message: {exc}")
+                return WorkerReport.failed(f"malformed worker message: {exc}"), True
 
 
 class _StartError(Exception):
