@@ -15,7 +15,7 @@ import pytest
 
 from perfkit import MeasurePolicy, SampleRun, load_record, registry
 from perfkit._protocol import WorkerReport
-from perfkit._runner import interleave, run_cases, schedule, settled
+from perfkit._runner import interleave, run_cases, schedule, settled, turns
 from perfkit.journal import journal_path
 from tests.conftest import FAULTY, perfkit
 
@@ -126,29 +126,21 @@ def test_interleave_rotates_backends_and_reverses_groups() -> None:
     assert [c.implementation.variant for c in interleave(faulty, 1)] == ["wrong", "good"]
 
 
-def test_schedule_turns_sides_group_by_group_when_timing() -> None:
+def test_timed_sides_take_turns_case_by_case_and_counted_sides_run_whole_rounds() -> None:
     cases = registry.expand_cases(
         registry.get_workload("faulty_probe"), ["python:good", "python:wrong"], quick=True
     ) + registry.expand_cases(
         registry.get_workload("vector_add"), overrides={"n": [10, 20, 30]}, quick=True
     )
-    groups = len({c.group_key for c in cases})
     for round_index in (0, 1):
-        plan = schedule(cases, round_index, ["a", "b"], by_group=True)
-        # Every group runs on both sides back to back, the first side turning each time.
-        assert len(plan) == 2 * groups
-        firsts = [plan[i][0] for i in range(0, len(plan), 2)]
-        assert firsts == [["a", "b"][(round_index + i) % 2] for i in range(groups)]
-        for (side_1, block_1), (side_2, block_2) in zip(plan[::2], plan[1::2], strict=True):
-            assert side_1 != side_2
-            assert block_1 == block_2
-            assert len({c.group_key for c in block_1}) == 1
-        flat = [c.id for side, block in plan if side == "a" for c in block]
-        assert flat == [c.id for c in interleave(cases, round_index)]
-    # The two ports of one group stay together in one worker.
-    assert any(len(block) == 2 for _, block in schedule(cases, 0, ["a", "b"], by_group=True))
+        plan = turns(cases, round_index, ["a", "b"])
+        # Every case on both sides at once, in the round's order, the first side turning.
+        assert [case.id for case, _ in plan] == [c.id for c in interleave(cases, round_index)]
+        assert all(sorted(order) == ["a", "b"] for _, order in plan)
+        firsts = [order[0] for _, order in plan]
+        assert firsts == [["a", "b"][(round_index + i) % 2] for i in range(len(cases))]
     # One worker a side for the whole round otherwise, the first side alternating.
-    whole = schedule(cases, 1, ["a", "b"], by_group=False)
+    whole = schedule(cases, 1, ["a", "b"])
     assert [side for side, _ in whole] == ["b", "a"]
     assert [c.id for c in whole[0][1]] == [c.id for c in interleave(cases, 1)]
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from perfkit import callgrind
 from perfkit._protocol import CasePlan, WorkerReport, merge
 from perfkit._supervisor import Side, Supervisor, effective_threads
+from perfkit._turns import measure_in_turns
 from perfkit.backend import Availability, get_backend
 from perfkit.journal import Journal
 from perfkit.policy import MeasurePolicy
@@ -31,6 +32,7 @@ __all__ = [
     "run_sides",
     "schedule",
     "settled",
+    "turns",
 ]
 
 
@@ -76,26 +78,24 @@ def interleave(cases: Sequence[Case], round_index: int) -> list[Case]:
 
 
 def schedule(
-    active: Sequence[Case], round_index: int, sides: Sequence[str], *, by_group: bool
+    active: Sequence[Case], round_index: int, sides: Sequence[str]
 ) -> list[tuple[str, list[Case]]]:
-    """Which side runs which cases, in order, in one round.
+    """Which side runs which cases, in order, in one round measured side after side (one
+    side alone, or instruction counts that no load disturbs): each side runs the round's
+    ``interleave`` order in one worker, the first side alternating between rounds."""
+    ordered = interleave(active, round_index)
+    return [(side, ordered) for side in _rotated(sides, round_index)]
 
-    ``by_group`` False: each side runs the whole round in one worker, the first side
-    alternating between rounds. True: the round's ``interleave`` order is cut into its
-    parameter groups and every side runs each group before the next group starts, the
-    first side turning with every group and every round (A B, B A, A B, ... then B A, A B,
-    ... in the next round), so a side is never always first and the same group's
-    measurements of both sides lie seconds apart, not a whole round. Each side keeps one
-    worker for the round either way (``Campaign.run_round``); one side alone, and
-    instruction counts that no load disturbs, need no turns."""
-    groups = _ordered_groups(active, round_index)
-    if not by_group:
-        ordered = [case for group in groups for case in group]
-        return [(side, ordered) for side in _rotated(sides, round_index)]
+
+def turns(
+    active: Sequence[Case], round_index: int, sides: Sequence[str]
+) -> list[tuple[Case, list[str]]]:
+    """The order of one round timed on several sides: each case of ``interleave``'s order
+    measured on every side at once, in turns (``measure_in_turns``), the side that begins
+    changing with every case and every round."""
     return [
-        (side, group)
-        for index, group in enumerate(groups)
-        for side in _rotated(sides, round_index + index)
+        (case, _rotated(sides, round_index + index))
+        for index, case in enumerate(interleave(active, round_index))
     ]
 
 
@@ -202,8 +202,9 @@ class Campaign:
         return len(set.intersection(*per_side)) if per_side else 0
 
     def run_round(self, cases: Sequence[Case]) -> None:
-        """One more repetition of ``cases`` on every side, interleaved as ``schedule`` lays
-        out: when timing two sides, they take turns group by group."""
+        """One more repetition of ``cases`` on every side: when timing two sides, each
+        case on both at once, sample by sample in turns (``turns``); else side after side
+        (``schedule``)."""
         round_index = self.rounds
         self.rounds += 1
         active = [c for c in cases if self.runnable(c)]
@@ -212,17 +213,22 @@ class Campaign:
         if self.progress is not None:
             self.progress.planned(len(active) * len(self.sides))
         names = list(self.sides)
-        by_group = len(names) > 1 and not self.policy.counting
-        # One worker a side for the whole round, fed group by group as the sides take turns.
+        # One worker a side for the whole round.
         workers = {
             side: Supervisor(self.policy, self.plugins, round_index, self.sides[side])
             for side in names
         }
         finished = False
         try:
-            for side, block in schedule(active, round_index, names, by_group=by_group):
-                for case in block:
-                    self._add(side, case, workers[side].measure(case))
+            if len(names) > 1 and not self.policy.counting:
+                for case, order in turns(active, round_index, names):
+                    reports = measure_in_turns([workers[side] for side in order], case)
+                    for side, report in zip(order, reports, strict=True):
+                        self._add(side, case, report)
+            else:
+                for side, block in schedule(active, round_index, names):
+                    for case in block:
+                        self._add(side, case, workers[side].measure(case))
             finished = True
         finally:
             for side, worker in workers.items():
@@ -285,9 +291,9 @@ def run_sides(
     journal: Journal | None = None,
 ) -> dict[str, RunOutcome]:
     """``run_cases`` for several sides at once (perfkit source trees, environments): in
-    every round each side runs every active case, and when timing, the sides take turns
-    parameter group by parameter group, so load on the machine that comes and goes within
-    minutes hits every side alike. This is how two commits are compared on a shared
+    every round each side runs every active case, and when timing, the sides measure each
+    case at once, taking turns sample by sample, so load on the machine that comes and goes
+    within seconds hits every side alike. This is how two commits are compared on a shared
     machine."""
     campaign = Campaign(
         cases,

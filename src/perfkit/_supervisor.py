@@ -183,7 +183,9 @@ class _Process:
 
 
 class Supervisor:
-    """One repetition's worker on one side, fed one case at a time.
+    """One repetition's worker on one side, fed one case at a time: ``measure`` it whole,
+    or ``begin``, ``sample`` and ``finish`` it when it is sampled in turns with other
+    workers (``measure_in_turns``).
 
     The worker lives across the cases it is given, so a round on one side costs one worker
     start however its cases are interleaved with another side's. A crash, a hang past the
@@ -208,6 +210,7 @@ class Supervisor:
         self.harness: str | None = None
         self.command = [sys.executable, "-m", "perfkit._worker"]  # tests stand in their own
         self._worker: _Process | None = None
+        self._spent = 0.0  # seconds waited on the worker for the current case
 
     def run(self, cases: list[Case]) -> None:
         """Measure ``cases`` in order, telling ``on_result`` of each, then end the worker."""
@@ -221,27 +224,80 @@ class Supervisor:
 
     def measure(self, case: Case) -> WorkerReport:
         """The worker's report on ``case``, or a failed one saying what went wrong."""
+        reply = self._hand_over(case, paired=False)
+        assert isinstance(reply, WorkerReport)
+        return reply
+
+    def begin(self, case: Case) -> WorkerReport | None:
+        """Hand ``case`` over to be sampled in turns (``sample``, then ``finish``): None
+        once the worker is ready to sample, else the case's final report (it failed, was
+        skipped or found invalid first, or the worker, of another harness, measured it
+        whole)."""
+        reply = self._hand_over(case, paired=True)
+        return reply if isinstance(reply, WorkerReport) else None
+
+    def sample(self, case: Case) -> bool | WorkerReport:
+        """One more sample of the case begun: whether the worker's sampling rule is done,
+        or, where the sample failed, the case's final report."""
+        reply = self._command(case, {"sample": True}, "sampled")
+        if isinstance(reply, WorkerReport):
+            return reply
+        done = reply.get("done")
+        if not isinstance(done, bool):
+            self._stop(kill=True)
+            return WorkerReport.failed(f"malformed worker message: done is {done!r}")
+        return done
+
+    def finish(self, case: Case) -> WorkerReport:
+        """The final report on the case begun, its samples all taken."""
+        reply = self._command(case, {"finish": True}, "result")
+        assert isinstance(reply, WorkerReport)
+        return reply
+
+    def _hand_over(self, case: Case, paired: bool) -> WorkerReport | dict[str, Any]:
+        self._spent = 0.0
+        reason = ""
         for _ in range(2):  # once more when a worker ended before it began the case
             try:
-                worker = self._send(case)
+                worker = self._send(case, paired)
             except _StartError as exc:
                 return WorkerReport.failed(str(exc))
             try:
-                report, began = self._follow(worker, case)
+                reply, began = self._follow(worker, case, "ready" if paired else "result")
             except BaseException:
                 self._stop(kill=True)
                 raise
             if began:
-                return report
-        return WorkerReport.failed(f"the worker ended before it began the case: {report.reason}")
+                return reply
+            reason = reply.reason if isinstance(reply, WorkerReport) else ""
+        return WorkerReport.failed(f"the worker ended before it began the case: {reason}")
 
-    def _send(self, case: Case) -> _Process:
+    def _command(
+        self, case: Case, command: dict[str, Any], until: str
+    ) -> WorkerReport | dict[str, Any]:
+        worker = self._worker
+        if worker is None:
+            return WorkerReport.failed("the worker is gone")
+        try:
+            worker.send(command)
+        except OSError:  # it ended: its exit code and stderr say why
+            reason = worker.failure()
+            self._stop(kill=True)
+            return WorkerReport.failed(reason)
+        try:
+            return self._follow(worker, case, until)[0]
+        except BaseException:
+            self._stop(kill=True)
+            raise
+
+    def _send(self, case: Case, paired: bool) -> _Process:
         """Hand ``case`` to the worker, starting one if there is none; a worker that ended
         while idle is not the case's fault: a fresh one gets it."""
+        spec = {**case.to_json(), "paired": True} if paired else case.to_json()
         for _ in range(2):
             worker = self._worker or self._start()
             try:
-                worker.send(case.to_json())
+                worker.send(spec)
             except OSError:  # the pipe is closed: it died between cases
                 self._stop(kill=True)
                 continue
@@ -294,33 +350,44 @@ class Supervisor:
         self._worker = worker
         return worker
 
-    def _follow(self, worker: _Process, case: Case) -> tuple[WorkerReport, bool]:
-        """Read the worker's messages about ``case`` until its result; on a stall, an end
-        or a bad message, end the worker and fail the case with the reason. Also whether
-        the worker began the case (an end before that is not the case's doing)."""
-        deadline = _Deadline(self.policy.timeout)
+    def _follow(
+        self, worker: _Process, case: Case, until: str
+    ) -> tuple[WorkerReport | dict[str, Any], bool]:
+        """Read the worker's messages about ``case`` until its result, or the ``until``
+        event (returned whole); on a stall, an end or a bad message, end the worker and
+        fail the case with the reason. Also whether the worker began the case (an end
+        before that is not the case's doing). The per-case timeout counts the time spent
+        waiting on this worker only, however many steps the case takes."""
+        started = time.monotonic()
+        deadline = _Deadline(self.policy.timeout - self._spent)
         began = False
-        while True:
-            line = worker.lines.next(deadline)
-            if isinstance(line, _Stalled):
-                self._stop(kill=True)
-                return WorkerReport.failed(f"timed out after {self.policy.timeout:g} s"), True
-            if line is None:
-                reason = worker.failure()
-                self._stop(kill=True)
-                return WorkerReport.failed(reason), began
-            try:
-                message = parse_message(line)
-                if message.get("case") != case.id:
-                    raise FieldError(
-                        "worker message", f"a case it was not given: {message.get('case')!r}"
-                    )
-                began = True
-                if message["event"] == "result":
-                    return read_report(message, f"report on {case.id}"), True
-            except FieldError as exc:
-                self._stop(kill=True)
-                return WorkerReport.failed(f"malformed worker message: {exc}"), True
+        try:
+            while True:
+                line = worker.lines.next(deadline)
+                if isinstance(line, _Stalled):
+                    self._stop(kill=True)
+                    reason = f"timed out after {self.policy.timeout:g} s"
+                    return WorkerReport.failed(reason), True
+                if line is None:
+                    reason = worker.failure()
+                    self._stop(kill=True)
+                    return WorkerReport.failed(reason), began
+                try:
+                    message = parse_message(line)
+                    if message.get("case") != case.id:
+                        raise FieldError(
+                            "worker message", f"a case it was not given: {message.get('case')!r}"
+                        )
+                    began = True
+                    if message["event"] == "result":
+                        return read_report(message, f"report on {case.id}"), True
+                    if message["event"] == until:
+                        return message, True
+                except FieldError as exc:
+                    self._stop(kill=True)
+                    return WorkerReport.failed(f"malformed worker message: {exc}"), True
+        finally:
+            self._spent += time.monotonic() - started
 
 
 class _StartError(Exception):

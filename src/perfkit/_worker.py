@@ -4,6 +4,12 @@ Protocol: the runner writes one JSON job on stdin, then one case a line, then ``
 worker answers on its original stdout, one JSON object a line: ``hello`` (pid, BLAS, harness),
 ``start`` and ``result`` for each case, ``done``. Everything the workloads print goes to
 stderr, so it can never corrupt the stream.
+
+A case sent with ``"paired": true`` is sampled on the runner's word, so that two workers (the
+two sides of a comparison) can take turns sample by sample: after verifying and calibrating,
+the worker says ``ready``, then answers each ``{"sample": true}`` with one sample taken and
+``{"event": "sampled", "done": ...}``, and ``{"finish": true}`` with the case's ``result``. A
+failure at any step ends the case with its ``result`` at once.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from perfkit.callgrind import InstructionCounter
 from perfkit.gpu_monitor import CaseMonitor
 from perfkit.harness import fingerprint, load_ports_from
 from perfkit.load import ContentionMeter
-from perfkit.measure import measure_thunk
+from perfkit.measure import Sampler
 from perfkit.policy import MeasurePolicy
 from perfkit.record import SampleRun
 from perfkit.timing import CudaEventTimer
@@ -151,7 +157,9 @@ class Worker:
             self.sessions.enter_context(backend.session())
             self.session_start[backend.name] = time.perf_counter() - start
 
-    def run_case(self, case: Case) -> WorkerReport:
+    def run_case(self, case: Case, turns: Iterator[dict[str, Any]] | None = None) -> WorkerReport:
+        """Verify and measure ``case``; with ``turns``, sample when the runner says (a
+        paired case)."""
         backend = get_backend(case.implementation.backend)
         availability = backend.probe()
         if not availability.ok:
@@ -162,14 +170,18 @@ class Worker:
             return WorkerReport.failed(_reason(exc))
         monitor = backend.monitor()
         with monitor:
-            report = self._verify_and_measure(case, backend, monitor)
+            report = self._verify_and_measure(case, backend, monitor, turns)
         if report.status == "ok" and report.run is not None:
             extra = _energy(monitor.metrics(), list(report.run.samples))
             report = dataclasses.replace(report, metrics={**report.metrics, **extra})
         return report
 
     def _verify_and_measure(
-        self, case: Case, backend: Backend, monitor: CaseMonitor
+        self,
+        case: Case,
+        backend: Backend,
+        monitor: CaseMonitor,
+        turns: Iterator[dict[str, Any]] | None,
     ) -> WorkerReport:
         metrics: dict[str, float] = {}
         try:
@@ -192,19 +204,11 @@ class Worker:
             metrics["check/error"] = check.error
         if not check.ok:
             return WorkerReport("invalid", check.detail, metrics)
-        budget = self.policy.budget / self.policy.processes
         try:
             if self.counter is not None:
                 run = self._count_instructions(thunk)
             else:
-                timer = backend.timer(cold=self.policy.cold)
-                with monitor.timed(), ContentionMeter() as meter:
-                    run = measure_thunk(thunk, timer, self.policy, budget, self.process)
-                other = meter.other_cpu
-                contended = other is not None and other > self.policy.contention_cpu
-                run = dataclasses.replace(run, other_cpu=other, contended=contended)
-                if isinstance(timer, CudaEventTimer) and timer.samples:
-                    metrics["gpu/launch_bound"] = timer.launch_bound / timer.samples
+                run = self._time(case, thunk, backend, monitor, metrics=metrics, turns=turns)
         except WrongOutputError as exc:  # a timed call whose output was checked and wrong
             return WorkerReport("invalid", str(exc), metrics)
         except Exception as exc:
@@ -212,6 +216,41 @@ class Worker:
         metrics.update(memory_metrics(peak_was_reset))
         metrics["time/session_start"] = self.session_start[backend.name]
         return WorkerReport("ok", "", metrics, run)
+
+    def _time(
+        self,
+        case: Case,
+        thunk: Any,
+        backend: Backend,
+        monitor: CaseMonitor,
+        *,
+        metrics: dict[str, float],
+        turns: Iterator[dict[str, Any]] | None,
+    ) -> SampleRun:
+        """The timed samples, all at once or, with ``turns``, one each time the runner asks;
+        other processes' CPU is metered over this worker's own sampling only."""
+        budget = self.policy.budget / self.policy.processes
+        timer = backend.timer(cold=self.policy.cold)
+        meter = ContentionMeter()
+        with monitor.timed():
+            sampler = Sampler(thunk, timer, self.policy, budget, self.process)
+            if turns is None:
+                with meter:
+                    while not sampler.done:
+                        sampler.take()
+            else:
+                self.emit("ready", case=case.id)
+                for command in turns:
+                    if not command.get("sample"):
+                        break
+                    with meter:
+                        sampler.take()
+                    self.emit("sampled", case=case.id, done=sampler.done)
+        other = meter.other_cpu
+        contended = other is not None and other > self.policy.contention_cpu
+        if isinstance(timer, CudaEventTimer) and timer.samples:
+            metrics["gpu/launch_bound"] = timer.launch_bound / timer.samples
+        return dataclasses.replace(sampler.run(), other_cpu=other, contended=contended)
 
     def _count_instructions(self, thunk: Any) -> SampleRun:
         """Three counts of ``instruction_loops`` calls each, after one warm-up call; each
@@ -228,7 +267,8 @@ class Worker:
             for spec in specs:
                 case = registry.resolve_case(spec)
                 self.emit("start", case=case.id)
-                self.emit("result", case=case.id, **self.run_case(case).to_json())
+                turns = specs if spec.get("paired") and self.counter is None else None
+                self.emit("result", case=case.id, **self.run_case(case, turns).to_json())
         self.emit("done")
 
 

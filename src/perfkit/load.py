@@ -48,12 +48,18 @@ def _own_seconds(process: psutil.Process) -> float:
 
 
 class ContentionMeter:
-    """Meters the CPU other processes take while the block runs: ``other_cpu`` in cores."""
+    """Meters the CPU other processes take while the block runs: ``other_cpu`` in cores.
+
+    The meter may be entered again: it then sums its windows, so a worker that samples in
+    turns with another (which is idle meanwhile) meters only its own turns.
+    """
 
     def __init__(self) -> None:
         self._process = psutil.Process()
         self.other_cpu: float | None = None
         self.steal: float | None = None
+        self.seconds = 0.0  # the wall time metered, over every window
+        self._others = self._steal = self._spent = 0.0
 
     def __enter__(self) -> ContentionMeter:
         self._start = time.monotonic()
@@ -72,10 +78,12 @@ class ContentionMeter:
         own = _own_seconds(self._process) - self._own
         if wall <= 0:
             return
-        others = (busy - self._busy[0]) - own
-        self.other_cpu = max(0.0, others / wall)
-        spent = total - self._busy[2]
-        self.steal = (steal - self._busy[1]) / spent if spent > 0 else 0.0
+        self._others += max(0.0, (busy - self._busy[0]) - own)
+        self.seconds += wall
+        self._steal += steal - self._busy[1]
+        self._spent += total - self._busy[2]
+        self.other_cpu = self._others / self.seconds
+        self.steal = self._steal / self._spent if self._spent > 0 else 0.0
 
 
 def other_cpu_warning(other_cpu: float, limit: float) -> str | None:

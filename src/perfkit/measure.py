@@ -13,7 +13,7 @@ from perfkit.record import SampleRun, StopReason
 from perfkit.stats import relative_ci_width
 from perfkit.timing import Timer
 
-__all__ = ["MeasurePolicy", "calibrate_loops", "loops_for", "measure_thunk"]
+__all__ = ["MeasurePolicy", "Sampler", "calibrate_loops", "loops_for", "measure_thunk"]
 
 # Samples from this many calls onwards are enough to compute a CI of the median that exists.
 _MIN_CI_SAMPLES = 6
@@ -58,6 +58,84 @@ def loops_for(calibrated: int, per_call: float, min_samples: int, budget: float)
     return max(1, min(calibrated, fitting))
 
 
+class Sampler:
+    """The sampling loop of one case, a sample at a time: warm-up and calibration when made,
+    then ``take`` until ``done``.
+
+    ``budget`` counts this sampler's own sampling time only, so two samplers taking turns
+    (the two sides of a comparison, sample by sample) each get the whole of theirs. Sampling
+    is done once ``policy.min_samples`` are in and the median's CI is narrow, or the budget
+    is spent, or ``policy.max_samples`` are in; a sampler asked for more once done goes on
+    (up to ``max_samples``) but keeps the reason it first stopped for. A slow call that
+    could not fit ``min_samples`` in the budget gets fewer calls per sample. A sample that
+    is not a finite, non-negative number raises ValueError, so a broken timer fails its
+    case instead of reaching the record.
+    """
+
+    def __init__(
+        self,
+        thunk: Callable[[], Any],
+        timer: Timer,
+        policy: MeasurePolicy,
+        budget: float,
+        process: int = 0,
+    ) -> None:
+        self.thunk = thunk
+        self.timer = timer
+        self.policy = policy
+        self.budget = budget
+        self.process = process
+        for _ in range(policy.warmup):
+            thunk()
+        calibrated, per_call = _calibrate(timer, thunk, policy.min_sample_time)
+        self.loops = loops_for(calibrated, per_call, policy.min_samples, budget)
+        self.samples: list[float] = []
+        self.stop: StopReason | None = None
+        self.spent = 0.0
+        gc.collect()
+
+    @property
+    def done(self) -> bool:
+        return self.stop is not None
+
+    @property
+    def full(self) -> bool:
+        return len(self.samples) >= self.policy.max_samples
+
+    def take(self) -> None:
+        """One more sample, unless ``max_samples`` are in."""
+        if self.full:
+            return
+        start = time.perf_counter()
+        sample = _timed(self.timer, self.thunk, self.loops) / self.loops
+        self.spent += time.perf_counter() - start
+        if not (math.isfinite(sample) and sample >= 0):
+            raise ValueError(f"sample {len(self.samples) + 1} is {sample!r}, not a time")
+        self.samples.append(sample)
+        if self.stop is None:
+            self.stop = self._stop_reason()
+
+    def _stop_reason(self) -> StopReason | None:
+        count = len(self.samples)
+        if count < self.policy.min_samples:
+            return None
+        if count >= _MIN_CI_SAMPLES and (
+            relative_ci_width(self.samples, self.policy.confidence) <= self.policy.target_rel_ci
+        ):
+            return "converged"
+        if self.spent >= self.budget:
+            return "budget"
+        return "max_samples" if self.full else None
+
+    def run(self) -> SampleRun:
+        return SampleRun(
+            process=self.process,
+            loops=self.loops,
+            samples=tuple(self.samples),
+            stop=self.stop or "max_samples",
+        )
+
+
 def measure_thunk(
     thunk: Callable[[], Any],
     timer: Timer,
@@ -65,35 +143,10 @@ def measure_thunk(
     budget: float,
     process: int = 0,
 ) -> SampleRun:
-    """Warm up, calibrate, then sample until the median's CI is narrow or the budget is spent.
-
-    ``budget`` counts sampling only (warm-up and calibration come before it). Sampling never
-    stops before ``policy.min_samples``: a call too slow for that many samples in the
-    budget takes as long as they need (the per-case timeout still applies). A sample that is
-    not a finite, non-negative number raises ValueError, so a broken timer fails its case
-    instead of reaching the record.
-    """
-    for _ in range(policy.warmup):
-        thunk()
-    calibrated, per_call = _calibrate(timer, thunk, policy.min_sample_time)
-    loops = loops_for(calibrated, per_call, policy.min_samples, budget)
-    samples: list[float] = []
-    stop: StopReason = "max_samples"
-    gc.collect()
-    start = time.perf_counter()
-    while len(samples) < policy.max_samples:
-        sample = _timed(timer, thunk, loops) / loops
-        if not (math.isfinite(sample) and sample >= 0):
-            raise ValueError(f"sample {len(samples) + 1} is {sample!r}, not a time")
-        samples.append(sample)
-        if len(samples) < policy.min_samples:
-            continue
-        if len(samples) >= _MIN_CI_SAMPLES and (
-            relative_ci_width(samples, policy.confidence) <= policy.target_rel_ci
-        ):
-            stop = "converged"
-            break
-        if time.perf_counter() - start >= budget:
-            stop = "budget"
-            break
-    return SampleRun(process=process, loops=loops, samples=tuple(samples), stop=stop)
+    """Warm up, calibrate, then sample until done (``Sampler``); ``budget`` counts sampling
+    only (warm-up and calibration come before it), and the per-case timeout still applies
+    to a call too slow for ``policy.min_samples`` in it."""
+    sampler = Sampler(thunk, timer, policy, budget, process)
+    while not sampler.done:
+        sampler.take()
+    return sampler.run()

@@ -22,6 +22,10 @@ elif mode == "nan":
     print(json.dumps({"event": "result", "case": case_id, "status": "ok", "run": run}), flush=True)
 elif mode == "shape":
     print(json.dumps({"event": "result", "case": case_id, "status": "great"}), flush=True)
+elif mode == "bad_turn":  # ready to sample in turns, then a reply that says nothing
+    print(json.dumps({"event": "ready", "case": case_id}), flush=True)
+    sys.stdin.readline()
+    print(json.dumps({"event": "sampled", "case": case_id, "done": "maybe"}), flush=True)
 elif mode == "one_then_exit":  # a good report, then it ends while idle
     result = {"event": "result", "case": case_id, "status": "skipped", "reason": "fine"}
     print(json.dumps(result), flush=True)

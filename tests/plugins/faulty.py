@@ -82,6 +82,38 @@ def _wrong_later(x: Any, params: Params) -> Any:
     return run
 
 
+@FAULTY.port("python", "logged")
+def _logged(x: Any, params: Params) -> Any:
+    """Good, and writes its process id to ``FAULTY_CALL_LOG`` on every call: shows which
+    worker ran when."""
+    log = os.environ["FAULTY_CALL_LOG"]
+    out = np.empty_like(x)
+
+    def run() -> Any:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return np.multiply(x, 2.0, out=out)
+
+    return run
+
+
+@FAULTY.port("python", "crash_later")
+def _crash_later(x: Any, params: Params) -> Any:
+    """Good, or where ``FAULTY_CRASH_LATER`` is set, a segmentation fault on its tenth
+    call: after verification and calibration, while it is being sampled."""
+    calls = [0]
+    crash = bool(os.environ.get("FAULTY_CRASH_LATER"))
+    out = np.empty_like(x)
+
+    def run() -> Any:
+        calls[0] += 1
+        if crash and calls[0] >= 10:
+            ctypes.string_at(0)
+        return np.multiply(x, 2.0, out=out)
+
+    return run
+
+
 @FAULTY.port("python", "raises")
 def _raises(x: Any, params: Params) -> Any:
     raise RuntimeError("prepare broke on purpose")

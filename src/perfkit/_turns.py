@@ -1,0 +1,45 @@
+"""Sampling in turns: the sides of a comparison measure a case at once, sample by sample.
+
+A shared machine has slow spells of a second or so (another guest on the host, a frequency
+step): one side measured whole and then the other can find one inside a spell and the other
+outside it, and their medians then differ by tens of percent with the code unchanged. Taking
+turns, A B B A A B ..., puts both sides' samples in the same spells, so a spell moves both
+medians alike and the ratio between them stays put.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from perfkit._protocol import WorkerReport
+from perfkit._supervisor import Supervisor
+from perfkit.workload import Case
+
+__all__ = ["measure_in_turns"]
+
+
+def measure_in_turns(workers: Sequence[Supervisor], case: Case) -> list[WorkerReport]:
+    """``case`` measured by every worker, each taking one sample in turn (the order
+    reversed every turn), until every worker's sampling rule is done; a worker done
+    before the others goes on sampling (up to ``max_samples``), so every side's samples
+    cover the same stretch of time. A worker whose case fails, or that measures it whole
+    (another harness's worker may), drops out; the others go on. The reports come in the
+    workers' order."""
+    reports: list[WorkerReport | None] = [worker.begin(case) for worker in workers]
+    turn = 0
+    while sampling := [i for i, report in enumerate(reports) if report is None]:
+        order = sampling if turn % 2 == 0 else sampling[::-1]
+        turn += 1
+        everyone_done = True
+        for i in order:
+            step = workers[i].sample(case)
+            if isinstance(step, WorkerReport):
+                reports[i] = step
+            elif not step:
+                everyone_done = False
+        if everyone_done:
+            break
+    return [
+        report if report is not None else worker.finish(case)
+        for worker, report in zip(workers, reports, strict=True)
+    ]
