@@ -88,14 +88,17 @@ def schedule(
 
 
 def turns(
-    active: Sequence[Case], round_index: int, sides: Sequence[str]
+    active: Sequence[Case], round_index: int, sides: Sequence[str], numbers: Mapping[str, int]
 ) -> list[tuple[Case, list[str]]]:
     """The order of one round timed on several sides: each case of ``interleave``'s order
-    measured on every side at once, in turns (``measure_in_turns``), the side that begins
-    changing with every case and every round."""
+    measured on every side at once, in turns (``measure_in_turns``). The side that begins a
+    case turns with every round, by the case's fixed number in the run (``numbers``), not
+    its place in the round: ``interleave`` reverses the groups on odd rounds, and a place
+    that turned with the round would hand a case to the same side first in every round, so
+    whatever going first does to a case would read as a difference between the sides."""
     return [
-        (case, _rotated(sides, round_index + index))
-        for index, case in enumerate(interleave(active, round_index))
+        (case, _rotated(sides, round_index + numbers[case.id]))
+        for case in interleave(active, round_index)
     ]
 
 
@@ -221,7 +224,8 @@ class Campaign:
         finished = False
         try:
             if len(names) > 1 and not self.policy.counting:
-                for case, order in turns(active, round_index, names):
+                numbers = {case.id: i for i, case in enumerate(self.cases)}
+                for case, order in turns(active, round_index, names, numbers):
                     reports = measure_in_turns([workers[side] for side in order], case)
                     for side, report in zip(order, reports, strict=True):
                         self._add(side, case, report)
