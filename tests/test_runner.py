@@ -158,19 +158,25 @@ def _compare_with_a_hang(tmp_path: Path, out: Path) -> tuple[subprocess.Popen[st
     """``perfkit compare`` of a good case and then a hanging one, in its own session; the
     marker file appears when the hang has begun (the good case has finished by then)."""
     marker = tmp_path / "hanging"
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "perfkit", "compare", "-w", "faulty_probe", "--quick",
-            "-b", "python:good", "python:hang", "--plugin", str(FAULTY), "--timeout", "120",
-            "--no-calibrate", "-o", str(out),
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "FAULTY_HANG_MARKER": str(marker)},
-        start_new_session=True,
-    )  # fmt: skip
+    # A test run started in the background (``cmd &`` in a script) ignores SIGINT, and a
+    # child would inherit that; a handler is not inherited, so the child heeds Ctrl-C.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "perfkit", "compare", "-w", "faulty_probe", "--quick",
+                "-b", "python:good", "python:hang", "--plugin", str(FAULTY), "--timeout", "120",
+                "--no-calibrate", "-o", str(out),
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "FAULTY_HANG_MARKER": str(marker)},
+            start_new_session=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, before)
     return proc, marker
 
 
@@ -180,6 +186,19 @@ def _wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
     while time.monotonic() < deadline and not path.exists() and proc.poll() is None:
         time.sleep(0.1)
     assert path.exists(), proc.communicate(timeout=30)
+
+
+def _output_within(proc: subprocess.Popen[str], seconds: float, what: str) -> str:
+    """``proc``'s stdout once it ends within ``seconds``; else the test fails with the
+    stacks of its threads (SIGUSR1: faulthandler), so a stuck run says where it is stuck."""
+    try:
+        return proc.communicate(timeout=seconds)[0]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+        pytest.fail(f"waited {seconds:g} s for {what}; its stacks: {stderr[-4000:]}")
 
 
 @contextlib.contextmanager
@@ -202,7 +221,7 @@ def test_ctrl_c_keeps_finished_cases_in_a_partial_record(
     with _cleaned_up(proc):
         _wait_for(marker, proc)
         proc.send_signal(signum)
-        stdout, _ = proc.communicate(timeout=60)
+        stdout = _output_within(proc, 60, "perfkit to stop after the signal")
     assert proc.returncode == code
     assert "partial record written" in stdout
     record = load_record(out)

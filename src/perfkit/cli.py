@@ -4,8 +4,10 @@ calibrate."""
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -354,6 +356,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the command line: SIGUSR1 prints every thread's stack, as py-spy would
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
