@@ -1,10 +1,11 @@
 """Sampling in turns: the sides of a comparison measure a case at once, sample by sample.
 
-A shared machine has slow spells of a second or so (another guest on the host, a frequency
-step): one side measured whole and then the other can find one inside a spell and the other
-outside it, and their medians then differ by tens of percent with the code unchanged. Taking
-turns, A B B A A B ..., puts both sides' samples in the same spells, so a spell moves both
-medians alike and the ratio between them stays put.
+A shared machine has slow spells of a second or so: one side measured whole and then the
+other can find one inside a spell and the other outside it, and their medians then differ by
+tens of percent with the code unchanged. Taking turns, A B B A A B ..., puts both sides'
+samples in the same spells, so a spell moves both medians alike and the ratio between them
+stays put. A spell of one CPU alone is not shared this way: each worker tends to keep the
+CPU it last ran on.
 """
 
 from __future__ import annotations
