@@ -156,6 +156,7 @@ class Campaign:
         journal: Journal | None = None,
     ) -> None:
         self.cases = list(cases)
+        self.numbers = {case.id: i for i, case in enumerate(self.cases)}  # fixed for the run
         self.policy = policy
         self.sides = dict(sides)
         self.plugins = list(plugins)
@@ -224,8 +225,7 @@ class Campaign:
         finished = False
         try:
             if len(names) > 1 and not self.policy.counting:
-                numbers = {case.id: i for i, case in enumerate(self.cases)}
-                for case, order in turns(active, round_index, names, numbers):
+                for case, order in turns(active, round_index, names, self.numbers):
                     reports = measure_in_turns([workers[side] for side in order], case)
                     for side, report in zip(order, reports, strict=True):
                         self._add(side, case, report)

@@ -236,8 +236,7 @@ class Worker:
             sampler = Sampler(thunk, timer, self.policy, budget, self.process)
             if turns is None:
                 with meter:
-                    while not sampler.done:
-                        sampler.take()
+                    sampler.take_until_done()
             else:
                 self.emit("ready", case=case.id)
                 for command in turns:

@@ -115,6 +115,11 @@ class Sampler:
         if self.stop is None:
             self.stop = self._stop_reason()
 
+    def take_until_done(self) -> None:
+        """Sample on until the sampling rule is done (a sampler alone, not in turns)."""
+        while not self.done:
+            self.take()
+
     def _stop_reason(self) -> StopReason | None:
         count = len(self.samples)
         if count < self.policy.min_samples:
@@ -147,6 +152,5 @@ def measure_thunk(
     only (warm-up and calibration come before it), and the per-case timeout still applies
     to a call too slow for ``policy.min_samples`` in it."""
     sampler = Sampler(thunk, timer, policy, budget, process)
-    while not sampler.done:
-        sampler.take()
+    sampler.take_until_done()
     return sampler.run()
