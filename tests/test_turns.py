@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from perfkit import MeasurePolicy, registry
+from perfkit._affinity import allowed_cpus, pinned, sampling_cpu
 from perfkit._runner import Side, run_sides
 from perfkit._supervisor import Supervisor
 from perfkit._turns import measure_in_turns
@@ -45,13 +47,61 @@ def test_two_sides_sample_in_turns_not_one_after_the_other(
     assert [out.results[0].status for out in outcome.values()] == ["ok", "ok"], outcome
     runs = {side: out.results[0].measurement.runs for side, out in outcome.items()}
     assert all(len(r[0].samples) >= 8 for r in runs.values())
-    pids = log.read_text().split()
+    pids = [line.split()[0] for line in log.read_text().splitlines()]
     assert len(set(pids)) == 2
     # Side after side switches once; in turns, at least once a sample on every side.
     assert _switches(pids) >= 8, _switches(pids)
     # Each side sampled until both were done, so their counts differ by at most one turn.
     counts = sorted(len(r[0].samples) for r in runs.values())
     assert counts[1] - counts[0] <= 1 or counts[1] == policy.max_samples
+
+
+@pytest.mark.skipif(len(allowed_cpus()) < 2, reason="pinning needs a choice of two CPUs")
+def test_both_sides_sample_a_case_on_one_cpu_that_changes_with_the_round(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "calls"
+    monkeypatch.setenv("FAULTY_CALL_LOG", str(log))
+    policy = QUICK.replace(min_samples=6, processes=2, extra_processes=0)
+    sides = {"a": Side(), "b": Side()}
+    outcome = run_sides([_case("python:logged")], policy, sides, plugins=[str(FAULTY)])
+    assert [len(out.results[0].measurement.runs) for out in outcome.values()] == [2, 2]
+    calls = [line.split() for line in log.read_text().splitlines()]
+    everywhere = ",".join(str(cpu) for cpu in allowed_cpus())
+    workers = list(dict.fromkeys(pid for pid, _ in calls))  # in the order they first called
+    assert len(workers) == 4, workers  # two sides, two rounds
+    first = {pid: next(cpus for p, cpus in calls if p == pid) for pid in workers}
+    last = {pid: next(cpus for p, cpus in reversed(calls) if p == pid) for pid in workers}
+    # Verification and warm-up run where the worker likes; sampling on the round's one CPU.
+    assert set(first.values()) == {everywhere}, first
+    rounds = [{last[pid] for pid in workers[:2]}, {last[pid] for pid in workers[2:]}]
+    assert all(len(cpus) == 1 for cpus in rounds), rounds  # both sides on one CPU
+    (one,), (other,) = rounds
+    assert "," not in one, rounds
+    assert one != other, rounds
+
+
+def test_pinning_holds_the_thread_on_one_cpu_and_gives_its_cpus_back() -> None:
+    before = os.sched_getaffinity(0)
+    cpu = max(before)
+    with pinned(cpu) as held:
+        assert held
+        assert os.sched_getaffinity(0) == {cpu}
+    assert os.sched_getaffinity(0) == before
+    with pinned(None) as held:
+        assert not held
+        assert os.sched_getaffinity(0) == before
+    with pinned(max(before) + 1) as held:  # not allowed here: left alone
+        assert not held
+        assert os.sched_getaffinity(0) == before
+
+
+def test_the_sampling_cpu_goes_round_the_allowed_cpus() -> None:
+    cpus = [3, 5, 7]
+    assert [sampling_cpu(cpus, 0, r) for r in range(4)] == [3, 5, 7, 3]
+    assert [sampling_cpu(cpus, n, 1) for n in range(3)] == [5, 7, 3]
+    assert sampling_cpu([2], 4, 1) is None
+    assert sampling_cpu([], 0, 0) is None
 
 
 def test_a_side_that_crashes_while_sampled_fails_alone() -> None:

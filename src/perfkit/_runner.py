@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from perfkit import callgrind
+from perfkit._affinity import allowed_cpus, sampling_cpu
 from perfkit._protocol import CasePlan, WorkerReport, merge
 from perfkit._supervisor import Side, Supervisor, effective_threads
 from perfkit._turns import measure_in_turns
@@ -157,6 +158,7 @@ class Campaign:
     ) -> None:
         self.cases = list(cases)
         self.numbers = {case.id: i for i, case in enumerate(self.cases)}  # fixed for the run
+        self.cpus = allowed_cpus()
         self.policy = policy
         self.sides = dict(sides)
         self.plugins = list(plugins)
@@ -207,8 +209,9 @@ class Campaign:
 
     def run_round(self, cases: Sequence[Case]) -> None:
         """One more repetition of ``cases`` on every side: when timing two sides, each
-        case on both at once, sample by sample in turns (``turns``); else side after side
-        (``schedule``)."""
+        case on both at once, sample by sample in turns (``turns``), both sides' sampling
+        on one CPU that changes with the case and the round (``sampling_cpu``); else side
+        after side (``schedule``)."""
         round_index = self.rounds
         self.rounds += 1
         active = [c for c in cases if self.runnable(c)]
@@ -226,7 +229,8 @@ class Campaign:
         try:
             if len(names) > 1 and not self.policy.counting:
                 for case, order in turns(active, round_index, names, self.numbers):
-                    reports = measure_in_turns([workers[side] for side in order], case)
+                    cpu = sampling_cpu(self.cpus, self.numbers[case.id], round_index)
+                    reports = measure_in_turns([workers[side] for side in order], case, cpu)
                     for side, report in zip(order, reports, strict=True):
                         self._add(side, case, report)
             else:

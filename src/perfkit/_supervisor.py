@@ -224,16 +224,16 @@ class Supervisor:
 
     def measure(self, case: Case) -> WorkerReport:
         """The worker's report on ``case``, or a failed one saying what went wrong."""
-        reply = self._hand_over(case, paired=False)
+        reply = self._hand_over(case, None)
         assert isinstance(reply, WorkerReport)
         return reply
 
-    def begin(self, case: Case) -> WorkerReport | None:
-        """Hand ``case`` over to be sampled in turns (``sample``, then ``finish``): None
-        once the worker is ready to sample, else the case's final report (it failed, was
-        skipped or found invalid first, or the worker, of another harness, measured it
-        whole)."""
-        reply = self._hand_over(case, paired=True)
+    def begin(self, case: Case, cpu: int | None = None) -> WorkerReport | None:
+        """Hand ``case`` over to be sampled in turns (``sample``, then ``finish``), on
+        ``cpu`` when given: None once the worker is ready to sample, else the case's final
+        report (it failed, was skipped or found invalid first, or the worker, of another
+        harness, measured it whole)."""
+        reply = self._hand_over(case, {"paired": True, "cpu": cpu})
         return reply if isinstance(reply, WorkerReport) else None
 
     def sample(self, case: Case) -> bool | WorkerReport:
@@ -254,16 +254,18 @@ class Supervisor:
         assert isinstance(reply, WorkerReport)
         return reply
 
-    def _hand_over(self, case: Case, paired: bool) -> WorkerReport | dict[str, Any]:
+    def _hand_over(self, case: Case, turns: dict[str, Any] | None) -> WorkerReport | dict[str, Any]:
+        """Give the worker ``case``, whole or, with ``turns`` (the paired spec's extra
+        fields), to be sampled in turns; its result, or its ``ready``."""
         self._spent = 0.0
         reason = ""
         for _ in range(2):  # once more when a worker ended before it began the case
             try:
-                worker = self._send(case, paired)
+                worker = self._send(case, turns)
             except _StartError as exc:
                 return WorkerReport.failed(str(exc))
             try:
-                reply, began = self._follow(worker, case, "ready" if paired else "result")
+                reply, began = self._follow(worker, case, "result" if turns is None else "ready")
             except BaseException:
                 self._stop(kill=True)
                 raise
@@ -290,10 +292,10 @@ class Supervisor:
             self._stop(kill=True)
             raise
 
-    def _send(self, case: Case, paired: bool) -> _Process:
+    def _send(self, case: Case, turns: dict[str, Any] | None) -> _Process:
         """Hand ``case`` to the worker, starting one if there is none; a worker that ended
         while idle is not the case's fault: a fresh one gets it."""
-        spec = {**case.to_json(), "paired": True} if paired else case.to_json()
+        spec = {**case.to_json(), **(turns or {})}
         for _ in range(2):
             worker = self._worker or self._start()
             try:

@@ -4,8 +4,8 @@ A shared machine has slow spells of a second or so: one side measured whole and 
 other can find one inside a spell and the other outside it, and their medians then differ by
 tens of percent with the code unchanged. Taking turns, A B B A A B ..., puts both sides'
 samples in the same spells, so a spell moves both medians alike and the ratio between them
-stays put. A spell of one CPU alone is not shared this way: each worker tends to keep the
-CPU it last ran on.
+stays put. A spell of one CPU alone is shared only when both sides sample on that CPU:
+given a ``cpu``, every worker's sampling thread is held on it for the case (``_affinity``).
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ from perfkit.workload import Case
 __all__ = ["measure_in_turns"]
 
 
-def measure_in_turns(workers: Sequence[Supervisor], case: Case) -> list[WorkerReport]:
+def measure_in_turns(
+    workers: Sequence[Supervisor], case: Case, cpu: int | None = None
+) -> list[WorkerReport]:
     """``case`` measured by every worker, each taking one sample in turn (the order
-    reversed every turn), until every worker's sampling rule is done; a worker done
-    before the others goes on sampling (up to ``max_samples``), so every side's samples
-    cover the same stretch of time. A worker whose case fails, or that measures it whole
-    (another harness's worker may), drops out; the others go on. The reports come in the
-    workers' order."""
-    reports: list[WorkerReport | None] = [worker.begin(case) for worker in workers]
+    reversed every turn) on ``cpu`` when given, until every worker's sampling rule is
+    done; a worker done before the others goes on sampling (up to ``max_samples``), so
+    every side's samples cover the same stretch of time. A worker whose case fails, or
+    that measures it whole (another harness's worker may), drops out; the others go on.
+    The reports come in the workers' order."""
+    reports: list[WorkerReport | None] = [worker.begin(case, cpu) for worker in workers]
     turn = 0
     while sampling := [i for i, report in enumerate(reports) if report is None]:
         order = sampling if turn % 2 == 0 else sampling[::-1]

@@ -9,7 +9,8 @@ A case sent with ``"paired": true`` is sampled on the runner's word, so that two
 two sides of a comparison) can take turns sample by sample: after verifying and calibrating,
 the worker says ``ready``, then answers each ``{"sample": true}`` with one sample taken and
 ``{"event": "sampled", "done": ...}``, and ``{"finish": true}`` with the case's ``result``. A
-failure at any step ends the case with its ``result`` at once.
+failure at any step ends the case with its ``result`` at once. A paired case may name a
+``cpu``: the sampling thread is held on it while it samples (``_affinity``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import IO, Any
 import numpy as np
 
 from perfkit import registry
+from perfkit._affinity import pinned
 from perfkit._protocol import WorkerReport
 from perfkit.axes import Skip
 from perfkit.backend import Backend, get_backend
@@ -109,6 +111,21 @@ def freeze(value: Any) -> Any:
     return value
 
 
+@dataclasses.dataclass(frozen=True)
+class Turns:
+    """A paired case's commands from the runner, and the CPU to sample on (if any)."""
+
+    commands: Iterator[dict[str, Any]]
+    cpu: int | None = None
+
+    @classmethod
+    def of(cls, spec: dict[str, Any], commands: Iterator[dict[str, Any]]) -> Turns | None:
+        if not spec.get("paired"):
+            return None
+        cpu = spec.get("cpu")
+        return cls(commands, cpu if isinstance(cpu, int) and not isinstance(cpu, bool) else None)
+
+
 class _InputCache:
     """Inputs and truth for the current parameters only: cases arrive grouped by them."""
 
@@ -157,7 +174,7 @@ class Worker:
             self.sessions.enter_context(backend.session())
             self.session_start[backend.name] = time.perf_counter() - start
 
-    def run_case(self, case: Case, turns: Iterator[dict[str, Any]] | None = None) -> WorkerReport:
+    def run_case(self, case: Case, turns: Turns | None = None) -> WorkerReport:
         """Verify and measure ``case``; with ``turns``, sample when the runner says (a
         paired case)."""
         backend = get_backend(case.implementation.backend)
@@ -181,7 +198,7 @@ class Worker:
         case: Case,
         backend: Backend,
         monitor: CaseMonitor,
-        turns: Iterator[dict[str, Any]] | None,
+        turns: Turns | None,
     ) -> WorkerReport:
         metrics: dict[str, float] = {}
         try:
@@ -225,7 +242,7 @@ class Worker:
         monitor: CaseMonitor,
         *,
         metrics: dict[str, float],
-        turns: Iterator[dict[str, Any]] | None,
+        turns: Turns | None,
     ) -> SampleRun:
         """The timed samples, all at once or, with ``turns``, one each time the runner asks;
         other processes' CPU is metered over this worker's own sampling only."""
@@ -238,13 +255,14 @@ class Worker:
                 with meter:
                     sampler.take_until_done()
             else:
-                self.emit("ready", case=case.id)
-                for command in turns:
-                    if not command.get("sample"):
-                        break
-                    with meter:
-                        sampler.take()
-                    self.emit("sampled", case=case.id, done=sampler.done)
+                with pinned(turns.cpu):
+                    self.emit("ready", case=case.id)
+                    for command in turns.commands:
+                        if not command.get("sample"):
+                            break
+                        with meter:
+                            sampler.take()
+                        self.emit("sampled", case=case.id, done=sampler.done)
         other = meter.other_cpu
         contended = other is not None and other > self.policy.contention_cpu
         if isinstance(timer, CudaEventTimer) and timer.samples:
@@ -266,7 +284,7 @@ class Worker:
             for spec in specs:
                 case = registry.resolve_case(spec)
                 self.emit("start", case=case.id)
-                turns = specs if spec.get("paired") and self.counter is None else None
+                turns = Turns.of(spec, specs) if self.counter is None else None
                 self.emit("result", case=case.id, **self.run_case(case, turns).to_json())
         self.emit("done")
 

@@ -84,14 +84,15 @@ def _wrong_later(x: Any, params: Params) -> Any:
 
 @FAULTY.port("python", "logged")
 def _logged(x: Any, params: Params) -> Any:
-    """Good, and writes its process id to ``FAULTY_CALL_LOG`` on every call: shows which
-    worker ran when."""
+    """Good, and writes its process id and the CPUs its thread may run on to
+    ``FAULTY_CALL_LOG`` on every call: shows which worker ran when, and where."""
     log = os.environ["FAULTY_CALL_LOG"]
     out = np.empty_like(x)
 
     def run() -> Any:
+        cpus = ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0)))
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"{os.getpid()}\n")
+            handle.write(f"{os.getpid()} {cpus}\n")
         return np.multiply(x, 2.0, out=out)
 
     return run
