@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -300,6 +301,43 @@ def test_environments_that_differ_or_are_unknown_are_not_compared() -> None:
 
 def _fields(env: Environment) -> dict:
     return {name: getattr(env, name) for name in env.__dataclass_fields__}
+
+
+def _spelled(
+    rng: np.random.Generator, slowdown: float, turns: tuple[str | None, str | None]
+) -> tuple[CaseResult, CaseResult]:
+    """Eight repetition pairs sampled in turns, 21 samples a side, through a slow spell
+    (1.6x) that both sides share sample for sample but that begins between the two
+    samples of one turn: one side has 11 samples in it and its median is slow, the other
+    10 and its median fast, the side alternating from pair to pair."""
+    runs: dict[str, list[SampleRun]] = {"base": [], "cand": []}
+    for i in range(8):
+        spell = np.where(np.arange(21) >= 10, 1.6, 1.0)
+        late = "base" if i % 2 else "cand"  # the side whose sample 10 came before the spell
+        for side, scale, name in (("base", 1.0, turns[0]), ("cand", slowdown, turns[1])):
+            times = scale * 1e-3 * spell * (1 + rng.normal(0, 0.003, 21))
+            if side == late:
+                times[10] /= 1.6
+            runs[side].append(SampleRun(i, 1, tuple(times), "budget", turns=name))
+    base, cand = (_result("spell", None), _result("spell", None))
+    return tuple(  # type: ignore[return-value]
+        dataclasses.replace(r, measurement=Measurement(tuple(runs[side]), {}))
+        for r, side in ((base, "base"), (cand, "cand"))
+    )
+
+
+def test_samples_taken_in_turns_are_compared_sample_by_sample() -> None:
+    rng = np.random.default_rng(4)
+    for slowdown, expected in ((1.1, "SLOWER"), (1.0, "SAME")):
+        base, cand = _spelled(rng, slowdown, ("run1", "run1"))
+        (c,) = run_gate(_record("a", [base]), _record("b", [cand]), GatePolicy()).comparisons
+        assert c.verdict == expected, c
+        assert c.ratio == pytest.approx(slowdown, rel=0.01)
+        # Medians alone: each pair's ratio is 1.6 times too high or too low, by turns.
+        for names in ((None, None), ("run1", "run2")):  # not in turns; not with each other
+            base, cand = _spelled(rng, slowdown, names)
+            (c,) = run_gate(_record("a", [base]), _record("b", [cand]), GatePolicy()).comparisons
+            assert c.verdict == "AMBIGUOUS", c
 
 
 def test_contended_repetitions_are_left_out_where_enough_remain() -> None:

@@ -171,3 +171,12 @@ def test_schema_1_records_migrate_with_workload_version_1() -> None:
     assert {r.version for r in record.results} == {1}
     assert record.results[0].work.flops > 0
     assert record.environment.machine.cpu == "AMD EPYC"
+
+
+def test_schema_2_runs_migrate_as_not_sampled_in_turns() -> None:
+    old, new = load_record(DATA / "record_v2.json"), load_record(DATA / "record_v3.json")
+    runs = [run for r in old.results if r.measurement for run in r.measurement.runs]
+    assert runs
+    assert {run.turns for run in runs} == {None}
+    marked = {run.turns for r in new.results if r.measurement for run in r.measurement.runs}
+    assert marked == {"3f9c2a71d04e"}

@@ -13,6 +13,7 @@ import pytest
 from perfkit import MeasurePolicy, registry
 from perfkit._affinity import allowed_cpus, pinned, sampling_cpu
 from perfkit._runner import Side, run_sides
+from perfkit._settle import OwnThreads
 from perfkit._supervisor import Supervisor
 from perfkit._turns import measure_in_turns
 from perfkit.load import ContentionMeter
@@ -54,6 +55,13 @@ def test_two_sides_sample_in_turns_not_one_after_the_other(
     # Each side sampled until both were done, so their counts differ by at most one turn.
     counts = sorted(len(r[0].samples) for r in runs.values())
     assert counts[1] - counts[0] <= 1 or counts[1] == policy.max_samples
+    # Both runs are marked as sampled in turns with each other, so the gate pairs their
+    # samples; a side measured alone is not.
+    names = {r[0].turns for r in runs.values()}
+    assert len(names) == 1, names
+    assert None not in names
+    alone = run_sides([_case("python:logged")], policy, {"a": Side()}, plugins=[str(FAULTY)])
+    assert alone["a"].results[0].measurement.runs[0].turns is None
 
 
 @pytest.mark.skipif(len(allowed_cpus()) < 2, reason="pinning needs a choice of two CPUs")
@@ -102,6 +110,25 @@ def test_the_sampling_cpu_goes_round_the_allowed_cpus() -> None:
     assert [sampling_cpu(cpus, n, 1) for n in range(3)] == [5, 7, 3]
     assert sampling_cpu([2], 4, 1) is None
     assert sampling_cpu([], 0, 0) is None
+
+
+def _blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max((pool["num_threads"] for pool in threadpool_info()), default=1)
+
+
+@pytest.mark.skipif(_blas_threads() < 2, reason="a BLAS pool of one thread has no helpers")
+def test_settling_waits_until_the_blas_pool_stops_spinning() -> None:
+    import numpy as np
+
+    threads = OwnThreads()
+    a = np.ones((512, 512))
+    a @ a  # the pool's helpers spin for a while after the call
+    assert threads.runnable(), "OpenBLAS's helper threads spin after a call"
+    assert not threads.settle(limit=0.0)  # not quiet at once: the caller is told so
+    assert threads.settle()
+    assert threads.runnable() == 0
 
 
 def test_a_side_that_crashes_while_sampled_fails_alone() -> None:

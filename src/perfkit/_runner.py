@@ -7,6 +7,7 @@ Workers are started and watched by ``_supervisor``; their reports are merged by
 from __future__ import annotations
 
 import statistics
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -159,6 +160,7 @@ class Campaign:
         self.cases = list(cases)
         self.numbers = {case.id: i for i, case in enumerate(self.cases)}  # fixed for the run
         self.cpus = allowed_cpus()
+        self.turns_name = uuid.uuid4().hex[:12]  # marks the runs sampled in turns
         self.policy = policy
         self.sides = dict(sides)
         self.plugins = list(plugins)
@@ -230,7 +232,8 @@ class Campaign:
             if len(names) > 1 and not self.policy.counting:
                 for case, order in turns(active, round_index, names, self.numbers):
                     cpu = sampling_cpu(self.cpus, self.numbers[case.id], round_index)
-                    reports = measure_in_turns([workers[side] for side in order], case, cpu)
+                    in_turns = [workers[side] for side in order]
+                    reports = measure_in_turns(in_turns, case, cpu, self.turns_name)
                     for side, report in zip(order, reports, strict=True):
                         self._add(side, case, report)
             else:

@@ -236,10 +236,11 @@ class Supervisor:
         reply = self._hand_over(case, {"paired": True, "cpu": cpu})
         return reply if isinstance(reply, WorkerReport) else None
 
-    def sample(self, case: Case) -> bool | WorkerReport:
-        """One more sample of the case begun: whether the worker's sampling rule is done,
-        or, where the sample failed, the case's final report."""
-        reply = self._command(case, {"sample": True}, "sampled")
+    def sample(self, case: Case, settle: bool = True) -> bool | WorkerReport:
+        """One more sample of the case begun, its thread pools let go quiet after it
+        unless ``settle`` is False (its next sample comes next): whether the worker's
+        sampling rule is done, or, where the sample failed, the case's final report."""
+        reply = self._command(case, {"sample": True, "settle": settle}, "sampled")
         if isinstance(reply, WorkerReport):
             return reply
         done = reply.get("done")

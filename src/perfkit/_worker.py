@@ -10,7 +10,10 @@ two sides of a comparison) can take turns sample by sample: after verifying and 
 the worker says ``ready``, then answers each ``{"sample": true}`` with one sample taken and
 ``{"event": "sampled", "done": ...}``, and ``{"finish": true}`` with the case's ``result``. A
 failure at any step ends the case with its ``result`` at once. A paired case may name a
-``cpu``: the sampling thread is held on it while it samples (``_affinity``).
+``cpu``: the sampling thread is held on it while it samples (``_affinity``). After a
+sample the worker waits for its own thread pools to stop spinning (``_settle``) before it
+answers, so the other side samples without them, unless the command says
+``"settle": false`` (its own next sample comes next).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import numpy as np
 from perfkit import registry
 from perfkit._affinity import pinned
 from perfkit._protocol import WorkerReport
+from perfkit._settle import OwnThreads
 from perfkit.axes import Skip
 from perfkit.backend import Backend, get_backend
 from perfkit.callgrind import InstructionCounter
@@ -256,18 +260,31 @@ class Worker:
                     sampler.take_until_done()
             else:
                 with pinned(turns.cpu):
-                    self.emit("ready", case=case.id)
-                    for command in turns.commands:
-                        if not command.get("sample"):
-                            break
-                        with meter:
-                            sampler.take()
-                        self.emit("sampled", case=case.id, done=sampler.done)
+                    self._sample_in_turns(case, sampler, meter, turns)
         other = meter.other_cpu
         contended = other is not None and other > self.policy.contention_cpu
         if isinstance(timer, CudaEventTimer) and timer.samples:
             metrics["gpu/launch_bound"] = timer.launch_bound / timer.samples
         return dataclasses.replace(sampler.run(), other_cpu=other, contended=contended)
+
+    def _sample_in_turns(
+        self, case: Case, sampler: Sampler, meter: ContentionMeter, turns: Turns
+    ) -> None:
+        """Say ``ready``, then one sample each time the runner asks, until it says
+        ``finish``. Before answering, this process's thread pools are let go quiet
+        (``_settle``) unless the runner says the next sample is this worker's again, so
+        the other side never samples beside them spinning."""
+        threads = OwnThreads()
+        patient = threads.settle()  # after calibrating, too
+        self.emit("ready", case=case.id)
+        for command in turns.commands:
+            if not command.get("sample"):
+                break
+            with meter:
+                sampler.take()
+            if command.get("settle", True):
+                patient = patient and threads.settle()
+            self.emit("sampled", case=case.id, done=sampler.done)
 
     def _count_instructions(self, thunk: Any) -> SampleRun:
         """Three counts of ``instruction_loops`` calls each, after one warm-up call; each

@@ -3,9 +3,14 @@
 The unit of evidence is the repetition (one worker process), not the sample. Samples within
 one process share its memory placement and its moment on the machine, and processes of the
 same code differ here by up to 10-20%; a test that treats samples as independent calls that
-luck significant. So each side's repetitions are reduced to their medians, repetition i of
-the baseline is paired with repetition i of the candidate (in ``perfkit ab`` the two ran
-seconds apart), and the evidence is the per-pair ratios:
+luck significant. So repetition i of the baseline is paired with repetition i of the
+candidate, each pair gives one ratio, and the evidence is the per-pair ratios. A pair's
+ratio is candidate median / baseline median, except where the two sampled in turns
+(``perfkit ab``: sample i of each taken one right after the other, on one CPU): then it is
+the median of their sample-by-sample ratios. A slow spell of the machine (here a second
+or two in which everything runs 1.6x slower) lands on both samples of a sample pair and
+cancels in its ratio, while it can move one side's median and not the other's, when about
+half of each side's samples fall inside it. Then:
 
 - the **ratio** is the median of the per-pair ratios;
 - its **interval** is the distribution-free confidence interval of that median (order
@@ -30,7 +35,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from perfkit.environment import environment_mismatches
-from perfkit.record import CaseResult, RunRecord
+from perfkit.record import CaseResult, RunRecord, SampleRun
 from perfkit.stats import median_ci, sign_test, smallest_sign_test_p
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "Comparison",
     "Verdict",
     "compare_records",
+    "pair_ratio",
     "paired_ratios",
     "pairs_needed",
 ]
@@ -92,22 +98,31 @@ def _median(result: CaseResult) -> float:
     return float(np.median(np.asarray(result.measurement.samples)))  # type: ignore[union-attr]
 
 
+def pair_ratio(old: SampleRun, new: SampleRun) -> float:
+    """One repetition pair's ratio, candidate over baseline: the median of the sample-by-
+    sample ratios where the two runs sampled in turns (and no baseline sample is 0), else
+    the ratio of their medians; ``inf`` where the baseline median is 0."""
+    if old.turns is not None and old.turns == new.turns:
+        count = min(len(old.samples), len(new.samples))
+        before = np.asarray(old.samples[:count], dtype=np.float64)
+        after = np.asarray(new.samples[:count], dtype=np.float64)
+        if count and np.all(before > 0):
+            return float(np.median(after / before))
+    median = float(np.median(old.samples))
+    return float(np.median(new.samples)) / median if median > 0 else math.inf
+
+
 def paired_ratios(base: CaseResult, cand: CaseResult, needed: int) -> tuple[np.ndarray, int]:
-    """Per repetition pair (same process index), candidate median / baseline median, and
-    how many pairs were left out as contended. Contended pairs are left out only where the
-    uncontended ones still number ``needed``; otherwise every pair counts (and the count of
-    contended ones is still returned, to be said)."""
+    """Per repetition pair (same process index), its ``pair_ratio``, and how many pairs
+    were left out as contended. Contended pairs are left out only where the uncontended
+    ones still number ``needed``; otherwise every pair counts (and the count of contended
+    ones is still returned, to be said)."""
     old = {run.process: run for run in base.measurement.runs}  # type: ignore[union-attr]
     new = {run.process: run for run in cand.measurement.runs}  # type: ignore[union-attr]
     common = sorted(old.keys() & new.keys())
     quiet = [p for p in common if not (old[p].contended or new[p].contended)]
     chosen = quiet if len(quiet) >= needed else common
-    ratios = [
-        float(np.median(new[p].samples)) / float(np.median(old[p].samples))
-        if np.median(old[p].samples) > 0
-        else math.inf
-        for p in chosen
-    ]
+    ratios = [pair_ratio(old[p], new[p]) for p in chosen]
     return np.asarray(ratios, dtype=np.float64), len(common) - len(quiet)
 
 

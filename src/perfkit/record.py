@@ -33,7 +33,7 @@ __all__ = [
     "record_from_dict",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Status = Literal["ok", "skipped", "invalid", "failed"]
 STATUSES: tuple[str, ...] = get_args(Status)
@@ -48,7 +48,9 @@ class SampleRun:
 
     ``other_cpu`` is the CPU other processes took while the samples were taken, in cores
     (steal time included; None where it was not measured); ``contended`` says it passed
-    the policy's ``contention_cpu``.
+    the policy's ``contention_cpu``. ``turns`` names the sampling in turns the run took
+    part in (``perfkit ab``): another side's run of the same case, process and ``turns``
+    took its samples alternately with this one, its sample i next to this one's sample i.
     """
 
     process: int
@@ -57,6 +59,7 @@ class SampleRun:
     stop: StopReason
     other_cpu: float | None = None
     contended: bool = False
+    turns: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +168,14 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 3 marks the runs sampled in turns (``SampleRun.turns``), which the gate
+    compares sample by sample; schema 2 marked none, so none is: unchanged."""
+    return data
+
+
 # Migrations from schema N to N+1, applied in order on load.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def check_samples(run: SampleRun, where: str) -> None:
