@@ -285,7 +285,10 @@ def test_disagreeing_processes_get_extra_rounds_up_to_the_limit() -> None:
     never = QUICK.replace(processes=2, extra_processes=2, target_rel_ci=1e-12)
     (result,) = run_cases(_cases("python:good"), never, [FAULTY]).results
     assert sorted(run.process for run in result.measurement.runs) == [0, 1, 2, 3]
-    always = QUICK.replace(processes=2, extra_processes=2, target_rel_ci=10.0)
+    # Agreeing, and never flagged contended (a loaded machine must not add rounds here).
+    always = QUICK.replace(
+        processes=2, extra_processes=2, target_rel_ci=10.0, contention_cpu=float(1 << 20)
+    )
     (result,) = run_cases(_cases("python:good"), always, [FAULTY]).results
     assert sorted(run.process for run in result.measurement.runs) == [0, 1]
 
