@@ -4,10 +4,11 @@ A BLAS or OpenMP pool does not sleep the moment its call returns: OpenBLAS's hel
 spin for about 2^28 cycles (here some 130 ms) waiting for the next call. Sampling in turns,
 the side that just sampled would leave its pool spinning on the CPUs the other side is about
 to sample on, and every sample taken right after a switch would carry the other side's spin;
-NumPy's 2048x2048 matmul sampled that way gave pair ratios from 0.75 to 1.5 between two
-identical sides. So after each sample a worker waits until none of its other threads is
-runnable (Linux thread state ``R``: a spinning thread is, even while another process holds
-its CPU; a pool asleep on its condition variable is not) before it answers. Spinning inside
+NumPy's 2048x2048 matmul sampled that way gave pair ratios from 0.78 to 1.5 between two
+identical sides. So after a sample that the other side's follows, a worker waits until none
+of its other threads is runnable (Linux thread state ``R``: a spinning thread is, even while
+another process holds its CPU; a pool asleep on its condition variable is not) before it
+answers. Spinning inside
 a sample, between its own calls, is part of what is measured and is left alone.
 """
 
@@ -48,7 +49,8 @@ class OwnThreads:
                 continue  # the thread ended meanwhile
             # "tid (name) S ...": the name may hold spaces and parentheses; the state follows
             # the last ")".
-            count += stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] == "R"
+            state = stat.rfind(")") + 2
+            count += stat[state : state + 1] == "R"
         return count
 
     def settle(self, limit: float = _LIMIT) -> bool:
