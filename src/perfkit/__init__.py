@@ -1,4 +1,4 @@
-"""perfkit: matched-workload benchmarks across NumPy, CUDA, PyTorch, Spark and allocators.
+"""perfkit: matched-workload benchmarks across NumPy, CUDA (CuPy, CUDA C, Numba) and allocators.
 
 Importing perfkit needs only NumPy; frameworks load inside backends when they are used.
 """

@@ -3,7 +3,7 @@
     python -m perfkit.report.browser REPORT.html [SCREENSHOT.png]
 
 Needs the Debian ``chromium`` package and the ``playwright`` Python package (which drives the
-system browser; it downloads nothing). The tests and the README's screenshot use this path.
+system browser; it downloads nothing). The tests and the screenshot in docs/ use this path.
 """
 
 from __future__ import annotations
