@@ -40,7 +40,11 @@ def _one_line_error(done: subprocess.CompletedProcess[str], *fragments: str) -> 
         (["compare", "-w", "matmul", "-p", "n=lots"], ["'lots' is not a valid int"]),
         (["compare", "-w", "matmul", "-p", "n"], ["expected NAME=VALUE"]),
         (["compare", "-w", "matmul", "--budget", "0"], ["budget must be positive"]),
-        (["compare"], ["--workload"]),
+        (["compare"], ["--workload", "matmul", "larson_like"]),
+        (["compare", "-w", "matmul,softmax"], ["compare measures one workload"]),
+        (["run", "-w", "matmul,nope"], ["unknown workload 'nope'"]),
+        (["run", "--suite", "nope"], ["unknown suite 'nope'", "alloc, array, gpu"]),
+        (["run", "-w", "matmul", "--suite", "array"], ["not allowed with argument"]),
         (["run", "-w", "matmul", "-p", "rows=3"], ["no selected workload has a parameter"]),
         (["frobnicate"], ["invalid choice: 'frobnicate'"]),
         (["compare", "-w", "matmul", "--plugin", "missing.py"], ["plugin missing.py: no such"]),
@@ -115,6 +119,21 @@ def test_broken_ports_make_compare_exit_1_and_are_listed(tmp_path: Path) -> None
     assert statuses == {"good": "ok", "wrong": "invalid", "raises": "failed", "skips": "skipped"}
 
 
+@pytest.mark.parametrize(
+    "selection",
+    [["-b", "python:good,python:skips"], ["-b", "python:good", "-b", "python:skips"]],
+    ids=["comma-list", "repeated"],
+)
+def test_backends_may_be_comma_lists_or_repeated(tmp_path: Path, selection: list[str]) -> None:
+    done = perfkit(
+        "compare", "-w", "faulty_probe", "--quick", "--no-calibrate", "--no-report",
+        *selection, "--plugin", str(FAULTY), "-o", "out.json", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    variants = [r.variant for r in load_record(tmp_path / "out.json").results]
+    assert variants == ["good", "skips"]
+
+
 @pytest.mark.slow
 def test_run_all_quick_calibrates_once_and_reports_roof(tmp_path: Path) -> None:
     done = perfkit("run", "--all", "--quick", "-o", "suite.json", "--threads", "1", cwd=tmp_path)
@@ -155,6 +174,7 @@ def test_list_and_env_only_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert listing.returncode == 0
     assert "numpy: default (ref)" in listing.stdout
     assert "backends" in listing.stdout
+    assert "│ gpu   │ matmul, reduce_sum, softmax, vector_add" in listing.stdout
     env = perfkit("env", "--json", cwd=tmp_path)
     assert env.returncode == 0
     data = json.loads(env.stdout)

@@ -106,3 +106,39 @@ def test_derived_backends_gain_a_port_for_every_port_of_their_base(tmp_path: Pat
     assert run.returncode == 0, run.stderr
     results = json.loads((tmp_path / "r.json").read_text())["results"]
     assert {r["backend"]: r["status"] for r in results} == {"numpy": "ok", "numpy_copied": "ok"}
+
+
+def test_suites_come_from_the_workloads_and_gpu_from_the_backends() -> None:
+    found = registry.suites()
+    for name, spec in registry.workloads().items():
+        assert name in found[spec.suite].workloads
+    assert set(found["array"].workloads) == set(ARRAY_WORKLOADS)
+    assert "larson_like" in found["alloc"].workloads
+    assert found["alloc"].backends is None
+    accelerated = {n for n, b in backends().items() if b.device != "cpu"}
+    assert set(found["gpu"].backends or ()) == accelerated
+    for name in found["gpu"].workloads:
+        ports = {i.backend for i in registry.get_workload(name).implementations}
+        assert ports & accelerated, name
+
+
+def test_a_suite_selects_its_workloads_and_gpu_its_backends() -> None:
+    from perfkit._commands import resolve_selection
+    from perfkit.cli import _build_parser
+
+    parser = _build_parser()
+    args = parser.parse_args(["run", "--suite", "gpu"])
+    names, label = resolve_selection(args)
+    assert set(names) == set(ARRAY_WORKLOADS)
+    assert label == "gpu"
+    assert args.backends == sorted(registry.suites()["gpu"].backends or ())
+    args = parser.parse_args(["ab", "--base", "main", "--suite", "gpu", "-b", "cupy"])
+    resolve_selection(args)
+    assert args.backends == ["cupy"], "-b chooses over the suite's backends"
+    args = parser.parse_args(["run", "--suite", "alloc,array"])
+    names, _ = resolve_selection(args)
+    assert set(names) == set(registry.suites()["alloc"].workloads) | set(ARRAY_WORKLOADS)
+    assert args.backends is None
+    args = parser.parse_args(["run", "-w", "softmax,matmul", "-w", "softmax", "-b", "numpy,"])
+    assert resolve_selection(args) == (["softmax", "matmul"], "softmax-matmul")
+    assert args.backends == ["numpy"]

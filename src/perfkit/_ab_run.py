@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from perfkit import registry
 from perfkit._commands import (
     cases_from,
     ceilings_for,
@@ -94,15 +93,15 @@ def _design(args: argparse.Namespace) -> tuple[Any, int, Any]:
     return policy, last, gate_policy(args, looks)
 
 
-def ab(args: argparse.Namespace) -> int:
-    """Two commits measured in one run, their repetitions interleaved, then gated."""
+def ab(args: argparse.Namespace, names: list[str]) -> int:
+    """Two commits measured in one run, their repetitions interleaved, then gated: the
+    cases of the workloads ``names`` (``resolve_selection``)."""
     from perfkit._runner import Campaign, plan_of
     from perfkit.ab import checkout, repository_root
     from perfkit.environment import GitState
     from perfkit.journal import Journal, JournalHeader
     from perfkit.metadata import git_state
 
-    names = sorted(registry.workloads()) if args.all else args.workload
     cases = cases_from(args, names)
     policy, last, gating = _design(args)
     repo = repository_root(Path.cwd())

@@ -29,6 +29,7 @@ __all__ = [
     "new_run_id",
     "policy_from",
     "progress_bar",
+    "resolve_selection",
     "run_environment",
     "write_report",
 ]
@@ -64,6 +65,41 @@ def console(stream: Any = None) -> Any:
 
 def _param_name(assignment: str) -> str:
     return assignment.partition("=")[0].strip()
+
+
+def _listed(values: Sequence[str] | None) -> list[str]:
+    """Comma lists and repeated options alike: ``["numpy,cupy", "numba_cuda"]``, three."""
+    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
+
+
+def resolve_selection(args: argparse.Namespace) -> tuple[list[str], str]:
+    """The workloads a ``compare``, ``run`` or ``ab`` names (``-w``, ``--suite`` or
+    ``--all``) and a name for its files; comma lists in ``-w``, ``-b`` and ``--suite`` are
+    split, and a suite that runs on some backends only (``gpu``) chooses them unless
+    ``-b`` does."""
+    if args.backends is not None:
+        args.backends = _listed(args.backends) or None
+    if args.command == "compare":
+        names = _listed([args.workload] if args.workload else [])
+        if len(names) != 1:
+            valid = ", ".join(sorted(registry.workloads()))
+            what = "one workload" if names else "a workload (--workload NAME)"
+            raise UsageError(f"compare measures {what}; workloads: {valid}")
+        registry.get_workload(names[0])
+        return names, names[0]
+    if args.all:
+        return sorted(registry.workloads()), "suite"
+    if args.suite:
+        chosen = [registry.get_suite(name) for name in _listed(args.suite)]
+        names = sorted({w for suite in chosen for w in suite.workloads})
+        limits = [suite.backends for suite in chosen]
+        if args.backends is None and all(limit is not None for limit in limits):
+            args.backends = sorted({b for limit in limits for b in limit or ()})
+        return names, "-".join(suite.name for suite in chosen)
+    names = list(dict.fromkeys(_listed(args.workload)))
+    for name in names:
+        registry.get_workload(name)
+    return names, "-".join(names)
 
 
 def cases_from(args: argparse.Namespace, names: Sequence[str]) -> list[Case]:

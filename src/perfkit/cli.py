@@ -131,21 +131,54 @@ def _gate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the verdicts as JSON")
 
 
+_BACKENDS: dict[str, Any] = {
+    "action": "extend",
+    "nargs": "+",
+    "metavar": "BACKEND[:VARIANT]",
+    "help": "backends or ports to run, space- or comma-separated, repeatable (default: all)",
+}
+
+
+_PARAMS: dict[str, Any] = {
+    "action": "append",
+    "default": [],
+    "metavar": "NAME=V[,V...]",
+    "help": "parameter values instead of the defaults (n=2^20,2^24); repeatable",
+}
+
+
+def _selection(group: Any) -> None:
+    """The workloads of ``run`` and ``ab``: named, a suite, or all."""
+    group.add_argument(
+        "--workload",
+        "-w",
+        action="append",
+        metavar="NAME[,NAME...]",
+        help="a workload; comma-separated or repeated for several",
+    )
+    group.add_argument(
+        "--suite",
+        action="append",
+        metavar="SUITE[,SUITE...]",
+        help="every workload of a suite (perfkit list shows them: array, alloc, gpu ...)",
+    )
+    group.add_argument("--all", action="store_true", help="every registered workload")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="perfkit", description="Matched-workload benchmarks across engines.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     listing = sub.add_parser("list", help="workloads, their parameters and ports; backends")
     listing.add_argument("--plugin", action="append", default=[], metavar="FILE")
     compare = sub.add_parser("compare", help="measure one workload across backends")
-    compare.add_argument("--workload", "-w", required=True)
-    compare.add_argument("--backends", "-b", nargs="+", metavar="BACKEND[:VARIANT]")
-    compare.add_argument("--param", "-p", action="append", default=[], metavar="NAME=V[,V...]")
+    compare.add_argument("--workload", "-w", help="the workload (perfkit list shows them)")
+    compare.add_argument("--backends", "-b", **_BACKENDS)
+    compare.add_argument("--param", "-p", **_PARAMS)
     _policy_options(compare)
     run = sub.add_parser("run", help="measure several workloads (or --all) into one record")
     chosen = run.add_mutually_exclusive_group(required=True)
-    chosen.add_argument("--workload", "-w", action="append", metavar="NAME")
-    chosen.add_argument("--all", action="store_true", help="every registered workload")
-    run.add_argument("--backends", "-b", nargs="+", metavar="BACKEND[:VARIANT]")
+    _selection(chosen)
+    run.add_argument("--backends", "-b", **_BACKENDS)
     run.add_argument(
         "--param",
         "-p",
@@ -175,10 +208,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--base", required=True, metavar="REF", help="the baseline commit")
     ab.add_argument("--cand", metavar="REF", help="the candidate commit (default: working tree)")
     chosen_ab = ab.add_mutually_exclusive_group(required=True)
-    chosen_ab.add_argument("--workload", "-w", action="append", metavar="NAME")
-    chosen_ab.add_argument("--all", action="store_true", help="every registered workload")
-    ab.add_argument("--backends", "-b", nargs="+", metavar="BACKEND[:VARIANT]")
-    ab.add_argument("--param", "-p", action="append", default=[], metavar="NAME=V[,V...]")
+    _selection(chosen_ab)
+    ab.add_argument("--backends", "-b", **_BACKENDS)
+    ab.add_argument("--param", "-p", **_PARAMS)
     ab.add_argument(
         "--max-repetitions",
         type=_positive_int,
@@ -279,6 +311,13 @@ def _list(args: argparse.Namespace) -> int:
         ports = "\n".join(f"{b}: {', '.join(v)}" for b, v in by_backend.items())
         workloads.add_row(escape(f"{name}\n{workload.doc}"), escape(axes), escape(ports))
     out.print(workloads)
+    suites = Table(title="suites (run --suite NAME)", title_justify="left")
+    for column in ("suite", "workloads", "backends"):
+        suites.add_column(column)
+    for suite in registry.suites().values():
+        backends_of = ", ".join(suite.backends) if suite.backends else "every port"
+        suites.add_row(suite.name, escape(", ".join(suite.workloads)), escape(backends_of))
+    out.print(suites)
     table = Table(title="backends", title_justify="left")
     for column in ("backend", "device", "available", "reason"):
         table.add_column(column)
@@ -375,16 +414,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _gate(args)
         if args.command == "import":
             return _import(args)
+        if args.command == "recover":
+            return _recover(args)
+        names, label = _commands.resolve_selection(args)
         if args.command == "ab":
             from perfkit._ab_run import ab
 
-            return ab(args)
-        if args.command == "recover":
-            return _recover(args)
-        if args.command == "compare":
-            return _commands.measure(args, [args.workload], args.workload)
-        names = sorted(registry.workloads()) if args.all else args.workload
-        return _commands.measure(args, names, "suite" if args.all else "-".join(names))
+            return ab(args, names)
+        return _commands.measure(args, names, label)
     except UsageError as exc:
         print(f"perfkit: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE

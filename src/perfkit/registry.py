@@ -8,6 +8,7 @@ import importlib.util
 import pkgutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from perfkit import backend as backend_module
@@ -16,11 +17,14 @@ from perfkit.errors import UsageError
 from perfkit.workload import Case, Workload
 
 __all__ = [
+    "Suite",
     "expand_cases",
+    "get_suite",
     "get_workload",
     "load",
     "register_workload",
     "resolve_case",
+    "suites",
     "workloads",
 ]
 
@@ -88,6 +92,42 @@ def _derive_implementations() -> None:
 
 def workloads() -> dict[str, Workload]:
     return dict(_WORKLOADS)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """Workloads run together: those that name the suite, or (``gpu``) every workload with a
+    port on an accelerator, run on those backends only (``backends``; None: every one)."""
+
+    name: str
+    workloads: tuple[str, ...]
+    backends: tuple[str, ...] | None = None
+
+
+def suites() -> dict[str, Suite]:
+    """Every suite the registered workloads make: each workload's ``suite``, and ``gpu``."""
+    found: dict[str, list[str]] = {}
+    for name, spec in sorted(_WORKLOADS.items()):
+        found.setdefault(spec.suite, []).append(name)
+    out = {name: Suite(name, tuple(names)) for name, names in sorted(found.items())}
+    devices = {name: b.device for name, b in backend_module.backends().items()}
+    accelerated = sorted({n for n, device in devices.items() if device != "cpu"})
+    ported = [
+        name
+        for name, spec in sorted(_WORKLOADS.items())
+        if any(impl.backend in accelerated for impl in spec.implementations)
+    ]
+    if ported:
+        out["gpu"] = Suite("gpu", tuple(ported), tuple(accelerated))
+    return out
+
+
+def get_suite(name: str) -> Suite:
+    found = suites()
+    if name not in found:
+        valid = ", ".join(found)
+        raise UsageError(f"unknown suite {name!r}; valid suites: {valid}")
+    return found[name]
 
 
 def get_workload(name: str) -> Workload:

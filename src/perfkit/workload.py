@@ -129,6 +129,7 @@ class Workload:
         "make_inputs",
         "name",
         "space",
+        "suite",
         "version",
         "work",
     )
@@ -144,8 +145,10 @@ class Workload:
         check: Checker,
         work: Callable[[Params], Work],
         version: int = 1,
+        suite: str = "other",
     ) -> None:
         self.name = name
+        self.suite = suite
         self.doc = doc
         self.space = space
         self.make_inputs = make_inputs
@@ -204,8 +207,11 @@ def workload(
     check: Checker,
     work: Callable[[Params], Work],
     version: int = 1,
+    suite: str = "other",
 ) -> Workload:
-    """Declare a workload; add ports with ``@w.port(backend)``, then ``register_workload(w)``."""
+    """Declare a workload; add ports with ``@w.port(backend)``, then ``register_workload(w)``.
+    ``suite`` groups it for ``perfkit run --suite`` (``array``: array computations;
+    ``alloc``: allocator drivers; ``other`` where a workload names none)."""
     return Workload(
         name=name,
         doc=doc,
@@ -215,6 +221,7 @@ def workload(
         check=check,
         work=work,
         version=version,
+        suite=suite,
     )
 
 

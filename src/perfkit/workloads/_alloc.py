@@ -87,6 +87,7 @@ def allocation_workload(
         expected=lambda args, params: None,
         check=_check,
         work=lambda params: Work(items=int(params["ops"])),
+        suite="alloc",
     )
     for backend, variant, env in ALLOCATORS:
         spec.add(

@@ -70,6 +70,7 @@ MATMUL = workload(
     # Rounding in a k-long dot product grows like eps*sqrt(k): ~4e-6 at k=4096 in float32.
     check=relative_error({"float32": 1e-4, "float64": 1e-12}, norm="fro"),
     work=_work,
+    suite="array",
 )
 
 

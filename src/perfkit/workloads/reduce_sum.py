@@ -51,6 +51,7 @@ REDUCE_SUM = workload(
     # a plain running float32 sum of 2^24 values fails, as it should.
     check=relative_error({"float32": 1e-5, "float64": 1e-12}),
     work=_work,
+    suite="array",
 )
 
 

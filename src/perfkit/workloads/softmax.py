@@ -64,6 +64,7 @@ SOFTMAX = workload(
     expected=_truth,
     check=relative_error({"float32": 1e-5, "float64": 1e-12}),
     work=_work,
+    suite="array",
 )
 
 

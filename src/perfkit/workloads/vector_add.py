@@ -57,6 +57,7 @@ VECTOR_ADD = workload(
     # Inputs are positive, so no cancellation: two roundings bound the error by ~1.2e-7.
     check=relative_error({"float32": 1e-6, "float64": 1e-14}),
     work=_work,
+    suite="array",
 )
 
 
