@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import platform
 import subprocess
@@ -10,30 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.backend import backends, package_versions
+from perfkit.cpu_facts import cache_bytes, cpu_brand, cpu_flags
 from perfkit.environment import BackendInfo, Environment, GitState, Gpu, Machine, PythonInfo
 
 __all__ = ["capture_environment", "cpu_brand", "git_state"]
 
 _LIBRARIES = ("numpy", "scipy", "threadpoolctl", "psutil", "perfkit")
-
-
-@functools.cache
-def _cpu_info() -> dict[str, Any]:
-    import cpuinfo
-
-    info: dict[str, Any] = cpuinfo.get_cpu_info()
-    return info
-
-
-def cpu_brand() -> str:
-    """The CPU model string; cheap (/proc/cpuinfo) before falling back to py-cpuinfo."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return str(_cpu_info().get("brand_raw", platform.processor() or "unknown"))
 
 
 def git_state(start: Path | None = None) -> dict[str, Any]:
@@ -68,13 +49,12 @@ def capture_environment(probe_backends: bool = True) -> Environment:
     from perfkit.gpu_monitor import gpu_environment
     from perfkit.load import system_load
 
-    info = _cpu_info()
     machine = Machine(
         cpu=cpu_brand(),
-        arch=info.get("arch_string_raw", platform.machine()),
-        flags=tuple(sorted(info.get("flags", []))),
-        l2_cache_bytes=info.get("l2_cache_size"),
-        l3_cache_bytes=info.get("l3_cache_size"),
+        arch=platform.machine(),
+        flags=cpu_flags(),
+        l2_cache_bytes=cache_bytes(2),
+        l3_cache_bytes=cache_bytes(3),
         cores_logical=psutil.cpu_count(logical=True),
         cores_physical=psutil.cpu_count(logical=False),
         cores_usable=len(os.sched_getaffinity(0)),
