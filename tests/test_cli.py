@@ -59,10 +59,11 @@ def test_bad_usage_is_one_line_and_exit_2(
     assert not (tmp_path / "reports").exists()  # nothing written on bad usage
 
 
-def test_help_lists_the_commands(tmp_path: Path) -> None:
-    done = perfkit("--help", cwd=tmp_path)
+@pytest.mark.parametrize("argv", [["--help"], []], ids=["--help", "bare"])
+def test_help_lists_the_commands(tmp_path: Path, argv: list[str]) -> None:
+    done = perfkit(*argv, cwd=tmp_path)
     assert done.returncode == 0
-    for command in ("list", "compare", "run", "env", "calibrate"):
+    for command in ("list", "compare", "run", "env", "calibrate", "gate", "ab"):
         assert command in done.stdout
 
 

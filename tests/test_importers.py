@@ -77,7 +77,7 @@ def test_pytest_benchmark_json_round_trips_through_perfkit(tmp_path: Path) -> No
         ("[]", "neither an asv result file nor pytest-benchmark JSON"),
         ('{"benchmarks": 3}', "no 'benchmarks' list"),
         ('{"benchmarks": [{"name": "x"}]}', "benchmarks[0]: no 'stats'"),
-        ("{oops", "not readable JSON"),
+        ("{oops", "not valid JSON at line 1, column 2: Expecting property name"),
     ],
 )
 def test_bad_input_is_a_one_line_error(tmp_path: Path, content: str, message: str) -> None:

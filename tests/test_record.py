@@ -136,8 +136,9 @@ def test_invalid_records_give_one_line_errors(change: Any, message: str) -> None
 def test_load_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match="no such record file"):
         load_record(tmp_path / "missing.json")
-    (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(RecordError, match=r"bad.json: not valid JSON \(line 1"):
+    (tmp_path / "bad.json").write_text('{"run_id": "x",\n "results": [1,,2]}')
+    where = "bad.json: not valid JSON at line 2, column 16: Expecting value$"
+    with pytest.raises(RecordError, match=where):
         load_record(tmp_path / "bad.json")
     (tmp_path / "list.json").write_text("[]")
     with pytest.raises(RecordError, match="not a perfkit record"):
@@ -180,3 +181,14 @@ def test_schema_2_runs_migrate_as_not_sampled_in_turns() -> None:
     assert {run.turns for run in runs} == {None}
     marked = {run.turns for r in new.results if r.measurement for run in r.measurement.runs}
     assert marked == {"3f9c2a71d04e"}
+
+
+def test_a_journal_line_that_is_not_json_is_named_by_line_and_column(tmp_path: Path) -> None:
+    from perfkit.journal import recover
+
+    path = tmp_path / "run.journal.jsonl"
+    path.write_text('{"journal": 1, oops}\n{"side": "base"}\n')
+    with pytest.raises(
+        RecordError, match="not valid JSON at line 1, column 16: Expecting property name"
+    ):
+        recover(path)

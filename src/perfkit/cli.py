@@ -398,6 +398,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the command line: SIGUSR1 prints every thread's stack, as py-spy would
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     parser = _build_parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    if not given:  # bare `perfkit`: what it can do, as pip and docker answer
+        parser.print_help()
+        return ExitCode.OK
     try:
         args = parser.parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+import json
 
-__all__ = ["ExitCode", "RecordError", "RunError", "UsageError"]
+__all__ = ["ExitCode", "RecordError", "RunError", "UsageError", "not_json"]
 
 
 class ExitCode(enum.IntEnum):
@@ -23,6 +24,13 @@ class UsageError(Exception):
 
 class RecordError(UsageError):
     """A record that is missing, not JSON, not a perfkit record, or of an unknown schema."""
+
+
+def not_json(source: object, exc: json.JSONDecodeError, line: int | None = None) -> RecordError:
+    """A file that is not JSON, said in one line with where (line and column) and why in
+    full; ``line`` is the line of a JSON-lines file that was parsed alone."""
+    where = f"line {line or exc.lineno}, column {exc.colno}"
+    return RecordError(f"{source}: not valid JSON at {where}: {exc.msg}")
 
 
 class RunError(Exception):

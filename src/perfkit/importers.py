@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from perfkit._typed import FieldError, from_json
 from perfkit.axes import ParamValue, params_id
 from perfkit.environment import Environment
-from perfkit.errors import RecordError
+from perfkit.errors import RecordError, not_json
 from perfkit.policy import MeasurePolicy
 from perfkit.record import CaseResult, Measurement, RunRecord, SampleRun
 from perfkit.workload import Work
@@ -244,8 +244,10 @@ def import_file(path: Path) -> RunRecord:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RecordError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordError(f"{path}: not readable JSON ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise not_json(path, exc) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecordError(f"{path}: cannot read: {exc}") from None
     if isinstance(data, dict) and "benchmarks" in data:
         return from_pytest_benchmark(data, str(path))
     if isinstance(data, dict) and "result_columns" in data:

@@ -20,7 +20,7 @@ from typing import IO, Any
 from perfkit._protocol import CasePlan, WorkerReport, merge, read_report
 from perfkit._typed import FieldError, from_json, to_json
 from perfkit.environment import Environment
-from perfkit.errors import RecordError
+from perfkit.errors import RecordError, not_json
 from perfkit.policy import MeasurePolicy
 from perfkit.record import RunRecord
 
@@ -111,7 +111,7 @@ def _entries(path: Path) -> Iterator[tuple[int, Any]]:
             try:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
-                raise RecordError(f"{path}: line {number} is not JSON ({exc.msg})") from None
+                raise not_json(path, exc, number) from None
 
 
 def recover(path: Path | str) -> dict[str, RunRecord]:

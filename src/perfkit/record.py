@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 from perfkit._atomic import write_text_atomic
 from perfkit._typed import FieldError, from_json, to_json
 from perfkit.environment import Environment
-from perfkit.errors import RecordError, UsageError
+from perfkit.errors import RecordError, UsageError, not_json
 from perfkit.policy import MeasurePolicy
 from perfkit.workload import Work
 
@@ -272,5 +272,5 @@ def load_record(path: Path | str) -> RunRecord:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RecordError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        raise not_json(path, exc) from None
     return record_from_dict(data, str(path))
