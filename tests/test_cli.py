@@ -118,6 +118,8 @@ def test_broken_ports_make_compare_exit_1_and_are_listed(tmp_path: Path) -> None
     assert "failed: faulty_probe/python:raises[n=100]: RuntimeError" in done.stdout
     statuses = {r.variant: r.status for r in load_record(tmp_path / "out.json").results}
     assert statuses == {"good": "ok", "wrong": "invalid", "raises": "failed", "skips": "skipped"}
+    assert (tmp_path / "out.html").exists(), "the report goes beside the record -o names"
+    assert not (tmp_path / "reports").exists()
 
 
 @pytest.mark.parametrize(

@@ -280,7 +280,11 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
         return interrupted_code(seen)
     print(f"record: {path}")
     if not args.no_report:
-        write_report([record], Path("reports") / f"{label}-{run_id}.html", None, args.open)
+        # Beside the record when -o names it; else in reports/, above the records' folder.
+        html = (
+            path.with_suffix(".html") if args.output else Path("reports") / f"{label}-{run_id}.html"
+        )
+        write_report([record], html, None, args.open)
     bad = [r for r in record.results if r.status in ("invalid", "failed")]
     return ExitCode.FAILED if bad else ExitCode.OK
 
