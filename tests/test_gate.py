@@ -188,6 +188,38 @@ def test_skipped_on_both_sides_is_unknown_and_passes() -> None:
     assert report.exit_code == 0
 
 
+def test_cases_skipped_on_both_sides_are_one_line_and_case_ids_are_never_cut() -> None:
+    import io
+
+    from rich.console import Console
+
+    rng = np.random.default_rng(13)
+    skipped = [
+        dataclasses.replace(
+            _result(f"n={n}", None, status="skipped", backend="cupy"), reason="no CUDA device"
+        )
+        for n in range(3)
+    ]
+    names = [f"n=1048576,shape=skinny_k,dtype={d}" for d in ("float32", "float64")]
+    base = _record("a", [*skipped, *(_result(n, _reps(rng)) for n in names)])
+    cand = _record("b", [*skipped, *(_result(n, _reps(rng)) for n in names)])
+    report = run_gate(base, cand, GatePolicy())
+    assert report.exit_code == 0
+    line = "3 cases skipped on both sides, not compared (cupy): no CUDA device"
+    console = Console(file=io.StringIO(), width=70, record=True)
+    console.print(report.table())
+    text = console.export_text()
+    assert "…" not in text, "nothing in the table is cut short"
+    assert line in " ".join(text.split())
+    assert "n=0" not in text, "the skipped cases have no rows"
+    cells = "".join(row.split("│")[2].strip() for row in text.splitlines() if "│" in row)
+    for name in names:
+        assert f"w/b:v[{name}]" in cells, "each case id whole, folded over lines"
+    markdown = report.markdown()
+    assert f"> {line}" in markdown.replace("\\", "")
+    assert "n\\=0" not in markdown
+
+
 def test_same_needs_the_interval_inside_the_band() -> None:
     """Equal medians, but processes 10% apart: not shown to be the same."""
     rng = np.random.default_rng(4)

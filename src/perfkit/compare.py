@@ -135,12 +135,17 @@ def pairs_needed(alpha: float) -> int:
     return next(k for k in range(1, 64) if smallest_sign_test_p(k) <= alpha)
 
 
+SKIPPED_ON_BOTH_SIDES = "skipped on both sides: "
+
+
 def _unmeasured(old: CaseResult | None, new: CaseResult | None) -> tuple[Verdict, str] | None:
     """The verdict of a case that cannot be measured on both sides (None when it can)."""
     if new is not None and new.status == "invalid":
         return "INVALID", f"wrong answer: {new.reason}"
     if old is None:
         return "UNKNOWN", "new in the candidate"
+    if old.status == "skipped" and new is not None and new.status == "skipped":
+        return "UNKNOWN", f"{SKIPPED_ON_BOTH_SIDES}{old.reason}"
     if old.status != "ok":
         return "UNKNOWN", f"{old.status} in the baseline: {old.reason}"
     if new is None:
