@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -21,6 +22,33 @@ def test_page_is_self_contained_and_lists_every_case_that_did_not_run() -> None:
     ]:
         assert f"status-{status}" in page
         assert reason in page
+
+
+def test_measured_results_come_first_and_skipped_cases_fold_into_one_row() -> None:
+    """A machine without a GPU skips every GPU case: those rows are one per backend and
+    reason, folded away, below a table of what was measured."""
+    record = fixture()
+    template = next(r for r in record.results if r.status == "skipped")
+    gpu = [
+        dataclasses.replace(
+            template, case_id=f"vector_add/cupy:default[n={n}]", backend="cupy",
+            workload="vector_add", reason="cupy is not installed",
+        )
+        for n in range(12)
+    ]  # fmt: skip
+    page = build_report([dataclasses.replace(record, results=(*record.results, *gpu))], "t")
+    measured = page.index("<h2>Measured</h2>")
+    unmeasured = page.index("<h2>Cases that did not run or were wrong</h2>")
+    assert measured < unmeasured < page.index("<h2>Roofline</h2>")
+    table = page[measured:unmeasured]
+    assert "vector_add[n=4096,dtype=float32]" in table
+    assert "python:chatty" in table
+    assert "status-" not in table, "only measured cases in the first table"
+    rest = page[unmeasured:]
+    assert rest.count("<summary>12 cases of cupy</summary>") == 1
+    assert rest.count("cupy is not installed") == 1
+    assert "<summary>1 case of python</summary>" in rest  # the fixture's own skipped case
+    assert rest.count("status-failed") == 3, "failures stay one row a case"
 
 
 def test_every_record_string_is_escaped() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -84,3 +85,22 @@ def test_a_backend_skipped_throughout_for_one_reason_takes_one_row() -> None:
     assert "no CUDA device" in cupy[0]  # short enough to show whole
     # A backend that ran some of its cases keeps a row a case.
     assert sum("numba" in line for line in lines) == 2
+
+
+def test_a_case_above_its_roof_is_marked_and_explained() -> None:
+    above = _result("numpy", 2.0, reference=True)
+    metrics = {**above.measurement.metrics, "roof/fraction": 1.32}  # type: ignore[union-attr]
+    above = dataclasses.replace(above, measurement=Measurement((), metrics))
+    below = _result("numpy", 1.0, reference=True, n=2)
+    metrics = {**below.measurement.metrics, "roof/fraction": 0.5}  # type: ignore[union-attr]
+    below = dataclasses.replace(below, measurement=Measurement((), metrics))
+    console = Console(file=io.StringIO(), width=200)
+    console.print(results_table([above, below]))
+    text = console.file.getvalue()
+    assert "132%*" in text
+    assert "50%" in text
+    assert "50%*" not in text
+    assert "above 100% of roof" in text
+    console = Console(file=io.StringIO(), width=200)
+    console.print(results_table([below]))
+    assert "above 100% of roof" not in console.file.getvalue()

@@ -190,14 +190,14 @@ class GateReport:
             "| verdict | case | baseline | candidate | ratio (CI) | q |",
             "| --- | --- | ---: | ---: | ---: | ---: |",
         ]
-        for c in _ordered(self._compared()):
+        for c in _ordered(self.compared()):
             verdict = f"**{c.verdict}**" if self.fails(c) else c.verdict
             lines.append(
                 f"| {verdict} | {_md(c.case_id)} | {format_value(c, c.base_median)} | "
                 f"{format_value(c, c.cand_median)} | {format_ratio(c)} | "
                 f"{'' if c.q_value is None else f'{c.q_value:.3g}'} |"
             )
-        notes = [c for c in self._compared() if c.reason]
+        notes = [c for c in self.compared() if c.reason]
         if notes:
             lines += ["", "<details><summary>reasons</summary>", ""]
             lines += [f"- {_md(c.case_id)}: {_md(c.reason)}" for c in notes]
@@ -206,14 +206,14 @@ class GateReport:
 
     def _notes(self) -> list[str]:
         rounds = [f"measured in {self.rounds} repetitions a side"] if self.rounds else []
-        return [*rounds, *self.notes, *self._skipped_on_both_sides()]
+        return [*rounds, *self.notes, *self.skipped_on_both_sides()]
 
-    def _compared(self) -> list[Comparison]:
+    def compared(self) -> list[Comparison]:
         """The comparisons shown one a row: all but cases skipped on both sides, which
-        ``_skipped_on_both_sides`` sums up."""
+        ``skipped_on_both_sides`` sums up."""
         return [c for c in self.comparisons if not c.reason.startswith(SKIPPED_ON_BOTH_SIDES)]
 
-    def _skipped_on_both_sides(self) -> list[str]:
+    def skipped_on_both_sides(self) -> list[str]:
         """One line per reason for the cases skipped on both sides (no GPU here, say):
         how many, on which backends."""
         groups: dict[str, list[str]] = {}
@@ -222,7 +222,7 @@ class GateReport:
                 reason = c.reason.removeprefix(SKIPPED_ON_BOTH_SIDES)
                 groups.setdefault(reason, []).append(c.case_id.split("/", 1)[-1].split(":")[0])
         return [
-            f"{len(found)} cases skipped on both sides, not compared "
+            f"{len(found)} case{'s' * (len(found) > 1)} skipped on both sides, not compared "
             f"({', '.join(sorted(set(found)))}): {reason}"
             for reason, found in groups.items()
         ]
@@ -237,7 +237,7 @@ class GateReport:
             # Case ids and reasons wrap rather than end in "…": ids that differ only in
             # their last parameter must stay apart in a narrow or piped table.
             table.add_column(name, overflow="fold" if name in ("case", "note") else "ellipsis")
-        for c in _ordered(self._compared()):
+        for c in _ordered(self.compared()):
             style = "bold red" if self.fails(c) else _STYLES.get(c.verdict, "")
             verdict = f"[{style}]{c.verdict}[/]" if style else c.verdict
             table.add_row(

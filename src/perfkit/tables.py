@@ -14,10 +14,12 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 __all__ = [
+    "ABOVE_ROOF",
     "BYTE_RATE",
     "FLOP_RATE",
     "ITEM_RATE",
     "format_seconds",
+    "measured_cells",
     "rate_of",
     "results_table",
     "speedups",
@@ -99,12 +101,40 @@ def unavailable_backends(results: Sequence[CaseResult]) -> dict[str, tuple[int, 
     }
 
 
+ABOVE_ROOF = (
+    "* above 100% of roof: the case ran faster than the ceiling measured for it, which was "
+    "measured under load or by another code path; `perfkit calibrate` measures it again"
+)
+
+
+def measured_cells(result: CaseResult, ratios: dict[str, float]) -> list[str]:
+    """A measured case's figures as plain text: median ± IQR (or instructions), throughput,
+    % of roof (marked * above 100%, see ``ABOVE_ROOF``), speedup against the reference."""
+    timing = (
+        f"{format_seconds(result.metric('time/median'))} "
+        f"± {format_seconds(result.metric('time/iqr'))}"
+    )
+    instructions = result.metric("instructions/per_call")
+    if instructions is not None:
+        timing = f"{instructions:,.0f} instructions"
+    roof = result.metric("roof/fraction")
+    ratio = ratios.get(result.case_id)
+    return [
+        timing,
+        _throughput(result),
+        "-" if roof is None else f"{roof:.0%}" + ("*" if roof > 1.0 else ""),
+        f"{ratio:.2f}x" if ratio is not None else "-",
+    ]
+
+
 def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
     """One row a case; a backend whose every case was skipped for one reason gets one row."""
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title or None, title_justify="left")
+    above = any((r.metric("roof/fraction") or 0.0) > 1.0 for r in results if r.status == "ok")
+    caption = escape(ABOVE_ROOF) if above else None
+    table = Table(title=title or None, title_justify="left", caption=caption)
     for name, justify in (
         ("case", "left"),
         ("backend:variant", "left"),
@@ -122,21 +152,7 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
             continue
         status = f"[{_STATUS_STYLE[r.status]}]{r.status}[/]"
         if r.status == "ok":
-            timing = (
-                f"{format_seconds(r.metric('time/median'))} "
-                f"± {format_seconds(r.metric('time/iqr'))}"
-            )
-            instructions = r.metric("instructions/per_call")
-            if instructions is not None:
-                timing = f"{instructions:,.0f} instructions"
-            roof = r.metric("roof/fraction")
-            ratio = ratios.get(r.case_id)
-            row = [
-                timing,
-                _throughput(r),
-                f"{roof:.0%}" if roof is not None else "-",
-                f"{ratio:.2f}x" if ratio is not None else "-",
-            ]
+            row = [escape(cell) for cell in measured_cells(r, ratios)]
         else:
             row = [_short(r.reason or "-"), "", "", ""]
         table.add_row(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,9 @@ from perfkit._atomic import write_text_atomic
 from perfkit.errors import UsageError
 from perfkit.record import RunRecord
 from perfkit.report import figures, overview
+from perfkit.report.cases import measured_table, unmeasured_table
+from perfkit.report.markup import escape as _e
+from perfkit.report.markup import table as _table
 
 __all__ = ["build_report", "update_index", "write_report"]
 
@@ -29,10 +32,6 @@ th { background: #f4f6fa; } td.num { text-align: right; font-variant-numeric: ta
 details { margin: 0.4em 0; } summary { cursor: pointer; font-weight: 600; }
 .figure { margin: 0.5em 0 1.5em; }
 """
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _plotlyjs() -> str:
@@ -56,21 +55,6 @@ def _figure_html(figure: Any, index: int) -> str:
         config={"displaylogo": False, "responsive": True},
     )
     return f'<div class="figure">{body}</div>'
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int]) -> str:
-    """An HTML table from cells that are already escaped HTML."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
-            for i, c in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _environment(record: RunRecord) -> str:
@@ -143,30 +127,13 @@ def _summary(records: Sequence[RunRecord]) -> str:
     )
 
 
-def _status_table(records: Sequence[RunRecord]) -> str:
-    rows = [
-        [
-            _e(rec.run_id),
-            _e(r.case_id),
-            f'<span class="status-{_e(r.status)}">{_e(r.status)}</span>',
-            _e(r.reason),
-        ]
-        for rec in records
-        for r in rec.results
-        if r.status != "ok"
-    ]
-    if not rows:
-        return "<p>Every case ran and passed its check.</p>"
-    return _table(["record", "case", "status", "reason"], rows, set())
-
-
 def _gate_section(base: RunRecord, candidate: RunRecord) -> str:
     """The gate's verdicts, first record as baseline, second as candidate (default policy)."""
     from perfkit.gate import GatePolicy, format_ratio, format_value, run_gate
 
     report = run_gate(base, candidate, GatePolicy())
     rows = []
-    for c in sorted(report.comparisons, key=lambda c: (c.verdict == "SAME", c.case_id)):
+    for c in sorted(report.compared(), key=lambda c: (c.verdict == "SAME", c.case_id)):
         css = "slower" if report.fails(c) else ("faster" if c.verdict == "FASTER" else "")
         rows.append(
             [
@@ -184,6 +151,7 @@ def _gate_section(base: RunRecord, candidate: RunRecord) -> str:
         f"{_e(candidate.run_id)}; the default gate policy, as <code>perfkit gate</code> "
         "without options.</p>"
     )
+    head += "".join(f'<p class="muted">{_e(line)}</p>' for line in report.skipped_on_both_sides())
     harnesses = (base.environment.harness, candidate.environment.harness)
     if None not in harnesses and harnesses[0] != harnesses[1]:
         head += (
@@ -217,8 +185,10 @@ def build_report(records: Sequence[RunRecord], title: str) -> str:
     parts = [
         f"<h1>{_e(title)}</h1>",
         _summary(records),
+        "<h2>Measured</h2>",
+        measured_table(latest),
         "<h2>Cases that did not run or were wrong</h2>",
-        _status_table(records),
+        unmeasured_table(records),
     ]
     if len(records) == 2:
         parts += ["<h2>Gate</h2>", _gate_section(records[0], records[1])]
