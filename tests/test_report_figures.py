@@ -79,7 +79,16 @@ def test_roofline_draws_every_measured_ceiling() -> None:
     assert sum(len(t.x) for t in points) == sum(
         1 for r in record.results if r.status == "ok" and r.work.flops
     )
+    for trace in points:  # a trace an implementation, a point a case
+        assert len(set(trace.text)) == len(trace.text), "each point names its own case"
+    assert "vector_add 4096 float32" in [text for t in points for text in t.text]
     assert overview.roofline([], ceiling, {}) is None
+
+
+def test_no_speedup_heat_map_when_the_reference_is_alone() -> None:
+    record = fixture()
+    assert figures.speedup_heatmap(record.results, "vector_add") is None  # numpy only
+    assert figures.speedup_heatmap(record.results, "faulty_probe") is not None
 
 
 def test_samples_metric_view_and_history() -> None:

@@ -206,14 +206,15 @@ def throughput_lines(
 
 
 def speedup_heatmap(results: Sequence[CaseResult], workload: str) -> go.Figure | None:
-    """Speedup against the reference: implementations x parameter groups."""
+    """Speedup against the reference: implementations x parameter groups; None where the
+    reference is the only implementation measured."""
     import plotly.graph_objects as go
 
     ok = measured(results, workload)
     ratios = speedups(ok)
-    if not ratios:
-        return None
     order = implementations_by_speed(ok)
+    if not ratios or len(order) < 2:  # the reference against itself says nothing
+        return None
     groups = _groups(ok)
     cell = {(r.implementation, params_id(r.params)): ratios.get(r.case_id) for r in ok}
     z = [[cell.get((impl, g)) for g in groups] for impl in order]

@@ -91,7 +91,8 @@ def roofline(
             mode="markers+text",
             x=[i for _, i in mine],
             y=[r.metric("throughput/gflops") for r, _ in mine],
-            text=[label(r.workload) for r, _ in mine],
+            # Each point named by its case (the parameter values), not only its workload.
+            text=[label(f"{r.workload} {' '.join(map(str, r.params.values()))}") for r, _ in mine],
             textposition="top center",
             textfont={"size": 9},
             customdata=[label(r.case_id) for r, _ in mine],
