@@ -39,6 +39,20 @@ def test_record_strings_render_as_text_and_run_nothing(tmp_path: Path) -> None:
     assert shot.stat().st_size > 10_000
 
 
+def test_reports_of_a_folder_can_share_one_plotly_js(tmp_path: Path) -> None:
+    """--shared-plotly: one plotly.js file beside the reports, each page a fraction of the
+    self-contained one's size, and still drawing everything from file:// alone."""
+    record = load_record(DATA / "record_v1.json")
+    whole = write_report([record], tmp_path / "whole.html", "whole")
+    pages = [write_report([record], tmp_path / f"{n}.html", n, shared=True) for n in "ab"]
+    assert len(list(tmp_path.glob("plotly-*.min.js"))) == 1
+    for page in pages:
+        assert page.stat().st_size * 10 < whole.stat().st_size
+    check = inspect_report(pages[1])
+    assert check.ok, (check.console_errors, check.network_requests)
+    assert check.figures >= 4
+
+
 def test_report_of_a_live_quick_run(tmp_path: Path) -> None:
     done = perfkit("compare", "-w", "softmax", "--quick", "--no-calibrate", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -89,6 +89,14 @@ def test_report_command(tmp_path: Path) -> None:
     missing = perfkit("report", "nope.json", cwd=tmp_path)
     assert missing.returncode == 2
     assert missing.stderr.strip() == "perfkit: error: nope.json: no such record file"
+    shared = perfkit(
+        "report", str(DATA / "record_v1.json"), "-o", "out/s.html", "--shared-plotly", cwd=tmp_path
+    )
+    assert shared.returncode == 0, shared.stderr
+    assert len(list((tmp_path / "out").glob("plotly-*.min.js"))) == 1
+    assert (tmp_path / "out" / "s.html").stat().st_size * 10 < (
+        tmp_path / "out/r.html"
+    ).stat().st_size
     wrong = perfkit("report", str(DATA / "record_v1.json"), "-o", "r.txt", cwd=tmp_path)
     assert wrong.returncode == 2
     assert "a report is an .html file" in wrong.stderr

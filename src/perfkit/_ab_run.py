@@ -188,6 +188,7 @@ def _gate_and_report(
             Path("reports") / f"ab-{run_id}.html",
             f"perfkit ab: {args.base} vs {args.cand or 'working tree'}",
             args.open,
+            args.shared_plotly,
         )
     return code
 

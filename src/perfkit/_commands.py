@@ -132,10 +132,12 @@ def cases_from(args: argparse.Namespace, names: Sequence[str]) -> list[Case]:
     return cases
 
 
-def write_report(records: Sequence[Any], path: Path, title: str | None, open_it: bool) -> None:
+def write_report(
+    records: Sequence[Any], path: Path, title: str | None, open_it: bool, shared: bool = False
+) -> None:
     from perfkit.report.html import write_report as write_html
 
-    write_html(records, path, title)
+    write_html(records, path, title, shared)
     print(f"report: {path}")
     if open_it:
         import webbrowser
@@ -284,7 +286,7 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
         html = (
             path.with_suffix(".html") if args.output else Path("reports") / f"{label}-{run_id}.html"
         )
-        write_report([record], html, None, args.open)
+        write_report([record], html, None, args.open, args.shared_plotly)
     bad = [r for r in record.results if r.status in ("invalid", "failed")]
     return ExitCode.FAILED if bad else ExitCode.OK
 

@@ -87,6 +87,7 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-o", "--output", type=Path, help="record file (default reports/runs/)")
     group.add_argument("--no-report", action="store_true", help="write no HTML report")
     group.add_argument("--open", action="store_true", help="open the report in a browser")
+    group.add_argument("--shared-plotly", action="store_true", help=_SHARED_PLOTLY)
     group.add_argument(
         "--no-calibrate",
         action="store_true",
@@ -131,6 +132,10 @@ def _gate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the verdicts as JSON")
 
 
+_SHARED_PLOTLY = (
+    "load plotly.js from one file beside the report, shared by the reports of its folder "
+    "(default: inside each report, which then opens anywhere on its own)"
+)
 _BACKENDS: dict[str, Any] = {
     "action": "extend",
     "nargs": "+",
@@ -197,6 +202,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--title", help="the page title")
     report.add_argument("--open", action="store_true", help="open the report in a browser")
+    report.add_argument("--shared-plotly", action="store_true", help=_SHARED_PLOTLY)
     importer = sub.add_parser("import", help="a record from asv results or pytest-benchmark JSON")
     importer.add_argument("source", type=Path, metavar="FILE.json")
     importer.add_argument("-o", "--output", type=Path, help="record file (default reports/runs/)")
@@ -242,7 +248,7 @@ def _report(args: argparse.Namespace) -> int:
     path = args.output or Path("reports") / f"report-{time.strftime('%Y%m%d-%H%M%S')}.html"
     if path.suffix != ".html":
         raise UsageError(f"{path}: a report is an .html file")
-    _commands.write_report(records, path, args.title, args.open)
+    _commands.write_report(records, path, args.title, args.open, args.shared_plotly)
     return ExitCode.OK
 
 
