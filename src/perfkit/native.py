@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from perfkit._shipped import shipped_folder
 from perfkit.roofline import cache_path
 
 __all__ = ["NativeBuildError", "build", "buildable", "driver", "library", "native_dir"]
@@ -31,11 +32,8 @@ class NativeBuildError(RuntimeError):
 
 
 def native_dir() -> Path:
-    """``$PERFKIT_NATIVE_DIR``, else the ``native/`` folder of this source tree."""
-    override = os.environ.get("PERFKIT_NATIVE_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "native"
+    """``$PERFKIT_NATIVE_DIR``, else the installed copy, else this source tree's ``native/``."""
+    return shipped_folder("native", "PERFKIT_NATIVE_DIR")
 
 
 def _compiler() -> str:

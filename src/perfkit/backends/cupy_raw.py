@@ -7,10 +7,10 @@ module cache below) and its ``extern "C"`` entry points are looked up by name.
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Any
 
+from perfkit._shipped import shipped_folder
 from perfkit.backend import Availability, register_backend
 from perfkit.backends._cuda import CupyBackendBase
 
@@ -20,11 +20,9 @@ NVRTC_OPTIONS = ("-std=c++17",)
 
 
 def kernels_dir() -> Path:
-    """``$PERFKIT_KERNELS_DIR``, else the ``kernels/`` folder of this source tree."""
-    override = os.environ.get("PERFKIT_KERNELS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3] / "kernels"
+    """``$PERFKIT_KERNELS_DIR``, else the installed copy, else this source tree's
+    ``kernels/``."""
+    return shipped_folder("kernels", "PERFKIT_KERNELS_DIR")
 
 
 def kernel_file(workload: str, variant: str) -> Path:
