@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 import tomllib
@@ -64,10 +65,13 @@ def test_an_installed_wheel_runs_the_allocators_and_lists_the_kernels(tmp_path: 
     ]
     for name in shipped:
         assert name in names, name
-    # The venv sees this interpreter's packages for perfkit's dependencies (nothing to
-    # download), and its own perfkit, from the wheel, ahead of any other.
+    # The venv sees this environment's packages for perfkit's dependencies (nothing to
+    # download) through a .pth file, which puts them after its own: its perfkit, from the
+    # wheel, comes first, and the .pth files out there (an editable perfkit's) are not read.
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path, env, 300)
+    _run([sys.executable, "-m", "venv", str(venv)], tmp_path, env, 300)
+    (inner,) = venv.glob("lib/python*/site-packages")
+    (inner / "outer.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     python = str(venv / "bin" / "python")
     _run([python, "-m", "pip", "install", "--no-deps", "-q", str(wheel)], tmp_path, env, 300)
     work = tmp_path / "elsewhere"
