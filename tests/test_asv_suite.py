@@ -69,3 +69,31 @@ def test_setup_times_only_a_verified_thunk() -> None:
     bench.time_call("python:good", 100)
     rate = bench.track_throughput("python:good", 100)
     assert 1e-3 < rate < 1e3  # GB/s of a 1.6 kB call: bounded, not merely positive
+
+
+def test_the_suite_measures_as_perfkit_does_and_states_its_units() -> None:
+    """BLAS threads pinned for every case and recorded, enough samples for asv's own
+    statistics, and a unit for every track_ benchmark."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    suite = _suite()
+    units = {name: getattr(suite, name).track_throughput.unit for name in ("matmul", "vector_add")}
+    assert units == {"matmul": "GFLOP/s", "vector_add": "GB/s"}
+    assert suite.larson_like.track_throughput.unit == "Gitems/s"  # type: ignore[attr-defined]
+    for name in ("matmul", "larson_like"):
+        cls = getattr(suite, name)
+        assert cls.track_blas_threads.unit == "threads"
+        assert cls.sample_time == 0.02
+        assert cls.rounds == 2
+        assert cls.repeat[0] >= 3
+    assert suite.matmul.repeat[0] >= 10  # type: ignore[attr-defined]
+    pinned = suite.BLAS_THREADS  # type: ignore[attr-defined]
+    with threadpool_limits(limits=1):  # a pool left small by whatever ran before
+        bench = suite.matmul()  # type: ignore[attr-defined]
+        bench.setup("numpy:default", 256, "float32", "square")
+        blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        assert blas, "NumPy's BLAS is loaded"
+        assert set(blas) == {pinned}
+        assert bench.track_blas_threads("numpy:default", 256, "float32", "square") == pinned
+        bench.teardown("numpy:default", 256, "float32", "square")
+        assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {1}
