@@ -30,7 +30,7 @@ status=0
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv
     "$py" - <<'PY'
 import importlib.metadata as m
-for name in ("numpy", "cupy-cuda13x", "numba", "numba-cuda", "nvidia-ml-py", "torch"):
+for name in ("numpy", "cupy-cuda12x", "cupy-cuda13x", "numba", "numba-cuda", "nvidia-ml-py", "torch"):
     try:
         print(name, m.version(name))
     except m.PackageNotFoundError:

@@ -114,3 +114,14 @@ def test_the_package_promises_only_engines_that_have_a_backend() -> None:
         for engine, prefix in ENGINES.items():
             if engine in text:
                 assert prefix in registered, f"{engine!r} is promised but has no backend"
+
+
+def test_the_gpu_extras_differ_only_in_the_cupy_build() -> None:
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    widest, newest = set(extras["gpu"]), set(extras["gpu-cuda13"])
+    assert {r.split(">")[0] for r in widest - newest} == {"cupy-cuda12x"}
+    assert {r.split(">")[0] for r in newest - widest} == {"cupy-cuda13x"}
