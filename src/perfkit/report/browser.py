@@ -37,6 +37,14 @@ _ALL_RENDERED = """() => {
 }"""
 
 
+# Where the table of measured results begins, in CSS pixels from the top of the page.
+_MEASURED_TOP = """() => {
+  const heading = [...document.querySelectorAll('h2')].find(h => h.textContent === 'Measured');
+  const table = heading && heading.nextElementSibling;
+  return table ? table.getBoundingClientRect().top : null;
+}"""
+
+
 @dataclass
 class PageCheck:
     figures: int
@@ -45,6 +53,8 @@ class PageCheck:
     console_errors: list[str] = field(default_factory=list)
     network_requests: list[str] = field(default_factory=list)
     text: str = ""
+    measured_top: float | None = None  # where the measured results begin (None: no table)
+    viewport_height: int = 900
 
     @property
     def ok(self) -> bool:
@@ -102,12 +112,13 @@ def inspect_report(
             rendered = page.locator(".figure .js-plotly-plot .main-svg").count()
             rendered = min(rendered, figures)  # a plot may draw more than one svg layer
             text = page.inner_text("body")
+            measured_top = page.evaluate(_MEASURED_TOP)
             if screenshot is not None:
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot), full_page=full_page)
         finally:
             browser.close()
-    return PageCheck(figures, rendered, seconds, errors, requests, text)
+    return PageCheck(figures, rendered, seconds, errors, requests, text, measured_top)
 
 
 def main() -> None:
