@@ -10,6 +10,7 @@ from perfkit import Work
 from perfkit.roofline import (
     bandwidth_for,
     cache_path,
+    ceilings_warning,
     cpu_ceilings,
     load_cached_ceilings,
     roof_fraction,
@@ -60,3 +61,23 @@ def test_calibration_measures_this_machine_and_is_cached() -> None:
     again = cpu_ceilings(threads=1, refresh=True, quick=True)
     assert again["measured"] >= first["measured"]
     assert load_cached_ceilings(1) == again
+
+
+def test_ceilings_measured_beside_other_work_say_so() -> None:
+    """Ceilings measured while another process burns a core come out low; they keep the
+    CPU other processes took, and the warning says what to do."""
+    import subprocess
+    import sys
+
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        ceilings = cpu_ceilings(threads=1, refresh=True, quick=True)
+    finally:
+        burner.kill()  # the burner has no deadline of its own: it ends here, pass or fail
+        burner.wait(timeout=30)
+    assert ceilings["other_cpu"] > 0.5
+    warning = ceilings_warning(ceilings)
+    assert warning is not None
+    assert "perfkit calibrate" in warning
+    assert ceilings_warning({**ceilings, "other_cpu": 0.01}) is None
+    assert ceilings_warning({"bandwidth": [], "flops": {}}) is None  # cached before the meter

@@ -151,7 +151,7 @@ def ceilings_for(policy: MeasurePolicy, calibrate: bool, cases: Sequence[Case]) 
     the CPU's always, the GPU's when a case runs on one that is there."""
     from perfkit import _runner
     from perfkit.backend import get_backend
-    from perfkit.roofline import cpu_ceilings, load_cached_ceilings
+    from perfkit.roofline import ceilings_warning, cpu_ceilings, load_cached_ceilings
 
     threads = _runner.effective_threads(policy)
     ceilings = load_cached_ceilings(threads)
@@ -159,6 +159,8 @@ def ceilings_for(policy: MeasurePolicy, calibrate: bool, cases: Sequence[Case]) 
     if ceilings is None and calibrate:
         console(sys.stderr).print(note.format("this machine"))
         ceilings = cpu_ceilings(threads)
+        if (warning := ceilings_warning(ceilings)) is not None:
+            print(f"perfkit: warning: {warning}", file=sys.stderr)
     found = {"cpu": ceilings} if ceilings else {}
     backends = {get_backend(c.implementation.backend) for c in cases}
     if any(b.device == "cuda" and b.probe().ok for b in backends):

@@ -378,7 +378,7 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from perfkit.roofline import cache_path, cpu_ceilings
+    from perfkit.roofline import cache_path, ceilings_warning, cpu_ceilings
 
     threads = args.threads or len(os.sched_getaffinity(0))
     ceilings = cpu_ceilings(threads, refresh=True)
@@ -386,6 +386,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f"cpu copy {size / 2**20:>7.2f} MiB  {bandwidth / 1e9:.1f} GB/s (read + write)")
     for dtype, flops in ceilings["flops"].items():
         print(f"cpu GEMM {dtype:<9}  {flops / 1e9:.1f} GFLOP/s")
+    if (warning := ceilings_warning(ceilings)) is not None:
+        print(f"perfkit: warning: {warning}", file=sys.stderr)
     from perfkit.gpu_ceilings import gpu_ceilings
 
     gpu = gpu_ceilings(refresh=True)

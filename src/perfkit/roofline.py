@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from perfkit._atomic import write_text_atomic
+from perfkit.load import ContentionMeter
 from perfkit.measure import MeasurePolicy, measure_thunk
 from perfkit.timing import WallTimer
 from perfkit.workload import Work
@@ -143,7 +144,12 @@ def calibrate_cpu(threads: int, quick: bool = False) -> dict[str, Any]:
         target_rel_ci=0.02,
         budget=0.2 if quick else 0.5,
     )
-    with threadpool_limits(limits=threads), ThreadPoolExecutor(max_workers=threads) as pool:
+    meter = ContentionMeter()  # ceilings measured beside other work come out low
+    with (
+        meter,
+        threadpool_limits(limits=threads),
+        ThreadPoolExecutor(max_workers=threads) as pool,
+    ):
         bandwidth = [
             [size, max(_rate(_copy(size, p, threads), size, policy) for p in (None, pool))]
             for size in _COPY_SIZES
@@ -163,7 +169,20 @@ def calibrate_cpu(threads: int, quick: bool = False) -> dict[str, Any]:
         "threads": threads,
         "quick": quick,
         "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "other_cpu": meter.other_cpu,
     }
+
+
+def ceilings_warning(ceilings: Mapping[str, Any], limit: float = 0.25) -> str | None:
+    """Why these ceilings may be low: other processes took CPU while they were measured."""
+    other = ceilings.get("other_cpu")
+    if not isinstance(other, (int, float)) or other <= limit:
+        return None
+    return (
+        f"the ceilings were measured while other processes used {other:.2f} cores: they may "
+        "be low (cases above 100% of roof); `perfkit calibrate` on a quiet machine measures "
+        "them again"
+    )
 
 
 def cpu_ceilings(threads: int, refresh: bool = False, quick: bool = False) -> dict[str, Any]:
