@@ -411,8 +411,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return ExitCode.OK
     try:
-        args = parser.parse_args(argv)
-        args.argv = list(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(given)
+        args.argv = given
         registry.load(getattr(args, "plugin", []))
         if args.command == "list":
             return _list(args)

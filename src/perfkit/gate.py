@@ -190,14 +190,15 @@ class GateReport:
             "| verdict | case | baseline | candidate | ratio (CI) | q |",
             "| --- | --- | ---: | ---: | ---: | ---: |",
         ]
-        for c in _ordered(self.compared()):
+        compared = self.compared()
+        for c in _ordered(compared):
             verdict = f"**{c.verdict}**" if self.fails(c) else c.verdict
             lines.append(
                 f"| {verdict} | {_md(c.case_id)} | {format_value(c, c.base_median)} | "
                 f"{format_value(c, c.cand_median)} | {format_ratio(c)} | "
                 f"{'' if c.q_value is None else f'{c.q_value:.3g}'} |"
             )
-        notes = [c for c in self.compared() if c.reason]
+        notes = [c for c in compared if c.reason]
         if notes:
             lines += ["", "<details><summary>reasons</summary>", ""]
             lines += [f"- {_md(c.case_id)}: {_md(c.reason)}" for c in notes]

@@ -18,6 +18,7 @@ __all__ = [
     "BYTE_RATE",
     "FLOP_RATE",
     "ITEM_RATE",
+    "above_roof",
     "format_seconds",
     "measured_cells",
     "rate_of",
@@ -107,6 +108,11 @@ ABOVE_ROOF = (
 )
 
 
+def above_roof(results: Iterable[CaseResult]) -> bool:
+    """Whether a measured case ran above 100% of its roof (``ABOVE_ROOF`` then explains)."""
+    return any((r.metric("roof/fraction") or 0.0) > 1.0 for r in results if r.status == "ok")
+
+
 def measured_cells(result: CaseResult, ratios: dict[str, float]) -> list[str]:
     """A measured case's figures as plain text: median ± IQR (or instructions), throughput,
     % of roof (marked * above 100%, see ``ABOVE_ROOF``), speedup against the reference."""
@@ -132,8 +138,7 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
     from rich.markup import escape
     from rich.table import Table
 
-    above = any((r.metric("roof/fraction") or 0.0) > 1.0 for r in results if r.status == "ok")
-    caption = escape(ABOVE_ROOF) if above else None
+    caption = escape(ABOVE_ROOF) if above_roof(results) else None
     table = Table(title=title or None, title_justify="left", caption=caption)
     for name, justify in (
         ("case", "left"),

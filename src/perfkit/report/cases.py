@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from perfkit.axes import params_id
 from perfkit.record import CaseResult, RunRecord
 from perfkit.report.markup import escape, table
-from perfkit.tables import ABOVE_ROOF, measured_cells, speedups
+from perfkit.tables import ABOVE_ROOF, above_roof, measured_cells, speedups
 
 __all__ = ["measured_table", "unmeasured_table"]
 
@@ -29,8 +29,7 @@ def measured_table(record: RunRecord) -> str:
         for r in measured
     ]
     headers = ["case", "backend:variant", "median ± IQR", "throughput", "% of roof", "vs ref"]
-    above = any(cells[4].endswith("*") for cells in rows)
-    note = f'<p class="muted">{escape(ABOVE_ROOF)}</p>' if above else ""
+    note = f'<p class="muted">{escape(ABOVE_ROOF)}</p>' if above_roof(measured) else ""
     return table(headers, rows, {2, 3, 4, 5}) + note
 
 
