@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -66,15 +67,26 @@ def test_calibration_measures_this_machine_and_is_cached() -> None:
 def test_ceilings_measured_beside_other_work_say_so() -> None:
     """Ceilings measured while another process burns a core come out low; they keep the
     CPU other processes took, and the warning says what to do."""
+    import os
+    import signal
     import subprocess
     import sys
 
-    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # The meter counts this process's descendants as its own work, so the burner must be
+    # another process's: a shell starts it in the background and exits, leaving it orphaned.
+    # It stops by itself after 120 s (a deadline should this test die first) and is killed
+    # by its pid when the test ends.
+    burn = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end: pass"
+    started = subprocess.run(
+        ["sh", "-c", f'"{sys.executable}" -c "$0" >/dev/null 2>&1 & echo $!', burn],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    burner = int(started.stdout)
     try:
         ceilings = cpu_ceilings(threads=1, refresh=True, quick=True)
     finally:
-        burner.kill()  # the burner has no deadline of its own: it ends here, pass or fail
-        burner.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(burner, signal.SIGKILL)
     assert ceilings["other_cpu"] > 0.5
     warning = ceilings_warning(ceilings)
     assert warning is not None
