@@ -1,27 +1,34 @@
 """The allocators side by side on every pattern at 1 and 2 threads, relative to glibc.
 
-    python scripts/allocator_table.py [--record FILE | --out FILE] [--quick]
+    python scripts/allocator_table.py [--rounds N] [--out DIR | --record FILE ...] [--quick]
 
-Runs ``perfkit run`` over the eight allocation workloads (one record, every allocator
-interleaved in each repetition; kept as ``--out``), or reads an existing ``--record``, and
-prints a Markdown table: operations per second relative to glibc's (higher is better) and
-peak RSS relative to glibc's (lower is better), with the geometric means of the throughput
-ratios and the targets pkmalloc is held to (at least glibc's speed on every pattern, 1.5x
-on the geometric mean; peak RSS at most 1.2x glibc's where glibc's exceeds 64 MiB, else at
-most 8 MiB more).
+Runs ``perfkit run`` over the allocation workloads ``--rounds`` times (3 by default; each
+round one record, every allocator interleaved in each repetition; kept under ``--out``), or
+reads existing ``--record`` files (one per round), and prints a Markdown table: for every
+pattern and thread count, glibc's operations per second and peak RSS, then each
+allocator's throughput relative to glibc's (higher is better) and peak RSS relative to
+glibc's (lower is better), each the median over the rounds with its range. Below it: the
+geometric means of the throughput ratios, a ranking per row that puts one allocator ahead
+of another only where their ranges do not overlap, the peers' versions, and the targets
+pkmalloc is held to (at least glibc's speed on every pattern, 1.5x on the geometric mean;
+peak RSS at most 2x glibc's on ``thread_generations``, at most 1.2x glibc's where glibc's
+exceeds 64 MiB, else at most 8 MiB more).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
+import statistics
 import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
-from perfkit.record import CaseResult, load_record
+from perfkit.record import CaseResult, RunRecord, load_record
 
 PATTERNS = (
     "alloc_churn",
@@ -32,6 +39,7 @@ PATTERNS = (
     "large_blocks",
     "thread_churn",
     "fragmentation",
+    "thread_generations",
 )
 ALLOCATORS = (
     "glibc:arena_max_2",
@@ -41,6 +49,9 @@ ALLOCATORS = (
     "tcmalloc:default",
 )
 REFERENCE = "glibc:default"
+MIB = 2**20
+
+Row = tuple[str, int]  # (pattern, threads)
 
 
 def measure(out: Path, quick: bool) -> None:
@@ -53,70 +64,169 @@ def measure(out: Path, quick: bool) -> None:
     subprocess.run(command, check=True)
 
 
+@dataclass(frozen=True)
+class Spread:
+    """A ratio over the rounds: its median and its range."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        return cls(statistics.median(values), min(values), max(values))
+
+    def overlaps(self, other: Spread) -> bool:
+        return self.low <= other.high and other.low <= self.high
+
+    def __str__(self) -> str:
+        if self.low == self.high:
+            return f"{self.median:.2f}x"
+        return f"{self.median:.2f}x ({self.low:.2f}-{self.high:.2f})"
+
+
 def _ops(per_second: float) -> str:
     if per_second >= 1e6:
         return f"{per_second / 1e6:.3g} M"
     return f"{per_second / 1e3:.3g} k" if per_second >= 1e3 else f"{per_second:.3g}"
 
 
-def table(results: list[CaseResult]) -> str:
-    by_case: dict[tuple[str, int], dict[str, CaseResult]] = defaultdict(dict)
-    for r in results:
+def _by_row(record: RunRecord) -> dict[Row, dict[str, CaseResult]]:
+    rows: dict[Row, dict[str, CaseResult]] = defaultdict(dict)
+    for r in record.results:
         if r.status == "ok":
-            by_case[(r.workload, int(r.params["threads"]))][r.implementation] = r
+            rows[(r.workload, int(r.params["threads"]))][r.implementation] = r
+    return rows
+
+
+def _ratios(
+    rounds: list[dict[Row, dict[str, CaseResult]]], row: Row, name: str, metric: str
+) -> list[float]:
+    """``name``'s ``metric`` over glibc's, one per round that measured both."""
+    out = []
+    for by_row in rounds:
+        cases = by_row.get(row, {})
+        base, other = cases.get(REFERENCE), cases.get(name)
+        if base is None or other is None:
+            continue
+        ours, theirs = other.metric(metric), base.metric(metric)
+        if ours and theirs:
+            out.append(ours / theirs)
+    return out
+
+
+def _ranking(speeds: dict[str, Spread]) -> str:
+    """Fastest first; ``>`` where the ranges part, ``~`` where they overlap."""
+    order = sorted(speeds, key=lambda name: -speeds[name].median)
+    text = order[0].split(":")[0]
+    for before, after in itertools.pairwise(order):
+        sign = "~" if speeds[before].overlaps(speeds[after]) else ">"
+        text += f" {sign} {after.split(':')[0]}"
+    return text
+
+
+def _versions(record: RunRecord) -> str:
+    peers = []
+    for name in ("glibc", "jemalloc", "mimalloc", "tcmalloc"):
+        info = record.environment.backends.get(name)
+        package = info.versions.get("package") if info else None
+        if package:
+            peers.append(f"{name}: Debian's {package}")
+    return "; ".join(peers)
+
+
+def table(records: list[RunRecord]) -> str:
+    rounds = [_by_row(record) for record in records]
+    rows = sorted({row for by_row in rounds for row in by_row})
     header = ["pattern", "threads", "glibc ops/s", "glibc peak RSS"]
-    header += [f"{a} ops/s, RSS" for a in ALLOCATORS]
+    header += [f"{a} ops/s, peak RSS" for a in ALLOCATORS]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     speedups: dict[str, list[float]] = defaultdict(list)
+    rankings: list[str] = []
     misses: list[str] = []
-    for (pattern, threads), row in sorted(by_case.items()):
-        base = row.get(REFERENCE)
-        if base is None:
+    for row in rows:
+        bases = [by_row[row][REFERENCE] for by_row in rounds if REFERENCE in by_row.get(row, {})]
+        if not bases:
             continue
-        base_ops = base.metric("alloc/ops_per_s") or math.nan
-        base_rss = base.metric("mem/peak_rss") or math.nan
-        cells = [pattern, str(threads), _ops(base_ops), f"{base_rss / 2**20:.0f} MiB"]
+        base_ops = statistics.median(b.metric("alloc/ops_per_s") or math.nan for b in bases)
+        base_rss = statistics.median(b.metric("mem/peak_rss") or math.nan for b in bases)
+        pattern, threads = row
+        cells = [pattern, str(threads), _ops(base_ops), f"{base_rss / MIB:.0f} MiB"]
+        speeds: dict[str, Spread] = {REFERENCE: Spread(1.0, 1.0, 1.0)}
         for name in ALLOCATORS:
-            other = row.get(name)
-            if other is None:
+            ops = _ratios(rounds, row, name, "alloc/ops_per_s")
+            rss = _ratios(rounds, row, name, "mem/peak_rss")
+            if not ops or not rss:
                 cells.append("-")
                 continue
-            speed = (other.metric("alloc/ops_per_s") or math.nan) / base_ops
-            rss = other.metric("mem/peak_rss") or math.nan
-            speedups[name].append(speed)
-            cells.append(f"{speed:.2f}x, {rss / base_rss:.2f}x")
+            speed, memory = Spread.of(ops), Spread.of(rss)
+            speeds[name] = speed
+            speedups[name].append(speed.median)
+            cells.append(f"{speed}, {memory}")
             if name == "pkmalloc:default":
-                limit = 1.2 * base_rss if base_rss > 64 * 2**20 else base_rss + 8 * 2**20
-                if speed < 1.0:
-                    misses.append(f"{pattern}/{threads}: {speed:.2f}x glibc's speed")
-                if rss > limit:
-                    misses.append(f"{pattern}/{threads}: peak RSS {rss / base_rss:.2f}x glibc's")
+                misses += _pkmalloc_misses(row, speed, memory, base_rss)
         lines.append("| " + " | ".join(cells) + " |")
+        rankings.append(
+            f"- {pattern}, {threads} thread{'s' if threads > 1 else ''}: {_ranking(speeds)}"
+        )
     means = ["geometric mean", "", "", ""]
     for name in ALLOCATORS:
         values = [v for v in speedups[name] if v > 0 and not math.isnan(v)]
         mean = math.exp(sum(map(math.log, values)) / len(values)) if values else math.nan
         means.append(f"{mean:.2f}x")
     lines.append("| " + " | ".join(means) + " |")
-    lines.append("")
-    lines.append("pkmalloc targets missed: " + ("; ".join(misses) if misses else "none"))
+    lines += [
+        "",
+        f"Rounds: {len(records)}. Ranking by median throughput ('>' where the ranges part):",
+        "",
+    ]
+    lines += rankings
+    versions = _versions(records[0])
+    if versions:
+        lines += ["", f"Peers: {versions}."]
+    lines += ["", "pkmalloc targets missed: " + ("; ".join(misses) if misses else "none")]
     return "\n".join(lines)
+
+
+def _pkmalloc_misses(row: Row, speed: Spread, memory: Spread, base_rss: float) -> list[str]:
+    pattern, threads = row
+    out = []
+    if speed.median < 1.0:
+        out.append(f"{pattern}/{threads}: {speed.median:.2f}x glibc's speed")
+    if pattern == "thread_generations":
+        limit = 2.0
+    else:
+        limit = 1.2 if base_rss > 64 * MIB else (base_rss + 8 * MIB) / base_rss
+    if memory.median > limit:
+        out.append(f"{pattern}/{threads}: peak RSS {memory.median:.2f}x glibc's")
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--record", type=Path, help="tabulate this record instead of measuring")
-    parser.add_argument("--out", type=Path, help="keep the measured record here")
+    parser.add_argument(
+        "--record", type=Path, nargs="+", help="tabulate these records (one per round)"
+    )
+    parser.add_argument("--out", type=Path, help="keep the measured records in this folder")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds to measure (default 3)")
     parser.add_argument("--quick", action="store_true", help="the --quick sizes (a smoke run)")
     args = parser.parse_args()
     if args.record is not None and args.out is not None:
-        parser.error("--record reads a record and --out writes one: give one of them")
-    path = args.record
-    if path is None:
-        path = args.out or Path(tempfile.mkdtemp(prefix="perfkit-alloc-")) / "allocators.json"
-        measure(path, args.quick)
-        print(f"record: {path}", file=sys.stderr)
-    print(table(list(load_record(path).results)))
+        parser.error("--record reads records and --out writes them: give one of them")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    paths = args.record
+    if paths is None:
+        folder = args.out or Path(tempfile.mkdtemp(prefix="perfkit-alloc-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for number in range(1, args.rounds + 1):
+            path = folder / f"round-{number}.json"
+            print(f"round {number} of {args.rounds}", file=sys.stderr)
+            measure(path, args.quick)
+            paths.append(path)
+        print(f"records: {folder}", file=sys.stderr)
+    print(table([load_record(path) for path in paths]))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ALLOCATORS = ("glibc", "pkmalloc", "jemalloc", "mimalloc", "tcmalloc")
 PATTERNS = (
     "alloc_churn", "larson_like", "producer_consumer", "mstress_like",
-    "fifo_lifo", "large_blocks", "thread_churn", "fragmentation",
+    "fifo_lifo", "large_blocks", "thread_churn", "fragmentation", "thread_generations",
 )  # fmt: skip
 
 
@@ -212,7 +212,7 @@ def test_the_build_follows_the_sources(tmp_path: Path, monkeypatch: pytest.Monke
         first = build()
         assert (first / "libpkmalloc.so").is_file()
         assert (first / "bench" / "alloc_churn").is_file()
-        source = copy / "src" / "pkmalloc.c"
+        source = copy / "src" / "alloc.c"
         source.write_text(source.read_text() + "\n/* an edit */\n")
         build.cache_clear()
         second = build()

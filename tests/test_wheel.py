@@ -59,7 +59,8 @@ def test_an_installed_wheel_runs_the_allocators_and_lists_the_kernels(tmp_path: 
     names = zipfile.ZipFile(wheel).namelist()
     shipped = [
         "perfkit/_native/Makefile",
-        "perfkit/_native/src/pkmalloc.c",
+        "perfkit/_native/src/alloc.c",
+        "perfkit/_native/src/internal.h",
         "perfkit/_native/bench/larson_like.c",
         "perfkit/_kernels/matmul/01_naive.cu",
     ]

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "pkmalloc.h" /* with -DPK_DIRECT: the pk_ names */
@@ -117,6 +118,24 @@ static void test_realloc(void) {
     free(r);
 }
 
+/* A huge block that cannot grow where it lies (a page is mapped right after it) still
+ * grows, its contents kept: pkmalloc moves its pages (MREMAP_MAYMOVE), glibc too. */
+static void test_realloc_moves_a_huge_block(void) {
+    size_t size = 5u << 20, page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char *p = malloc(size);
+    CHECK(p != NULL);
+    fill(p, size, 5);
+    uintptr_t end = ((uintptr_t)p + malloc_usable_size(p) + page - 1) & ~(uintptr_t)(page - 1);
+    void *guard = mmap((void *)end, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    unsigned char *q = realloc(p, 9 * size);
+    CHECK(q != NULL && q != p); /* it moved */
+    CHECK(intact(q, size, 5));
+    fill(q, 9 * size, 6);
+    CHECK(intact(q, 9 * size, 6));
+    free(q);
+    if (guard != MAP_FAILED) munmap(guard, page);
+}
+
 static void test_alignment(void) {
     void *p = (void *)1;
     CHECK(posix_memalign(&p, 0, 8) == EINVAL);
@@ -140,6 +159,24 @@ static void test_alignment(void) {
             CHECK(intact(q, sizes[i], (unsigned char)alignment));
             free(q);
             free(r);
+            free(m);
+        }
+    }
+    /* Alignments of a segment (4 MiB) and more, as glibc serves them; such a block grows,
+     * shrinks and is freed like any other. */
+    for (size_t alignment = (size_t)4 << 20; alignment <= (size_t)32 << 20; alignment *= 2) {
+        static const size_t big_sizes[] = {1, 100, 5u << 20};
+        for (size_t i = 0; i < sizeof big_sizes / sizeof big_sizes[0]; ++i) {
+            void *q = NULL;
+            CHECK(posix_memalign(&q, alignment, big_sizes[i]) == 0);
+            CHECK(q != NULL && aligned(q, alignment));
+            CHECK(malloc_usable_size(q) >= big_sizes[i]);
+            fill(q, big_sizes[i], 91);
+            void *m = aligned_alloc(alignment, big_sizes[i]);
+            CHECK(m != NULL && aligned(m, alignment));
+            q = realloc(q, big_sizes[i] + (3u << 20));
+            CHECK(q != NULL && intact(q, big_sizes[i], 91));
+            free(q);
             free(m);
         }
     }
@@ -168,6 +205,7 @@ int main(void) {
     test_malloc_sizes();
     test_calloc();
     test_realloc();
+    test_realloc_moves_a_huge_block();
     test_alignment();
     test_free_keeps_errno();
 #if defined(PK_LINKED) || defined(PK_DIRECT)

@@ -170,5 +170,24 @@ class AllocatorBackend(CpuBackend):
         return _DriverMonitor(self._runs)
 
     def versions(self) -> dict[str, str]:
+        out: dict[str, str] = {}
         path = self.preload() if self.soname else None
-        return {"library": str(path)} if path else {}
+        if path:
+            out["library"] = str(path)
+        version = debian_version(self.package) if self.package else None
+        if version:
+            out["package"] = f"{self.package} {version}"
+        return out
+
+
+def debian_version(package: str) -> str | None:
+    """The installed version of a Debian package (``dpkg-query``), or None where there is
+    no dpkg or no such package."""
+    try:
+        done = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Version}", package],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None

@@ -1,4 +1,4 @@
-"""pkmalloc, perfkit's own allocator (``native/src/pkmalloc.c``), built on first use."""
+"""pkmalloc, perfkit's own allocator (``native/src/``), built on first use."""
 
 from __future__ import annotations
 
