@@ -80,7 +80,7 @@ class Spread:
         return self.low <= other.high and other.low <= self.high
 
     def __str__(self) -> str:
-        if self.low == self.high:
+        if f"{self.low:.2f}" == f"{self.high:.2f}":
             return f"{self.median:.2f}x"
         return f"{self.median:.2f}x ({self.low:.2f}-{self.high:.2f})"
 
@@ -118,11 +118,16 @@ def _ratios(
 def _ranking(speeds: dict[str, Spread]) -> str:
     """Fastest first; ``>`` where the ranges part, ``~`` where they overlap."""
     order = sorted(speeds, key=lambda name: -speeds[name].median)
-    text = order[0].split(":")[0]
+    text = _label(order[0])
     for before, after in itertools.pairwise(order):
         sign = "~" if speeds[before].overlaps(speeds[after]) else ">"
-        text += f" {sign} {after.split(':')[0]}"
+        text += f" {sign} {_label(after)}"
     return text
+
+
+def _label(implementation: str) -> str:
+    """``jemalloc:default`` -> ``jemalloc``; other variants keep their name."""
+    return implementation.removesuffix(":default")
 
 
 def _versions(record: RunRecord) -> str:

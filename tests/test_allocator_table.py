@@ -12,7 +12,7 @@ from types import ModuleType
 from perfkit.record import CaseResult, Measurement, RunRecord, load_record
 
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE = ROOT / "reports" / "baselines" / "allocators-2core-vm.json"
+BASELINE = ROOT / "reports" / "baselines" / "allocators-2core-vm" / "round-1.json"
 
 
 def _script() -> ModuleType:
@@ -96,4 +96,4 @@ def test_a_pkmalloc_slower_than_glibc_is_named_as_a_missed_target() -> None:
         base, "alloc_churn", "glibc:default"
     )
     assert f"alloc_churn/1: {0.5 * ratio:.2f}x glibc's speed" in text
-    assert script.table([base]).endswith("pkmalloc targets missed: none")
+    assert "glibc's speed" not in script.table([base])  # as measured, no pattern slower
