@@ -38,8 +38,10 @@ def loaded() -> None:
     registry.load([FAULTY])
 
 
-def perfkit(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run the real command line in a child process."""
+def perfkit(
+    *args: str, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a child process (in ``env`` when given)."""
     return subprocess.run(
         [sys.executable, "-m", "perfkit", *args],
         cwd=cwd,
@@ -47,4 +49,5 @@ def perfkit(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
         text=True,
         timeout=timeout,
         check=False,
+        env=env,
     )

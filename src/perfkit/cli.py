@@ -16,6 +16,7 @@ from typing import Any
 
 from perfkit import _commands, registry
 from perfkit.errors import ExitCode, RunError, UsageError
+from perfkit.spark.command import add_cluster_parser, cluster_command
 
 __all__ = ["main"]
 
@@ -234,6 +235,7 @@ def _build_parser() -> argparse.ArgumentParser:
     recover.add_argument(
         "-o", "--output", type=Path, help="record file, or folder for an ab journal's sides"
     )
+    add_cluster_parser(sub)
     calibrate = sub.add_parser("calibrate", help="measure and cache this machine's ceilings")
     calibrate.add_argument(
         "--threads", type=_positive_int, help="BLAS and copy threads (default: all)"
@@ -428,6 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(args)
         if args.command == "recover":
             return _recover(args)
+        if args.command == "cluster":
+            return cluster_command(args)
         names, label = _commands.resolve_selection(args)
         if args.command == "ab":
             from perfkit._ab_run import ab

@@ -1,0 +1,191 @@
+"""A real Spark standalone cluster (separate JVMs from the pip-installed pyspark): it starts,
+runs a job, listens on the loopback address only, keeps its secret off every command line,
+refuses a driver without the secret, and leaves no process behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from perfkit.spark.cluster import (
+    ClusterError,
+    ClusterSpec,
+    ClusterState,
+    StandaloneCluster,
+    alive_workers,
+    group_alive,
+)
+from perfkit.spark.session import cluster_settings, session_settings, start_session
+from tests.conftest import perfkit
+
+try:
+    import pyspark  # noqa: F401
+
+    _PYSPARK = True
+except ImportError:
+    _PYSPARK = False
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(not _PYSPARK, reason="pyspark is not installed (pip install -e '.[spark]')"),
+    pytest.mark.skipif(
+        shutil.which("java") is None, reason="no java on PATH (Spark needs Java 17)"
+    ),
+]
+
+
+def _processes(state: ClusterState) -> list[psutil.Process]:
+    """Every live process of the cluster's sessions: master, workers and their executors."""
+    groups = set(state.sessions)
+    found = []
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(process.pid) in groups:
+                found.append(process)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterState]:
+    folder = tmp_path_factory.mktemp("cluster")
+    # Two workers of one core: a JVM each (three with the master), as a user's would run.
+    runner = StandaloneCluster(folder, ClusterSpec(workers=2, cores=1, memory="512m"))
+    state = runner.start()
+    try:
+        yield state
+    finally:
+        runner.stop()
+        assert not any(group_alive(group) for group in state.sessions)
+
+
+@pytest.fixture(scope="module")
+def spark(cluster: ClusterState) -> Iterator[Any]:
+    folder = Path(cluster.folder)
+    settings = session_settings(
+        cluster.master_url, folder / "local", extra=cluster_settings(cluster)
+    )
+    session = start_session(settings, cluster.secret())
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+def test_every_worker_registers_and_a_job_runs_on_them(cluster: ClusterState, spark: Any) -> None:
+    assert alive_workers(cluster.web_url) == 2
+    total = spark.range(0, 200_000, numPartitions=4).selectExpr("sum(id) AS s").collect()[0]["s"]
+    assert total == 200_000 * 199_999 // 2
+    executors = [
+        p for p in _processes(cluster) if "CoarseGrainedExecutorBackend" in " ".join(p.cmdline())
+    ]
+    assert len(executors) == 2  # one a worker, each in its worker's session
+
+
+def test_the_cluster_listens_on_the_loopback_address_only(
+    cluster: ClusterState, spark: Any
+) -> None:
+    listening = []
+    for process in _processes(cluster):
+        try:
+            listening += [
+                c for c in process.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
+            ]
+        except psutil.NoSuchProcess:
+            continue
+    assert listening  # the master's port and web status at least
+    addresses = {c.laddr.ip for c in listening}
+    assert addresses <= {"127.0.0.1", "::ffff:127.0.0.1"}, addresses
+    assert 6066 not in {c.laddr.port for c in listening}  # the REST submission server is off
+
+
+def test_the_secret_is_on_no_command_line(cluster: ClusterState, spark: Any) -> None:
+    secret = cluster.secret()
+    assert len(secret) == 64
+    seen = 0
+    for process in psutil.process_iter(["cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if "java" in command:
+            seen += 1
+            assert secret not in command
+    assert seen >= 4  # master, two workers, the driver's JVM (and the executors)
+    assert oct(Path(cluster.secret_file).stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_driver_without_the_secret_is_refused(cluster: ClusterState, tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        from perfkit.spark.session import session_settings, start_session
+        from pathlib import Path
+        settings = session_settings({cluster.master_url!r}, Path({str(tmp_path)!r}))
+        settings["spark.executor.memory"] = "512m"
+        spark = start_session(settings)  # no secret
+        print("ANSWER", spark.range(10).count(), flush=True)
+    """)
+    master_log = Path(cluster.folder) / "logs" / "master.log"
+    refusal = "Expected SaslMessage, received something else"
+    before = master_log.read_text(errors="replace").count(refusal)
+    output = tmp_path / "driver.out"
+    with output.open("w") as sink:
+        child = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        # The master refuses the connection at once; the driver would retry for a minute
+        # before giving up. 120 s covers a JVM's start on a loaded 2-core machine.
+        deadline = time.monotonic() + 120
+        while master_log.read_text(errors="replace").count(refusal) == before:
+            assert child.poll() is None, output.read_text()[-2000:]
+            assert time.monotonic() < deadline, "the master never saw the driver"
+            time.sleep(0.5)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # the driver and its JVM
+        child.wait(timeout=30)
+    assert "ANSWER" not in output.read_text()
+
+
+def test_a_cluster_that_cannot_start_in_time_leaves_no_process(tmp_path: Path) -> None:
+    runner = StandaloneCluster(tmp_path, ClusterSpec(workers=1), start_timeout=0.5)
+    with pytest.raises(ClusterError, match="in vain"):
+        runner.start()
+    assert runner.state is not None
+    assert not any(group_alive(group) for group in runner.state.sessions)
+
+
+def test_cluster_up_status_down_from_the_command_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PERFKIT_CACHE_DIR": str(tmp_path)}
+    up = perfkit(
+        "cluster", "up", "--workers", "1", "--memory", "512m", env=env, cwd=tmp_path, timeout=240
+    )
+    assert up.returncode == 0, up.stderr
+    state = ClusterState.load(tmp_path / "spark" / "cluster.json")
+    try:
+        again = perfkit("cluster", "up", env=env, cwd=tmp_path)
+        assert again.returncode == 2
+        assert "already up" in again.stderr
+        status = perfkit("cluster", "status", env=env, cwd=tmp_path)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "1 of 1 alive" in status.stdout
+        assert state.master_url in status.stdout
+    finally:
+        down = perfkit("cluster", "down", env=env, cwd=tmp_path, timeout=60)
+    assert down.returncode == 0, down.stderr
+    assert not any(group_alive(group) for group in state.sessions)
+    assert not (tmp_path / "spark" / "cluster.json").exists()
+    gone = perfkit("cluster", "status", env=env, cwd=tmp_path)
+    assert gone.returncode == 2
+    assert "no cluster is up" in gone.stderr
