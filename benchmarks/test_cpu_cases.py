@@ -20,7 +20,7 @@ except ImportError:  # imported by asv's discovery
 
 from perfkit import registry
 from perfkit._typed import to_json
-from perfkit.backend import get_backend
+from perfkit.backend import ensure_session, get_backend
 
 registry.load()
 CPU_CASES = [
@@ -38,6 +38,7 @@ if pytest is not None:
         availability = backend.probe()
         if not availability.ok:
             pytest.skip(availability.reason)
+        ensure_session(backend)  # a Spark session: once, as a perfkit worker opens it
         rng = np.random.default_rng(case.workload.seed(case.params, 0))
         inputs = case.workload.make_inputs(case.params, rng)
         thunk = case.implementation.prepare(inputs, case.params)

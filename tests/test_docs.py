@@ -83,10 +83,12 @@ def test_every_perfkit_command_shown_parses_and_names_what_exists() -> None:
     for page, argv in commands:
         args = parser.parse_args(argv)  # raises UsageError on an unknown command or flag
         names = getattr(args, "workload", None) or []
-        for name in [names] if isinstance(names, str) else names:
-            assert name in registry.workloads(), f"{page}: no workload {name!r}"
-        for spec in getattr(args, "backends", None) or []:
-            get_backend(spec.split(":")[0])  # raises on an unknown backend
+        for given in [names] if isinstance(names, str) else names:
+            for name in given.split(","):  # comma lists, as the command line takes them
+                assert name in registry.workloads(), f"{page}: no workload {name!r}"
+        for specs in getattr(args, "backends", None) or []:
+            for spec in specs.split(","):
+                get_backend(spec.split(":")[0])  # raises on an unknown backend
 
 
 def test_the_readme_reads_in_two_minutes() -> None:

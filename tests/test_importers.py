@@ -42,7 +42,7 @@ def test_pytest_benchmark_json_round_trips_through_perfkit(tmp_path: Path) -> No
             "-p",
             "no:cacheprovider",
             "-k",
-            "vector_add and 1048576 and float32",
+            "vector_add and numpy and 1048576 and float32",
             f"--benchmark-json={out}",
             "--benchmark-save-data",
             "--benchmark-max-time=0.2",

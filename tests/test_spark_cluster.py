@@ -59,6 +59,14 @@ def _processes(state: ClusterState) -> list[psutil.Process]:
     return found
 
 
+def _command(process: psutil.Process) -> str:
+    """A process's command line; empty for one that ended (or is a zombie) meanwhile."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterState]:
     folder = tmp_path_factory.mktemp("cluster")
@@ -89,9 +97,7 @@ def test_every_worker_registers_and_a_job_runs_on_them(cluster: ClusterState, sp
     assert alive_workers(cluster.web_url) == 2
     total = spark.range(0, 200_000, numPartitions=4).selectExpr("sum(id) AS s").collect()[0]["s"]
     assert total == 200_000 * 199_999 // 2
-    executors = [
-        p for p in _processes(cluster) if "CoarseGrainedExecutorBackend" in " ".join(p.cmdline())
-    ]
+    executors = [p for p in _processes(cluster) if "CoarseGrainedExecutorBackend" in _command(p)]
     assert len(executors) == 2  # one a worker, each in its worker's session
 
 
@@ -104,7 +110,7 @@ def test_the_cluster_listens_on_the_loopback_address_only(
             listening += [
                 c for c in process.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
             ]
-        except psutil.NoSuchProcess:
+        except psutil.Error:  # ended meanwhile
             continue
     assert listening  # the master's port and web status at least
     addresses = {c.laddr.ip for c in listening}
@@ -116,8 +122,8 @@ def test_the_secret_is_on_no_command_line(cluster: ClusterState, spark: Any) -> 
     secret = cluster.secret()
     assert len(secret) == 64
     seen = 0
-    for process in psutil.process_iter(["cmdline"]):
-        command = " ".join(process.info["cmdline"] or [])
+    for process in psutil.process_iter():
+        command = _command(process)
         if "java" in command:
             seen += 1
             assert secret not in command

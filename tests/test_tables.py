@@ -104,3 +104,11 @@ def test_a_case_above_its_roof_is_marked_and_explained() -> None:
     console = Console(file=io.StringIO(), width=200)
     console.print(results_table([below]))
     assert "above 100% of roof" not in console.file.getvalue()
+
+
+def test_a_ratio_far_below_one_keeps_two_significant_digits() -> None:
+    from perfkit.tables import ratio_text
+
+    assert ratio_text(1.4249) == "1.42x"
+    assert ratio_text(0.5) == "0.50x"
+    assert ratio_text(0.000132) == "0.00013x"  # Spark against NumPy on a small vector

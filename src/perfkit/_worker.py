@@ -359,6 +359,8 @@ def main() -> None:
     faulthandler.enable()  # a segfault leaves a Python stack in the stderr tail the runner keeps
     job = json.loads(sys.stdin.buffer.readline())
     policy = MeasurePolicy.from_json(job["policy"])
+    # Engines with thread pools of their own (Spark's local[N]) size them from this.
+    os.environ["PERFKIT_THREADS"] = str(job["blas_threads"])
     with _protocol_stream() as out:
         if job.get("ports_from"):
             load_ports_from(Path(job["ports_from"]))

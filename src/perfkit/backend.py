@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.metadata
 from collections.abc import Iterator, Sequence
@@ -124,6 +125,22 @@ class CpuBackend:
 
 
 _BACKENDS: dict[str, Backend] = {}
+
+
+_ADAPTER_SESSIONS = contextlib.ExitStack()
+_ADAPTER_OPENED: set[str] = set()
+
+
+def ensure_session(backend: Backend) -> None:
+    """Enter ``backend``'s session once in this process and keep it until the process exits:
+    for the adapters that run ports outside perfkit's workers (asv, pytest-benchmark), as a
+    worker does before its first case."""
+    if backend.name in _ADAPTER_OPENED:
+        return
+    if not _ADAPTER_OPENED:
+        atexit.register(_ADAPTER_SESSIONS.close)
+    _ADAPTER_SESSIONS.enter_context(backend.session())
+    _ADAPTER_OPENED.add(backend.name)
 
 
 def register_backend(backend: Backend) -> Backend:

@@ -22,6 +22,7 @@ __all__ = [
     "format_seconds",
     "measured_cells",
     "rate_of",
+    "ratio_text",
     "results_table",
     "speedups",
     "unavailable_backends",
@@ -129,8 +130,14 @@ def measured_cells(result: CaseResult, ratios: dict[str, float]) -> list[str]:
         timing,
         _throughput(result),
         "-" if roof is None else f"{roof:.0%}" + ("*" if roof > 1.0 else ""),
-        f"{ratio:.2f}x" if ratio is not None else "-",
+        "-" if ratio is None else ratio_text(ratio),
     ]
+
+
+def ratio_text(ratio: float) -> str:
+    """``1.42x``; a ratio under 0.1 with two significant digits (``0.00013x``), so a
+    thousandfold gap does not print as ``0.00x``."""
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
 
 
 def results_table(results: Sequence[CaseResult], title: str = "") -> Table:

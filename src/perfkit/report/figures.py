@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfkit.axes import params_id
 from perfkit.record import CaseResult
-from perfkit.tables import BYTE_RATE, FLOP_RATE, ITEM_RATE, rate_of, speedups
+from perfkit.tables import BYTE_RATE, FLOP_RATE, ITEM_RATE, rate_of, ratio_text, speedups
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -218,7 +218,7 @@ def speedup_heatmap(results: Sequence[CaseResult], workload: str) -> go.Figure |
     groups = _groups(ok)
     cell = {(r.implementation, params_id(r.params)): ratios.get(r.case_id) for r in ok}
     z = [[cell.get((impl, g)) for g in groups] for impl in order]
-    text = [[f"{v:.2f}x" if v is not None else "" for v in row] for row in z]
+    text = [[ratio_text(v) if v is not None else "" for v in row] for row in z]
     figure = go.Figure(
         go.Heatmap(
             z=[[math.log2(v) if v else None for v in row] for row in z],

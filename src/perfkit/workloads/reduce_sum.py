@@ -21,6 +21,7 @@ from perfkit.workloads._gpu import (
     resident_blocks,
     suffix,
 )
+from perfkit.workloads._spark import cached_frame
 
 
 def _inputs(params: Params, rng: np.random.Generator) -> dict[str, Any]:
@@ -62,6 +63,20 @@ def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
 
     def run() -> Any:
         return np.sum(x)
+
+    return run
+
+
+@REDUCE_SUM.port("spark_local", "dataframe")
+def _spark(inputs: dict[str, Any], params: Params) -> Thunk:
+    """``df.agg(sum(x))`` on a cached DataFrame column: one Spark job a call (Spark sums a
+    float column in double)."""
+    from pyspark.sql import functions as sf
+
+    df = cached_frame({"x": inputs["x"]})
+
+    def run() -> Any:
+        return np.asarray(df.agg(sf.sum("x")).collect()[0][0])
 
     return run
 

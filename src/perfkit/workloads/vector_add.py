@@ -21,6 +21,7 @@ from perfkit.workloads._gpu import (
     resident_blocks,
     suffix,
 )
+from perfkit.workloads._spark import cached_frame
 
 
 def _inputs(params: Params, rng: np.random.Generator) -> dict[str, Any]:
@@ -71,6 +72,21 @@ def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
         np.multiply(x, a, out=out)
         np.add(out, y, out=out)
         return out
+
+    return run
+
+
+@VECTOR_ADD.port("spark_local", "dataframe")
+def _spark(inputs: dict[str, Any], params: Params) -> Thunk:
+    """``a*x + y`` as a column expression on a cached DataFrame, brought back to the driver
+    in row order (Arrow): one Spark job a call."""
+    from pyspark.sql import functions as sf
+
+    df = cached_frame({"x": inputs["x"], "y": inputs["y"]})
+    z = (sf.lit(float(inputs["a"])) * sf.col("x") + sf.col("y")).alias("z")
+
+    def run() -> Any:
+        return df.select("i", z).toPandas().sort_values("i")["z"].to_numpy()
 
     return run
 
