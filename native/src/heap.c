@@ -21,23 +21,34 @@ PK_INTERNAL __thread _pk_heap_t *t_heap __attribute__((tls_model("initial-exec")
 
 /* ---- thread heaps ---- */
 
+/* A heap of an exited thread, else one cut from a metadata page (a new page mapped with
+ * no lock held; of two threads that map one at once, the second unmaps its own). */
 static _pk_heap_t *_pk_heap_new(void) {
+    const size_t stride = _pk_align_up(sizeof(_pk_heap_t), 64);
+    uint8_t *spare = NULL;
+    _pk_heap_t *heap = NULL;
     pthread_mutex_lock(&g_heap_lock);
-    _pk_heap_t *heap = g_free_heaps;
-    if (heap != NULL) {
-        g_free_heaps = heap->next_free;
-    } else {
-        if (g_meta_next == NULL || g_meta_next + sizeof(_pk_heap_t) > g_meta_end) {
-            g_meta_next = _pk_os_map(PK_PAGE_SIZE);
-            g_meta_end = g_meta_next ? g_meta_next + PK_PAGE_SIZE : NULL;
-        }
-        if (g_meta_next != NULL) {
+    while (heap == NULL) {
+        if (g_free_heaps != NULL) {
+            heap = g_free_heaps;
+            g_free_heaps = heap->next_free;
+        } else if (g_meta_next != NULL && g_meta_next + stride <= g_meta_end) {
             heap = (_pk_heap_t *)g_meta_next;
-            g_meta_next += _pk_align_up(sizeof(_pk_heap_t), 64);
+            g_meta_next += stride;
+        } else if (spare != NULL) {
+            g_meta_next = spare;
+            g_meta_end = spare + PK_PAGE_SIZE;
+            spare = NULL;
+        } else {
+            pthread_mutex_unlock(&g_heap_lock);
+            spare = _pk_os_map(PK_PAGE_SIZE);
+            if (spare == NULL) return NULL;
+            pthread_mutex_lock(&g_heap_lock);
         }
     }
     pthread_mutex_unlock(&g_heap_lock);
-    if (heap != NULL) memset(heap, 0, sizeof(*heap));
+    if (spare != NULL) _pk_os_unmap(spare, PK_PAGE_SIZE);
+    memset(heap, 0, sizeof(*heap));
     return heap;
 }
 

@@ -11,14 +11,13 @@ PK_INTERNAL int g_span_purging;  /* a thread is giving pages back (outside the l
 
 /* ---- spans: runs of pages in a segment (g_span_lock held unless said otherwise) ---- */
 
-static _pk_segment_t *_pk_segment_new(void) {
+/* A fresh segment, mapped (no lock held: mmap takes the kernel's mmap lock), not yet linked. */
+static _pk_segment_t *_pk_segment_map(void) {
     _pk_segment_t *segment = _pk_os_map_aligned(PK_SEGMENT_SIZE);
     if (segment == NULL) return NULL;
     segment->kind = PK_KIND_SMALL;
     segment->free_mask = ~(uint64_t)1; /* page 0 holds this header */
     segment->cold_mask = ~(uint64_t)1; /* never touched: not resident, not counted warm */
-    segment->next = g_segments;
-    g_segments = segment;
     PK_STAT(segments, 1);
     return segment;
 }
@@ -92,16 +91,21 @@ static void _pk_page_reset(_pk_page_t *page, unsigned span_offset) {
 
 /* A span of ``pages`` pages (g_span_lock not held). */
 PK_INTERNAL _pk_page_t *_pk_span_alloc(unsigned pages) {
+    _pk_segment_t *segment = NULL, *fresh = NULL;
     pthread_mutex_lock(&g_span_lock);
-    _pk_segment_t *segment = NULL;
     int first = _pk_place_span(pages, &segment);
     if (first < 0) {
-        segment = _pk_segment_new();
-        if (segment == NULL) {
-            pthread_mutex_unlock(&g_span_lock);
-            return NULL;
+        pthread_mutex_unlock(&g_span_lock);
+        fresh = _pk_segment_map();
+        if (fresh == NULL) return NULL;
+        pthread_mutex_lock(&g_span_lock);
+        first = _pk_place_span(pages, &segment); /* another thread may have freed room meanwhile */
+        if (first < 0) {
+            fresh->next = g_segments;
+            g_segments = segment = fresh;
+            fresh = NULL;
+            first = 1; /* page 0 holds the header */
         }
-        first = 1; /* page 0 holds the header */
     }
     uint64_t bits = _pk_span_bits((unsigned)first, pages);
     PK_ASSERT(first >= 1 && (unsigned)first + pages <= PK_PAGES && (segment->free_mask & bits) == bits);
@@ -110,6 +114,7 @@ PK_INTERNAL _pk_page_t *_pk_span_alloc(unsigned pages) {
     g_warm_pages -= (size_t)__builtin_popcountll(bits & ~segment->cold_mask);
     segment->cold_mask &= ~bits;
     pthread_mutex_unlock(&g_span_lock);
+    if (fresh != NULL) _pk_os_unmap(fresh, PK_SEGMENT_SIZE); /* not needed after all */
     PK_STAT(spans, 1);
     for (unsigned i = 0; i < pages; ++i) _pk_page_reset(&segment->pages[first + (int)i], i);
     _pk_page_t *page = &segment->pages[first];
