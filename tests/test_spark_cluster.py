@@ -195,3 +195,40 @@ def test_cluster_up_status_down_from_the_command_line(tmp_path: Path) -> None:
     gone = perfkit("cluster", "status", env=env, cwd=tmp_path)
     assert gone.returncode == 2
     assert "no cluster is up" in gone.stderr
+
+
+def test_a_job_survives_the_loss_of_a_worker(cluster: ClusterState, spark: Any) -> None:
+    """Kill one worker's JVM (and its executor) while a job runs: the job still finishes,
+    with the right answer, on the worker that is left. Last in the module: the cluster
+    keeps one worker after it."""
+    import threading
+
+    def slow(i: int) -> int:
+        import time as clock
+
+        clock.sleep(0.25)
+        return i
+
+    answer: dict[str, Any] = {}
+    job = threading.Thread(
+        target=lambda: answer.update(
+            total=spark.sparkContext.parallelize(range(48), 48).map(slow).sum()
+        )
+    )
+    job.start()
+    victim = cluster.sessions[-1]  # the second worker's process session
+    # Kill once the job's tasks are running on both executors (a few of its 48 tasks done).
+    deadline = time.monotonic() + 60
+    while not spark.sparkContext.statusTracker().getActiveStageIds():
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.1)
+    time.sleep(1.0)
+    os.killpg(victim, signal.SIGKILL)
+    job.join(timeout=240)  # the lost tasks run again on the other executor
+    assert not job.is_alive(), "the job did not finish without its second worker"
+    assert answer["total"] == sum(range(48))
+    # The master saw the worker go (its connection dropped): one worker alive, not two.
+    deadline = time.monotonic() + 60
+    while alive_workers(cluster.web_url) != 1:
+        assert time.monotonic() < deadline, "the master still lists the killed worker"
+        time.sleep(0.5)
