@@ -22,8 +22,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -251,7 +251,7 @@ class StandaloneCluster:
         assert self.state is not None
         self.state.sessions.append(process.pid)  # its own session: its pid is its group id
 
-    def _wait(self, ready: Any, what: str) -> None:
+    def _wait(self, ready: Callable[[], bool], what: str) -> None:
         """Poll ``ready`` until it holds; a daemon that exits, or ``start_timeout`` seconds
         (a JVM's start on a loaded 2-core machine takes a few), is a ClusterError."""
         deadline = time.monotonic() + self.start_timeout
@@ -308,13 +308,3 @@ def daemon_environment(
         PYSPARK_PYTHON=sys.executable,
     )
     return env
-
-
-@contextmanager
-def running_cluster(folder: Path, spec: ClusterSpec | None = None) -> Iterator[ClusterState]:
-    """A cluster for the length of a ``with`` block."""
-    cluster = StandaloneCluster(folder, spec)
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
