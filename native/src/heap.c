@@ -63,6 +63,24 @@ PK_INTERNAL _pk_heap_t *_pk_heap_get_slow(void) {
     return heap;
 }
 
+/* The whole abandoned list of class ``c`` (NULL when empty), taken off it. */
+static _pk_page_t *_pk_abandoned_take(unsigned c) {
+    if (atomic_load_explicit(&g_abandoned[c], memory_order_relaxed) == NULL) return NULL; /* a miss only delays it */
+    pthread_mutex_lock(&g_abandon_lock);
+    _pk_page_t *list = atomic_load_explicit(&g_abandoned[c], memory_order_relaxed);
+    atomic_store_explicit(&g_abandoned[c], NULL, memory_order_relaxed);
+    pthread_mutex_unlock(&g_abandon_lock);
+    return list;
+}
+
+/* Put the pages ``first`` .. ``last`` (linked by ``next``) on the abandoned list of class ``c``. */
+static void _pk_abandoned_put(unsigned c, _pk_page_t *first, _pk_page_t *last) {
+    pthread_mutex_lock(&g_abandon_lock);
+    last->next = atomic_load_explicit(&g_abandoned[c], memory_order_relaxed);
+    atomic_store_explicit(&g_abandoned[c], first, memory_order_relaxed);
+    pthread_mutex_unlock(&g_abandon_lock);
+}
+
 /* Take over the abandoned pages of class ``c``: they join this heap's queue of the class
  * (the allocation walk moves those still full to the full list), except those whose
  * blocks have all been freed since, which go back to their segment (one is kept to
@@ -70,11 +88,7 @@ PK_INTERNAL _pk_heap_t *_pk_heap_get_slow(void) {
  * its new owner never allocates would never be looked at again (the cause of memory
  * growing with every generation of threads, when a long-lived thread adopted them all). */
 PK_INTERNAL void _pk_adopt(_pk_heap_t *heap, unsigned c) {
-    if (atomic_load_explicit(&g_abandoned[c], memory_order_relaxed) == NULL) return; /* a miss only delays it */
-    pthread_mutex_lock(&g_abandon_lock);
-    _pk_page_t *list = atomic_load_explicit(&g_abandoned[c], memory_order_relaxed);
-    atomic_store_explicit(&g_abandoned[c], NULL, memory_order_relaxed);
-    pthread_mutex_unlock(&g_abandon_lock);
+    _pk_page_t *list = _pk_abandoned_take(c);
     int kept_empty = 0;
     while (list != NULL) {
         _pk_page_t *page = list;
@@ -99,11 +113,7 @@ PK_INTERNAL void _pk_adopt(_pk_heap_t *heap, unsigned c) {
  * Each thread exit (and malloc_trim) walks the abandoned pages once. */
 PK_INTERNAL void _pk_sweep_abandoned(void) {
     for (unsigned c = 0; c < PK_CLASSES; ++c) {
-        if (atomic_load_explicit(&g_abandoned[c], memory_order_relaxed) == NULL) continue;
-        pthread_mutex_lock(&g_abandon_lock);
-        _pk_page_t *list = atomic_load_explicit(&g_abandoned[c], memory_order_relaxed);
-        atomic_store_explicit(&g_abandoned[c], NULL, memory_order_relaxed);
-        pthread_mutex_unlock(&g_abandon_lock);
+        _pk_page_t *list = _pk_abandoned_take(c);
         _pk_page_t *keep = NULL, *keep_last = NULL;
         while (list != NULL) {
             _pk_page_t *page = list;
@@ -118,11 +128,7 @@ PK_INTERNAL void _pk_sweep_abandoned(void) {
             keep = page;
             if (keep_last == NULL) keep_last = page;
         }
-        if (keep == NULL) continue;
-        pthread_mutex_lock(&g_abandon_lock);
-        keep_last->next = atomic_load_explicit(&g_abandoned[c], memory_order_relaxed);
-        atomic_store_explicit(&g_abandoned[c], keep, memory_order_relaxed);
-        pthread_mutex_unlock(&g_abandon_lock);
+        if (keep != NULL) _pk_abandoned_put(c, keep, keep_last);
     }
 }
 
@@ -130,7 +136,7 @@ PK_INTERNAL void _pk_sweep_abandoned(void) {
  * wait, by class, for a thread that allocates that class; the heap is kept for a new thread. */
 PK_INTERNAL void _pk_thread_exit(void *value) {
     _pk_heap_t *heap = value;
-    _pk_page_t *keep[PK_CLASSES] = {0};
+    _pk_page_t *keep[PK_CLASSES] = {0}, *keep_last[PK_CLASSES] = {0};
     for (unsigned q = 0; q <= PK_CLASSES; ++q) {
         _pk_queue_t *queue = q < PK_CLASSES ? &heap->queue[q] : &heap->full;
         while (queue->first != NULL) {
@@ -142,21 +148,16 @@ PK_INTERNAL void _pk_thread_exit(void *value) {
             } else {
                 atomic_store_explicit(&page->heap, NULL, memory_order_release);
                 PK_STAT(abandoned, 1);
-                page->next = keep[page->class_index];
-                keep[page->class_index] = page;
+                unsigned c = page->class_index;
+                page->next = keep[c];
+                keep[c] = page;
+                if (keep_last[c] == NULL) keep_last[c] = page;
             }
         }
     }
     _pk_sweep_abandoned();
-    pthread_mutex_lock(&g_abandon_lock);
-    for (unsigned c = 0; c < PK_CLASSES; ++c) {
-        _pk_page_t *page = keep[c];
-        if (page == NULL) continue;
-        while (page->next != NULL) page = page->next;
-        page->next = atomic_load_explicit(&g_abandoned[c], memory_order_relaxed);
-        atomic_store_explicit(&g_abandoned[c], keep[c], memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&g_abandon_lock);
+    for (unsigned c = 0; c < PK_CLASSES; ++c)
+        if (keep[c] != NULL) _pk_abandoned_put(c, keep[c], keep_last[c]);
     pthread_mutex_lock(&g_heap_lock);
     heap->next_free = g_free_heaps;
     g_free_heaps = heap;
