@@ -51,3 +51,12 @@ def perfkit(
         check=False,
         env=env,
     )
+
+
+def spark_marks() -> list[pytest.MarkDecorator]:
+    """A Spark test's marks: the ``spark`` marker, and a skip with the ``spark_local``
+    backend's own reason where pyspark or Java is missing."""
+    from perfkit.backends.spark_local import SPARK_LOCAL
+
+    availability = SPARK_LOCAL.probe()
+    return [pytest.mark.spark, pytest.mark.skipif(not availability.ok, reason=availability.reason)]

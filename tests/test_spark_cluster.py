@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,22 +27,9 @@ from perfkit.spark.cluster import (
     group_alive,
 )
 from perfkit.spark.session import cluster_settings, session_settings, start_session
-from tests.conftest import perfkit
+from tests.conftest import perfkit, spark_marks
 
-try:
-    import pyspark  # noqa: F401
-
-    _PYSPARK = True
-except ImportError:
-    _PYSPARK = False
-
-pytestmark = [
-    pytest.mark.spark,
-    pytest.mark.skipif(not _PYSPARK, reason="pyspark is not installed (pip install -e '.[spark]')"),
-    pytest.mark.skipif(
-        shutil.which("java") is None, reason="no java on PATH (Spark needs Java 17)"
-    ),
-]
+pytestmark = spark_marks()
 
 
 def _processes(state: ClusterState) -> list[psutil.Process]:

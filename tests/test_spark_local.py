@@ -4,28 +4,12 @@ reference at two sizes, and the session's start-up is recorded apart from the ti
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
-
 from perfkit.record import load_record
-from tests.conftest import perfkit
+from tests.conftest import perfkit, spark_marks
 
-try:
-    import pyspark  # noqa: F401
-
-    _PYSPARK = True
-except ImportError:
-    _PYSPARK = False
-
-pytestmark = [
-    pytest.mark.spark,
-    pytest.mark.skipif(not _PYSPARK, reason="pyspark is not installed (pip install -e '.[spark]')"),
-    pytest.mark.skipif(
-        shutil.which("java") is None, reason="no java on PATH (Spark needs Java 17)"
-    ),
-]
+pytestmark = spark_marks()
 
 
 def test_spark_local_ports_are_verified_and_their_session_start_is_not_timed(
