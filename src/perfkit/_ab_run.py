@@ -38,6 +38,7 @@ from perfkit._commands import (
     write_or_keep_journal,
     write_report,
 )
+from perfkit.spark.for_run import spark_for_run
 from perfkit.stats import smallest_sign_test_p
 
 __all__ = ["STAGE", "ab", "planned_looks", "run_until_decided"]
@@ -119,6 +120,7 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
             state = git_state()
             git["cand"] = GitState(state["sha"], state["dirty"])
         sides, notes = _sides(args, trees)
+        stack.enter_context(spark_for_run(args, cases))
         ceilings = ceilings_for(policy, not args.no_calibrate, cases)
         environment = run_environment(policy, ceilings)
         header = JournalHeader(

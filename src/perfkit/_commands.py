@@ -18,6 +18,7 @@ from perfkit import registry
 from perfkit.environment import Environment
 from perfkit.errors import ExitCode, RunError, UsageError
 from perfkit.policy import MeasurePolicy
+from perfkit.spark.for_run import spark_for_run
 from perfkit.workload import Case
 
 __all__ = [
@@ -253,11 +254,17 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
     """``compare`` and ``run``: measure, write the record and the report, print the table.
 
     Every finished case is journalled beside the record as it arrives; the journal goes
-    once the record is written, and stays (for ``perfkit recover``) if that never happens."""
+    once the record is written, and stays (for ``perfkit recover``) if that never happens.
+    A run with ``spark_cluster`` cases has its cluster arranged first (``spark_for_run``)."""
+    cases = cases_from(args, names)
+    with spark_for_run(args, cases):
+        return _measure(args, cases, label)
+
+
+def _measure(args: argparse.Namespace, cases: list[Case], label: str) -> int:
     from perfkit import _runner
     from perfkit.journal import Journal, JournalHeader, journal_path
 
-    cases = cases_from(args, names)
     policy = policy_from(args)
     ceilings = ceilings_for(policy, not args.no_calibrate, cases)
     environment = run_environment(policy, ceilings)

@@ -165,6 +165,7 @@ class Worker:
         self.inputs = _InputCache(policy.seed)
         self.sessions = contextlib.ExitStack()
         self.session_start: dict[str, float] = {}  # seconds to open each backend's session
+        self.open_sessions: dict[str, contextlib.ExitStack] = {}
         self.counter: InstructionCounter | None = None
 
     def emit(self, event: str, **fields: Any) -> None:
@@ -172,11 +173,24 @@ class Worker:
         self.out.flush()
 
     def session(self, backend: Backend) -> None:
-        """Enter a backend's session once per worker (a Spark session, a CUDA context)."""
-        if backend.name not in self.session_start:
-            start = time.perf_counter()
-            self.sessions.enter_context(backend.session())
-            self.session_start[backend.name] = time.perf_counter() - start
+        """Enter a backend's session once per worker (a Spark session, a CUDA context),
+        first closing any open session of its ``session_group`` (one Spark session a
+        process: a worker given local and cluster cases in turn opens each again)."""
+        if backend.name in self.session_start:
+            return
+        # getattr: a backend of another side's older tree (perfkit ab) may predate these
+        group = getattr(backend, "session_group", None)
+        if group is not None:
+            for name in list(self.open_sessions):
+                if getattr(get_backend(name), "session_group", None) == group:
+                    self.open_sessions.pop(name).close()
+                    del self.session_start[name]
+        stack = contextlib.ExitStack()
+        self.sessions.callback(stack.close)  # a no-op once closed above
+        start = time.perf_counter()
+        stack.enter_context(backend.session())
+        self.session_start[backend.name] = time.perf_counter() - start
+        self.open_sessions[backend.name] = stack
 
     def run_case(self, case: Case, turns: Turns | None = None) -> WorkerReport:
         """Verify and measure ``case``; with ``turns``, sample when the runner says (a
@@ -236,6 +250,12 @@ class Worker:
             return WorkerReport.failed(_reason(exc))
         metrics.update(memory_metrics(peak_was_reset))
         metrics["time/session_start"] = self.session_start[backend.name]
+        call_metrics = getattr(backend, "call_metrics", None)
+        if self.counter is None and call_metrics is not None:
+            try:
+                metrics.update(call_metrics(thunk))
+            except Exception as exc:  # the measurement stands; say what could not be read
+                print(f"perfkit: {case.id}: no call metrics: {_reason(exc)}", file=sys.stderr)
         return WorkerReport("ok", "", metrics, run)
 
     def _time(

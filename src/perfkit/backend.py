@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib.metadata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -50,6 +50,9 @@ class Backend(Protocol):
     label: str
     color: str
     device: Device
+    # Backends whose sessions cannot share a process (one SparkContext a process): a worker
+    # that opens one closes the others of its group first. None: no such limit.
+    session_group: str | None
 
     def probe(self) -> Availability: ...
 
@@ -66,6 +69,16 @@ class Backend(Protocol):
     def monitor(self) -> CaseMonitor: ...
 
     def versions(self) -> dict[str, str]: ...
+
+    def settings(self) -> dict[str, str]:
+        """What the run's engine was set up with (a master URL, executors, key configs),
+        kept in the record beside the versions but never part of comparability."""
+        ...
+
+    def call_metrics(self, thunk: Callable[[], Any]) -> dict[str, float]:
+        """Metrics of one more call of a measured thunk, outside every timed one (a Spark
+        call's stages, tasks and shuffle bytes); empty where a backend has none."""
+        ...
 
 
 @runtime_checkable
@@ -98,6 +111,7 @@ class CpuBackend:
     color = "#888888"
     device: Device = "cpu"
     packages: tuple[str, ...] = ()
+    session_group: str | None = None
 
     def probe(self) -> Availability:
         return Availability.yes()
@@ -122,6 +136,12 @@ class CpuBackend:
 
     def versions(self) -> dict[str, str]:
         return package_versions(*self.packages)
+
+    def settings(self) -> dict[str, str]:
+        return {}
+
+    def call_metrics(self, thunk: Callable[[], Any]) -> dict[str, float]:
+        return {}
 
 
 _BACKENDS: dict[str, Backend] = {}

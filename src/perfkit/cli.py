@@ -17,6 +17,7 @@ from typing import Any
 from perfkit import _commands, registry
 from perfkit.errors import ExitCode, RunError, UsageError
 from perfkit.spark.command import add_cluster_parser, cluster_command
+from perfkit.spark.for_run import add_spark_options
 
 __all__ = ["main"]
 
@@ -181,6 +182,7 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--backends", "-b", **_BACKENDS)
     compare.add_argument("--param", "-p", **_PARAMS)
     _policy_options(compare)
+    add_spark_options(compare)
     run = sub.add_parser("run", help="measure several workloads (or --all) into one record")
     chosen = run.add_mutually_exclusive_group(required=True)
     _selection(chosen)
@@ -194,6 +196,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="applies to the selected workloads that have the parameter",
     )
     _policy_options(run)
+    add_spark_options(run)
     env = sub.add_parser("env", help="this machine's environment as perfkit records it")
     env.add_argument("--json", action="store_true")
     report = sub.add_parser("report", help="an HTML report from one or more records")
@@ -227,6 +230,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--processes is where every case starts (default 8)",
     )
     _policy_options(ab)
+    add_spark_options(ab)
     _gate_options(ab)
     recover = sub.add_parser(
         "recover", help="the record(s) a run's journal holds, when the run never wrote them"

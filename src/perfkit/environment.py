@@ -70,6 +70,8 @@ class BackendInfo:
     reason: str = ""
     device: str = "cpu"
     versions: Mapping[str, str] = field(default_factory=dict)
+    # What the engine was set up with (Spark's master and key configs); not comparability
+    settings: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,11 @@ def git_state(start: Path | None = None) -> dict[str, Any]:
     return {"sha": sha, "dirty": bool(status)}
 
 
+def _settings(backend: Any) -> dict[str, str]:
+    settings = getattr(backend, "settings", None)  # a side's older tree may lack it
+    return dict(settings()) if settings is not None else {}
+
+
 def capture_environment(probe_backends: bool = True) -> Environment:
     """CPU, memory, OS, Python, library versions, GPUs (NVML), backends, git state and how
     quiet the machine is. Probing backends builds nothing (``perfkit env`` only reads)."""
@@ -71,6 +76,7 @@ def capture_environment(probe_backends: bool = True) -> Environment:
                 reason=availability.reason,
                 device=backend.device,
                 versions=backend.versions() if availability.ok else {},
+                settings=_settings(backend) if availability.ok else {},
             )
     git = git_state()
     return Environment(

@@ -12,7 +12,9 @@ from perfkit.workload import Work
 __all__ = ["derive_metrics"]
 
 # How per-process metrics combine: a peak is the largest, a cost the median process's.
-_COMBINE_MAX = ("mem/", "check/", "gpu/mem_peak", "gpu/throttled", "gpu/temperature")
+_COMBINE_MAX = (
+    "mem/", "check/", "gpu/mem_peak", "gpu/throttled", "gpu/temperature", "spark/executors_lost",
+)  # fmt: skip
 
 
 def derive_metrics(

@@ -71,6 +71,7 @@ class CupyBackendBase:
     color = "#76b900"
     device: Device = "cuda"
     packages: tuple[str, ...] = ("cupy-cuda13x", "cupy-cuda12x", "cupy", "nvidia-ml-py")
+    session_group: str | None = None
 
     def probe(self) -> Availability:
         cupy, reason = _cupy_state()
@@ -125,6 +126,12 @@ class CupyBackendBase:
                 found["cuda_runtime"] = str(cupy.cuda.runtime.runtimeGetVersion())
                 found["cuda_driver"] = str(cupy.cuda.runtime.driverGetVersion())
         return found
+
+    def settings(self) -> dict[str, str]:
+        return {}
+
+    def call_metrics(self, thunk: Callable[[], Any]) -> dict[str, float]:
+        return {}
 
     def multiprocessors(self) -> int:
         return int(self.cupy.cuda.Device(0).attributes["MultiProcessorCount"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from perfkit.backend import Availability, Device, package_versions, register_backend
@@ -53,6 +53,7 @@ class NumbaCudaBackend:
     label = "Numba CUDA"
     color = "#00a3e0"
     device: Device = "cuda"
+    session_group: str | None = None
 
     def probe(self) -> Availability:
         cuda, reason = _state()
@@ -98,6 +99,12 @@ class NumbaCudaBackend:
 
     def versions(self) -> dict[str, str]:
         return package_versions("numba", "numba-cuda", "llvmlite", "nvidia-ml-py")
+
+    def settings(self) -> dict[str, str]:
+        return {}
+
+    def call_metrics(self, thunk: Callable[[], Any]) -> dict[str, float]:
+        return {}
 
 
 register_backend(NumbaCudaBackend())

@@ -7,64 +7,34 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from perfkit.backend import Availability, CpuBackend, package_versions, register_backend
+from perfkit.backend import register_backend
+from perfkit.backends._spark import SparkBackend, spark_session
+
+__all__ = ["SPARK_LOCAL", "spark_session"]
 
 
-class SparkLocalBackend(CpuBackend):
+class SparkLocalBackend(SparkBackend):
     name = "spark_local"
     label = "Spark (local)"
     color = "#e25a1c"
-    packages = ("pyspark",)
-
-    def __init__(self) -> None:
-        self.spark: Any = None
-
-    def probe(self) -> Availability:
-        try:
-            import pyspark  # noqa: F401
-        except ImportError:
-            return Availability.no("pyspark is not installed (pip install -e '.[spark]')")
-        if shutil.which("java") is None:
-            return Availability.no(
-                "no java on PATH (Spark 4 needs Java 17: apt-get install openjdk-17-jre-headless)"
-            )
-        return Availability.yes()
 
     def master(self) -> str:
         threads = os.environ.get("PERFKIT_THREADS", "0")
         return f"local[{threads}]" if threads not in ("", "0") else "local[*]"
 
-    def session(self) -> contextlib.AbstractContextManager[Any]:
-        return self._session()
-
-    @contextlib.contextmanager
-    def _session(self) -> Iterator[Any]:
+    def open_session(self, stack: contextlib.ExitStack) -> Any:
         from perfkit.spark.session import session_settings, start_session
 
-        with tempfile.TemporaryDirectory(prefix="perfkit-spark-") as folder:
-            self.spark = start_session(session_settings(self.master(), Path(folder)))
-            try:
-                yield self.spark
-            finally:
-                self.spark.stop()
-                self.spark = None
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="perfkit-spark-")))
+        return start_session(session_settings(self.master(), folder, ui=self.ui()))
 
-    def versions(self) -> dict[str, str]:
-        return package_versions("pyspark", "pyarrow", "pandas")
+    def settings(self) -> dict[str, str]:
+        return {"master": self.master(), **self.key_settings()}
 
 
 SPARK_LOCAL = SparkLocalBackend()
 register_backend(SPARK_LOCAL)
-
-
-def spark_session() -> Any:
-    """The worker's Spark session (the backend's session is entered before a port runs)."""
-    if SPARK_LOCAL.spark is None:
-        raise RuntimeError("no Spark session: the spark_local backend's session is not open")
-    return SPARK_LOCAL.spark

@@ -101,6 +101,9 @@ def _environment(record: RunRecord) -> str:
         state = "available" if info.available else f"unavailable: {info.reason}"
         versions = ", ".join(f"{k} {v}" for k, v in info.versions.items())
         rows.append((f"backend {name}", f"{state}{'; ' + versions if versions else ''}"))
+        if info.settings:
+            settings = ", ".join(f"{k}={v}" for k, v in info.settings.items())
+            rows.append((f"settings {name}", settings))
     table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     partial = " · <b>partial</b>" if record.partial else ""
     return (

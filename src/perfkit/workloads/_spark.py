@@ -16,7 +16,7 @@ def cached_frame(columns: Mapping[str, np.ndarray], partitions: int = 4) -> Any:
     cached and materialised, in ``partitions`` partitions."""
     import pandas as pd
 
-    from perfkit.backends.spark_local import spark_session
+    from perfkit.backends._spark import spark_session
 
     spark = spark_session()
     first = next(iter(columns.values()))

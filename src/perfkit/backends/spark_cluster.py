@@ -1,0 +1,100 @@
+"""Spark on a standalone cluster of separate JVM processes: the master given with
+``--spark-master`` (and its secret), else the cluster ``perfkit cluster up`` keeps, else
+one the run starts for itself (see ``perfkit.spark.target``). Every ``spark_local`` port
+runs here too, unchanged: this backend derives its implementations from that one's."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from perfkit.backend import Availability, register_backend
+from perfkit.backends._spark import SparkBackend
+from perfkit.errors import UsageError
+from perfkit.workload import Implementation
+
+__all__ = ["SPARK_CLUSTER"]
+
+_EXECUTOR_WAIT = 120.0  # an executor JVM starts in seconds, slower on a loaded 2-core machine
+
+
+class SparkClusterBackend(SparkBackend):
+    name = "spark_cluster"
+    label = "Spark (cluster)"
+    color = "#8c3a0e"
+    base = "spark_local"
+
+    def probe(self) -> Availability:
+        from perfkit.spark.for_run import ENV_UNAVAILABLE
+
+        if os.environ.get(ENV_UNAVAILABLE):
+            return Availability.no(os.environ[ENV_UNAVAILABLE])
+        return super().probe()
+
+    def derive(self, implementation: Implementation) -> Sequence[Implementation]:
+        return [
+            Implementation(
+                implementation.workload,
+                self.name,
+                implementation.variant,
+                implementation.prepare,
+                False,
+                implementation.doc,
+            )
+        ]
+
+    def open_session(self, stack: contextlib.ExitStack) -> Any:
+        from perfkit.spark.cluster import ClusterSpec, StandaloneCluster
+        from perfkit.spark.session import session_settings, start_session
+        from perfkit.spark.target import state_target, target_from_environment
+
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="perfkit-spark-")))
+        target = target_from_environment()
+        if target is None:  # no cluster given or kept: one of its own, for this process
+            state = stack.enter_context(StandaloneCluster(folder / "cluster", ClusterSpec()))
+            target = state_target(state, "started for the session")
+        settings = session_settings(target.master, folder / "local", self.ui(), target.settings)
+        spark = start_session(settings, target.secret)
+        stack.callback(spark.stop)
+        if target.executors:
+            _wait_for_executors(spark, target.executors)
+        return spark
+
+    def settings(self) -> dict[str, str]:
+        """Where the run's cluster is (without secrets) and what it was asked for."""
+        from perfkit.spark.target import public_master, target_from_environment
+
+        try:
+            target = target_from_environment()
+        except (UsageError, OSError, ValueError) as exc:
+            return {"master": f"unusable: {exc}"}
+        if target is None:
+            return {"master": "a cluster of 2 workers started by each worker process"}
+        found = {"master": public_master(target.master), "cluster": target.source}
+        if target.executors:
+            found["executors"] = str(target.executors)
+        return {**found, **target.settings, **self.key_settings()}
+
+
+def _wait_for_executors(spark: Any, count: int) -> None:
+    """Until ``count`` executors have registered, so the first timed job runs on all."""
+    from perfkit.errors import RunError
+
+    tracker = spark.sparkContext.statusTracker()
+    deadline = time.monotonic() + _EXECUTOR_WAIT
+    while len(tracker.getExecutorInfos()) - 1 < count:  # the driver is listed too
+        if time.monotonic() > deadline:
+            raise RunError(
+                f"{count} executors did not register within {_EXECUTOR_WAIT:g} s "
+                "(are the cluster's workers alive and large enough for one executor each?)"
+            )
+        time.sleep(0.2)
+
+
+SPARK_CLUSTER = SparkClusterBackend()
+register_backend(SPARK_CLUSTER)
