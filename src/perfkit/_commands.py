@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit import registry
+from perfkit.datasets import apply_data_option
 from perfkit.environment import Environment
 from perfkit.errors import ExitCode, RunError, UsageError
 from perfkit.policy import MeasurePolicy
@@ -127,6 +128,10 @@ def cases_from(args: argparse.Namespace, names: Sequence[str]) -> list[Case]:
             if not selectors:
                 continue
         overrides = registry.parse_param_overrides(workload, assignments)
+        with_data = apply_data_option(workload, overrides, getattr(args, "data", None), not suite)
+        if with_data is None:  # a suite's workload that takes no data file
+            continue
+        overrides = with_data
         cases.extend(registry.expand_cases(workload, selectors, overrides, args.quick))
     if not cases:
         raise UsageError("no cases to run for that selection")
@@ -257,15 +262,15 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
     once the record is written, and stays (for ``perfkit recover``) if that never happens.
     A run with ``spark_cluster`` cases has its cluster arranged first (``spark_for_run``)."""
     cases = cases_from(args, names)
+    policy = policy_from(args)  # bad usage is said before a cluster is started
     with spark_for_run(args, cases):
-        return _measure(args, cases, label)
+        return _measure(args, cases, policy, label)
 
 
-def _measure(args: argparse.Namespace, cases: list[Case], label: str) -> int:
+def _measure(args: argparse.Namespace, cases: list[Case], policy: MeasurePolicy, label: str) -> int:
     from perfkit import _runner
     from perfkit.journal import Journal, JournalHeader, journal_path
 
-    policy = policy_from(args)
     ceilings = ceilings_for(policy, not args.no_calibrate, cases)
     environment = run_environment(policy, ceilings)
     run_id = new_run_id()

@@ -152,6 +152,13 @@ _PARAMS: dict[str, Any] = {
     "metavar": "NAME=V[,V...]",
     "help": "parameter values instead of the defaults (n=2^20,2^24); repeatable",
 }
+_DATA: dict[str, Any] = {
+    "type": Path,
+    "metavar": "PATH",
+    "help": "a real data file for workloads with a dataset parameter: a Common Log Format "
+    "log, plain or .gz (log_analysis); MovieLens u.data, ratings.dat or ratings.csv "
+    "(als_recommend)",
+}
 
 
 def _selection(group: Any) -> None:
@@ -172,17 +179,7 @@ def _selection(group: Any) -> None:
     group.add_argument("--all", action="store_true", help="every registered workload")
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="perfkit", description="Matched-workload benchmarks across engines.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    listing = sub.add_parser("list", help="workloads, their parameters and ports; backends")
-    listing.add_argument("--plugin", action="append", default=[], metavar="FILE")
-    compare = sub.add_parser("compare", help="measure one workload across backends")
-    compare.add_argument("--workload", "-w", help="the workload (perfkit list shows them)")
-    compare.add_argument("--backends", "-b", **_BACKENDS)
-    compare.add_argument("--param", "-p", **_PARAMS)
-    _policy_options(compare)
-    add_spark_options(compare)
+def _add_run_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="measure several workloads (or --all) into one record")
     chosen = run.add_mutually_exclusive_group(required=True)
     _selection(chosen)
@@ -195,8 +192,24 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="NAME=V[,V...]",
         help="applies to the selected workloads that have the parameter",
     )
+    run.add_argument("--data", **_DATA)
     _policy_options(run)
     add_spark_options(run)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="perfkit", description="Matched-workload benchmarks across engines.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    listing = sub.add_parser("list", help="workloads, their parameters and ports; backends")
+    listing.add_argument("--plugin", action="append", default=[], metavar="FILE")
+    compare = sub.add_parser("compare", help="measure one workload across backends")
+    compare.add_argument("--workload", "-w", help="the workload (perfkit list shows them)")
+    compare.add_argument("--backends", "-b", **_BACKENDS)
+    compare.add_argument("--param", "-p", **_PARAMS)
+    compare.add_argument("--data", **_DATA)
+    _policy_options(compare)
+    add_spark_options(compare)
+    _add_run_parser(sub)
     env = sub.add_parser("env", help="this machine's environment as perfkit records it")
     env.add_argument("--json", action="store_true")
     report = sub.add_parser("report", help="an HTML report from one or more records")

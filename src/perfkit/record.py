@@ -33,7 +33,7 @@ __all__ = [
     "record_from_dict",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 Status = Literal["ok", "skipped", "invalid", "failed"]
 STATUSES: tuple[str, ...] = get_args(Status)
@@ -174,8 +174,23 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 4 keeps what each backend's engine was set up with (``settings``: Spark's
+    master and key configs); schema 3 kept none: each backend gets an empty one."""
+    environment = data.get("environment")
+    if not isinstance(environment, dict) or not isinstance(environment.get("backends"), dict):
+        return data
+    backends = {
+        name: {**info, "settings": {}} if isinstance(info, dict) else info
+        for name, info in environment["backends"].items()
+    }
+    return {**data, "environment": {**environment, "backends": backends}}
+
+
 # Migrations from schema N to N+1, applied in order on load.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4,
+}  # fmt: skip
 
 
 def check_samples(run: SampleRun, where: str) -> None:

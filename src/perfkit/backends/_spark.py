@@ -82,12 +82,14 @@ class SparkBackend(CpuBackend):
         return package_versions("pyspark", "pyarrow", "pandas")
 
     def key_settings(self) -> dict[str, str]:
-        """The session settings a record keeps (no folder, no secret)."""
+        """The session settings a record keeps (no folder, no secret): perfkit's own and the
+        run's ``--spark-conf``."""
         from perfkit.spark.session import SAFE_SETTINGS
+        from perfkit.spark.target import extra_settings
 
         settings = dict(SAFE_SETTINGS)
         settings["spark.ui.enabled"] = "true" if self.ui() else "false"
-        return settings
+        return {**settings, **extra_settings()}
 
 
 def spark_session() -> Any:

@@ -51,18 +51,19 @@ class SparkClusterBackend(SparkBackend):
     def open_session(self, stack: contextlib.ExitStack) -> Any:
         from perfkit.spark.cluster import ClusterSpec, StandaloneCluster
         from perfkit.spark.session import session_settings, start_session
-        from perfkit.spark.target import state_target, target_from_environment
+        from perfkit.spark.target import extra_settings, state_target, target_from_environment
 
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="perfkit-spark-")))
         target = target_from_environment()
         if target is None:  # no cluster given or kept: one of its own, for this process
-            state = stack.enter_context(StandaloneCluster(folder / "cluster", ClusterSpec()))
+            cluster = StandaloneCluster(folder / "cluster", ClusterSpec(), tied=True)
+            state = stack.enter_context(cluster)
             target = state_target(state, "started for the session")
-        settings = session_settings(target.master, folder / "local", self.ui(), target.settings)
+        extra = {**target.settings, **extra_settings()}
+        settings = session_settings(target.master, folder / "local", self.ui(), extra)
         spark = start_session(settings, target.secret)
         stack.callback(spark.stop)
-        if target.executors:
-            _wait_for_executors(spark, target.executors)
+        _wait_for_executors(spark, target.executors or 1)  # a given cluster: at least one
         return spark
 
     def settings(self) -> dict[str, str]:
@@ -90,8 +91,9 @@ def _wait_for_executors(spark: Any, count: int) -> None:
     while len(tracker.getExecutorInfos()) - 1 < count:  # the driver is listed too
         if time.monotonic() > deadline:
             raise RunError(
-                f"{count} executors did not register within {_EXECUTOR_WAIT:g} s "
-                "(are the cluster's workers alive and large enough for one executor each?)"
+                f"{count} executor(s) did not register within {_EXECUTOR_WAIT:g} s: are the "
+                "cluster's workers alive, and large enough for one (spark.executor.memory "
+                "and spark.executor.cores, settable with --spark-conf)?"
             )
         time.sleep(0.2)
 

@@ -28,9 +28,10 @@ class SparkLocalBackend(SparkBackend):
 
     def open_session(self, stack: contextlib.ExitStack) -> Any:
         from perfkit.spark.session import session_settings, start_session
+        from perfkit.spark.target import extra_settings
 
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="perfkit-spark-")))
-        return start_session(session_settings(self.master(), folder, ui=self.ui()))
+        return start_session(session_settings(self.master(), folder, self.ui(), extra_settings()))
 
     def settings(self) -> dict[str, str]:
         return {"master": self.master(), **self.key_settings()}

@@ -176,11 +176,16 @@ class StandaloneCluster:
     waits until every worker is registered; leaving the block stops them all."""
 
     def __init__(
-        self, folder: Path, spec: ClusterSpec | None = None, start_timeout: float = 180.0
+        self,
+        folder: Path,
+        spec: ClusterSpec | None = None,
+        start_timeout: float = 180.0,
+        tied: bool = False,
     ) -> None:
         self.folder = Path(folder)
         self.spec = spec or ClusterSpec()
         self.start_timeout = start_timeout
+        self.tied = tied  # the daemons die with this process, even a SIGKILLed one
         self._processes: list[subprocess.Popen[bytes]] = []
         self.state: ClusterState | None = None
 
@@ -242,6 +247,7 @@ class StandaloneCluster:
                 [str(home / "bin" / "spark-class"), *arguments],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=env, start_new_session=True,
+                preexec_fn=_death_signal() if self.tied else None,  # noqa: PLW1509 - libc only
             )  # fmt: skip
         except OSError as exc:
             raise ClusterError(f"could not start the Spark {name}: {exc}") from exc
@@ -290,6 +296,24 @@ class StandaloneCluster:
             except subprocess.TimeoutExpired:
                 process.kill()
         self._processes.clear()
+
+
+def _death_signal() -> Callable[[], None] | None:
+    """A function for the child to run before exec: Linux's ``PR_SET_PDEATHSIG`` sends it
+    SIGKILL when its parent dies (``spark-class`` execs the JVM, which keeps it), so a run
+    killed outright leaves no daemon. Prepared in the parent: the child only calls into
+    libc. None where there is no such call; ``stop`` remains the way out."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def set_death_signal() -> None:
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+    return set_death_signal
 
 
 def daemon_environment(

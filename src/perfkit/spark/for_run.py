@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -45,8 +46,35 @@ def add_spark_options(parser: argparse.ArgumentParser) -> None:
         help="workers of the cluster a run starts for itself (default 2, one core each)",
     )
     group.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark setting for the sessions of the run (spark.executor.memory=512m for "
+        "small workers); repeatable, recorded",
+    )
+    group.add_argument(
         "--spark-ui", action="store_true", help="turn the driver's web UI on (127.0.0.1)"
     )
+
+
+def parse_spark_conf(assignments: Sequence[str]) -> dict[str, str]:
+    """``--spark-conf`` values as settings, or a one-line UsageError."""
+    from perfkit.errors import UsageError
+
+    settings = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key.startswith("spark.") or not value:
+            raise UsageError(f"--spark-conf {assignment!r}: expected spark.KEY=VALUE")
+        if "secret" in key.lower():
+            raise UsageError(
+                f"--spark-conf {key}: a secret on the command line is visible to every user; "
+                "use PERFKIT_SPARK_SECRET or --spark-secret-file"
+            )
+        settings[key] = value
+    return settings
 
 
 @contextlib.contextmanager
@@ -66,8 +94,12 @@ def _environment(updates: Mapping[str, str]) -> Iterator[None]:
 @contextlib.contextmanager
 def spark_for_run(args: argparse.Namespace, cases: Sequence[Case]) -> Iterator[None]:
     from perfkit.backends._spark import ENV_UI
+    from perfkit.spark.target import ENV_CONF, kept_cluster
 
     updates: dict[str, str] = {ENV_UI: "1"} if getattr(args, "spark_ui", False) else {}
+    conf = parse_spark_conf(getattr(args, "spark_conf", []))
+    if conf:
+        updates[ENV_CONF] = json.dumps(conf)
     master = getattr(args, "spark_master", None)
     if master is None and not any(c.implementation.backend == "spark_cluster" for c in cases):
         with _environment(updates):
@@ -76,10 +108,21 @@ def spark_for_run(args: argparse.Namespace, cases: Sequence[Case]) -> Iterator[N
     with contextlib.ExitStack() as stack:
         if master is not None:
             updates.update(_given_master(master, getattr(args, "spark_secret_file", None)))
+        elif not _named(getattr(args, "backends", None)) and kept_cluster() is None:
+            updates[ENV_UNAVAILABLE] = (
+                "no cluster to run on: give --spark-master, keep one up with 'perfkit "
+                "cluster up', or name -b spark_cluster to start one for the run"
+            )
         else:
             updates.update(_cluster_for_run(stack, getattr(args, "spark_workers", 2)))
         stack.enter_context(_environment(updates))
         yield
+
+
+def _named(selectors: Sequence[str] | None) -> bool:
+    """Whether ``-b`` names spark_cluster: a run starts a cluster only when asked to."""
+    names = [part.strip() for value in selectors or () for part in value.split(",")]
+    return any(name.partition(":")[0] == "spark_cluster" for name in names)
 
 
 def _given_master(master: str, secret_file: Path | None) -> dict[str, str]:
@@ -105,7 +148,8 @@ def _cluster_for_run(stack: contextlib.ExitStack, workers: int) -> dict[str, str
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="perfkit-cluster-")))
     print(f"perfkit: starting a Spark master and {workers} workers for the run", file=sys.stderr)
     try:
-        state = stack.enter_context(StandaloneCluster(folder, ClusterSpec(workers=workers)))
+        cluster = StandaloneCluster(folder, ClusterSpec(workers=workers), tied=True)
+        state = stack.enter_context(cluster)
     except ClusterError as exc:
         print(f"perfkit: the run's Spark cluster did not start: {exc}", file=sys.stderr)
         return {ENV_UNAVAILABLE: f"the run's Spark cluster did not start: {exc}"}

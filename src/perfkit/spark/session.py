@@ -69,7 +69,10 @@ def start_session(
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-    SparkContext._ensure_initialized()  # the JVM, started with no setting on its command line
+    memory = settings.get("spark.driver.memory")
+    if memory is not None:  # the JVM's heap is set at its start, not later: on its command line
+        os.environ["PYSPARK_SUBMIT_ARGS"] = f"--driver-memory {memory} pyspark-shell"
+    SparkContext._ensure_initialized()  # the JVM, started with no secret on its command line
     builder = SparkSession.builder.appName(app)
     for key, value in settings.items():
         builder = builder.config(key, value)

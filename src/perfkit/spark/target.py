@@ -9,6 +9,7 @@ its own. The secret never travels on a command line: workers inherit these varia
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.parse
 from dataclasses import dataclass, field
@@ -18,11 +19,13 @@ from perfkit.errors import UsageError
 from perfkit.spark.cluster import ClusterState, group_alive
 
 __all__ = [
+    "ENV_CONF",
     "ENV_MASTER",
     "ENV_SECRET",
     "ENV_SECRET_FILE",
     "ENV_STATE",
     "ClusterTarget",
+    "extra_settings",
     "kept_cluster",
     "public_master",
     "read_secret",
@@ -33,6 +36,15 @@ ENV_MASTER = "PERFKIT_SPARK_MASTER"
 ENV_SECRET = "PERFKIT_SPARK_SECRET"
 ENV_SECRET_FILE = "PERFKIT_SPARK_SECRET_FILE"
 ENV_STATE = "PERFKIT_SPARK_STATE"
+ENV_CONF = "PERFKIT_SPARK_CONF"  # --spark-conf settings, a JSON object
+
+
+def extra_settings() -> dict[str, str]:
+    """The run's ``--spark-conf`` settings."""
+    text = os.environ.get(ENV_CONF)
+    if not text:
+        return {}
+    return {str(k): str(v) for k, v in json.loads(text).items()}
 
 
 @dataclass(frozen=True)

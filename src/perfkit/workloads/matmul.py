@@ -9,7 +9,7 @@ import numpy as np
 
 from perfkit.axes import Axis, Params, ParamSpace, Skip
 from perfkit.registry import register_workload
-from perfkit.workload import Prepare, Thunk, Work, relative_error, workload
+from perfkit.workload import Implementation, Prepare, Thunk, Work, relative_error, workload
 from perfkit.workloads._common import dtype_axis, dtype_of, itemsize
 from perfkit.workloads._gpu import (
     add_raw_ports,
@@ -256,5 +256,58 @@ def _numba(variant: str) -> Prepare:
 
 for _variant in ("naive", "shared_tiled", "register_blocked"):
     MATMUL.port("numba_cuda", _variant)(_numba(_variant))
+
+
+def _spark_blocks(matrix: np.ndarray, size: int) -> Any:
+    """``matrix`` as an MLlib BlockMatrix of ``size`` x ``size`` blocks (float64: MLlib's
+    only element type), its blocks cached in the JVM and materialised."""
+    from pyspark.mllib.linalg import Matrices
+    from pyspark.mllib.linalg.distributed import BlockMatrix
+
+    from perfkit.backends._spark import spark_session
+    from perfkit.workloads._spark import PARTITIONS
+
+    rows, cols = matrix.shape
+    blocks = [
+        ((i // size, j // size), Matrices.dense(
+            min(size, rows - i), min(size, cols - j),
+            matrix[i : i + size, j : j + size].astype(np.float64).ravel(order="F").tolist(),
+        ))
+        for i in range(0, rows, size) for j in range(0, cols, size)
+    ]  # fmt: skip
+    rdd = spark_session().sparkContext.parallelize(blocks, PARTITIONS)
+    block_matrix = BlockMatrix(rdd, size, size, rows, cols)
+    block_matrix._java_matrix_wrapper.call("cache")
+    block_matrix.validate()  # a job over every block: the cache is filled outside timing
+    return block_matrix
+
+
+def _spark(size: int) -> Prepare:
+    def prepare(inputs: dict[str, Any], params: Params) -> Thunk:
+        a = _spark_blocks(inputs["a"], size)
+        b = _spark_blocks(inputs["b"], size)
+
+        def run() -> Any:
+            return a.multiply(b).toLocalMatrix().toArray()
+
+        return run
+
+    prepare.__doc__ = (
+        f"MLlib ``BlockMatrix.multiply`` of {size} x {size} float64 blocks (cached), the "
+        "product collected to the driver"
+    )
+    return prepare
+
+
+# The block size is a variant, not an axis: an axis would repeat every other backend's
+# cases once per block size, each measuring the same thing.
+for _size in (256, 1024):
+    MATMUL.add(
+        Implementation(
+            "matmul", "spark_local", f"blockmatrix_{_size}", _spark(_size),
+            doc=f"MLlib BlockMatrix.multiply, {_size} x {_size} blocks",
+        )
+    )  # fmt: skip
+
 
 register_workload(MATMUL)
