@@ -21,6 +21,8 @@ from perfkit.axes import params_id
 from perfkit.record import CaseResult, load_record
 from perfkit.tables import format_seconds, ratio_text
 
+_ENGINES = ("python", "pandas", "numpy", "spark_local", "spark_cluster")  # column order
+
 
 def _times(ratio: float) -> str:
     return f"{ratio:.3g}x" if ratio >= 0.1 else ratio_text(ratio)
@@ -41,8 +43,13 @@ def _cell(result: CaseResult, reference: CaseResult | None, rmse: bool) -> str:
 
 def workload_table(results: list[CaseResult]) -> str:
     workload = results[0].workload
-    columns = sorted({r.implementation for r in results}, key=lambda k: (
-        not any(r.reference for r in results if r.implementation == k), k))  # fmt: skip
+
+    def order(key: str) -> tuple[bool, int, str]:
+        engine = key.partition(":")[0]
+        first = any(r.reference for r in results if r.implementation == key)
+        return not first, _ENGINES.index(engine) if engine in _ENGINES else 0, key
+
+    columns = sorted({r.implementation for r in results}, key=order)
     rows: dict[str, dict[str, CaseResult]] = defaultdict(dict)
     for result in results:
         rows[params_id(result.params)][result.implementation] = result

@@ -257,3 +257,18 @@ def test_ctrl_c_stops_the_cluster_a_run_started_and_keeps_the_partial_record(
     assert record.environment.backends["spark_cluster"].settings["cluster"] == (
         "started for the run"
     )
+
+
+def test_without_java_the_cluster_cases_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = str(tmp_path)  # no java there; perfkit itself runs by absolute path
+    path = tmp_path / "nojava.json"
+    done = perfkit(
+        "compare", "-w", "groupby_agg", "-b", "pandas,spark_cluster", "-p", "n=1000",
+        *FAST, "-o", str(path), cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    by_backend = {r.backend: r for r in load_record(path).results}
+    assert by_backend["pandas"].status == "ok"
+    assert by_backend["spark_cluster"].status == "skipped"
+    assert "no java on PATH" in by_backend["spark_cluster"].reason

@@ -75,7 +75,7 @@ class SparkClusterBackend(SparkBackend):
         except (UsageError, OSError, ValueError) as exc:
             return {"master": f"unusable: {exc}"}
         if target is None:
-            return {"master": "a cluster of 2 workers started by each worker process"}
+            return {"master": "none given or kept up: a run naming it starts one"}
         found = {"master": public_master(target.master), "cluster": target.source}
         if target.executors:
             found["executors"] = str(target.executors)

@@ -28,9 +28,9 @@ def add_spark_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--spark-master",
         metavar="URL",
-        help="spark_cluster: an existing standalone master, spark://HOST:PORT (its secret "
-        "from PERFKIT_SPARK_SECRET or --spark-secret-file); default: the cluster "
-        "'perfkit cluster up' keeps, else one started for the run",
+        help="spark_cluster: an existing standalone master, spark://HOST:PORT (also "
+        "PERFKIT_SPARK_MASTER; its secret from PERFKIT_SPARK_SECRET or --spark-secret-file); "
+        "default: the cluster 'perfkit cluster up' keeps, else one started for the run",
     )
     group.add_argument(
         "--spark-secret-file",
@@ -94,13 +94,13 @@ def _environment(updates: Mapping[str, str]) -> Iterator[None]:
 @contextlib.contextmanager
 def spark_for_run(args: argparse.Namespace, cases: Sequence[Case]) -> Iterator[None]:
     from perfkit.backends._spark import ENV_UI
-    from perfkit.spark.target import ENV_CONF, kept_cluster
+    from perfkit.spark.target import ENV_CONF, ENV_MASTER, kept_cluster
 
     updates: dict[str, str] = {ENV_UI: "1"} if getattr(args, "spark_ui", False) else {}
     conf = parse_spark_conf(getattr(args, "spark_conf", []))
     if conf:
         updates[ENV_CONF] = json.dumps(conf)
-    master = getattr(args, "spark_master", None)
+    master = getattr(args, "spark_master", None) or os.environ.get(ENV_MASTER) or None
     if master is None and not any(c.implementation.backend == "spark_cluster" for c in cases):
         with _environment(updates):
             yield

@@ -26,6 +26,9 @@ SAFE_SETTINGS: Mapping[str, str] = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+    # Local mode runs every task in the driver: Spark's 1g default runs out on matmul's
+    # 256-blocks at n = 2048. Set on the JVM's command line (see start_session).
+    "spark.driver.memory": "2g",
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "4",
 }
