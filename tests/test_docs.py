@@ -91,11 +91,12 @@ def test_every_perfkit_command_shown_parses_and_names_what_exists() -> None:
                 get_backend(spec.split(":")[0])  # raises on an unknown backend
 
 
-def test_the_readme_reads_in_two_minutes() -> None:
-    """What the project is, the two commands, a picture, a tour and links: the reference
-    lives under docs/."""
+def test_the_readme_reads_in_a_few_minutes() -> None:
+    """What the project is, the two commands, a picture, a tour, the summary tables of
+    measured figures the README must hold (every table cell counts as words) and links:
+    the reference, and every full table, lives under docs/."""
     words = len((ROOT / "README.md").read_text().split())
-    assert words < 700, f"the README has {words} words"
+    assert words < 1000, f"the README has {words} words"
 
 
 ENGINES = {"PyTorch": "torch", "Spark": "spark", "classic ML": "sklearn", "CuPy": "cupy"}
