@@ -310,4 +310,20 @@ for _size in (256, 1024):
     )  # fmt: skip
 
 
+@MATMUL.port("torch_eager")
+def _torch(inputs: dict[str, Any], params: Params) -> Thunk:
+    """``torch.matmul`` into a preallocated output: the GEMM PyTorch's CPU build links."""
+    import torch
+
+    from perfkit.backends.torch_eager import torch_of
+
+    a, b = torch_of(inputs["a"]), torch_of(inputs["b"])
+    out = torch.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+
+    def run() -> Any:
+        return torch.matmul(a, b, out=out)
+
+    return run
+
+
 register_workload(MATMUL)

@@ -195,4 +195,17 @@ def _numba(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
+@REDUCE_SUM.port("torch_eager")
+def _torch(inputs: dict[str, Any], params: Params) -> Thunk:
+    """``torch.sum`` in the input dtype (a cascade sum, as NumPy's is pairwise)."""
+    from perfkit.backends.torch_eager import torch_of
+
+    x = torch_of(inputs["x"])
+
+    def run() -> Any:
+        return x.sum()
+
+    return run
+
+
 register_workload(REDUCE_SUM)

@@ -166,4 +166,19 @@ def _numba(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
+@SOFTMAX.port("torch_eager")
+def _torch(inputs: dict[str, Any], params: Params) -> Thunk:
+    """``torch.softmax(x, dim=1)``: ATen's fused row kernel."""
+    import torch
+
+    from perfkit.backends.torch_eager import torch_of
+
+    x = torch_of(inputs["x"])
+
+    def run() -> Any:
+        return torch.softmax(x, dim=1)
+
+    return run
+
+
 register_workload(SOFTMAX)

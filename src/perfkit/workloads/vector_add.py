@@ -160,4 +160,20 @@ def _numba(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
+@VECTOR_ADD.port("torch_eager")
+def _torch(inputs: dict[str, Any], params: Params) -> Thunk:
+    """``torch.add(y, x, alpha=a, out=z)``: one fused pass into a preallocated tensor."""
+    import torch
+
+    from perfkit.backends.torch_eager import torch_of
+
+    x, y, a = torch_of(inputs["x"]), torch_of(inputs["y"]), float(inputs["a"])
+    out = torch.empty_like(x)
+
+    def run() -> Any:
+        return torch.add(y, x, alpha=a, out=out)
+
+    return run
+
+
 register_workload(VECTOR_ADD)

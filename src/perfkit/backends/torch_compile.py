@@ -1,0 +1,86 @@
+"""PyTorch compiled: every ``torch_eager`` port wrapped in ``torch.compile``, once per
+mode (``default``, ``reduce-overhead``, ``max-autotune-no-cudagraphs``), so no port is
+written twice. The compile happens in the port's set-up, never in a timed call, and is
+recorded: ``time/compile`` (the first call's time less the second's), ``compile/graphs``
+and ``compile/graph_breaks`` (what Dynamo captured in the first call), and
+``compile/recompiles`` (graphs captured after the first call, up to the end of the case's
+measurement: guards that failed on later calls)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from perfkit.axes import Params
+from perfkit.backend import register_backend
+from perfkit.backends.torch_eager import TorchEagerBackend
+from perfkit.workload import Implementation, Prepare, Thunk
+
+__all__ = ["MODES", "TORCH_COMPILE"]
+
+MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
+
+
+def _graphs() -> tuple[int, int]:
+    """Graphs captured and graph breaks, since Dynamo's counters were last cleared."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"]), int(sum(counters["graph_break"].values()))
+
+
+class TorchCompileBackend(TorchEagerBackend):
+    name = "torch_compile"
+    label = "PyTorch compiled"
+    color = "#812ce5"
+    base = "torch_eager"
+
+    def __init__(self) -> None:
+        self.compiled: dict[int, dict[str, float]] = {}  # by id of the compiled thunk
+
+    def derive(self, implementation: Implementation) -> Sequence[Implementation]:
+        prefix = "" if implementation.variant == "default" else f"{implementation.variant}-"
+        return [
+            Implementation(
+                implementation.workload, self.name, f"{prefix}{mode}",
+                self._compiling(implementation.prepare, mode), False,
+                f"torch.compile(mode={mode!r}) of: {implementation.doc}",
+            )
+            for mode in MODES
+        ]  # fmt: skip
+
+    def _compiling(self, prepare: Prepare, mode: str) -> Prepare:
+        def compiled_prepare(inputs: Any, params: Params) -> Thunk:
+            import torch
+            from torch._dynamo.utils import counters
+
+            eager = prepare(inputs, params)
+            torch._dynamo.reset()  # each case compiles from scratch, and counts alone
+            counters.clear()
+            thunk = torch.compile(eager, mode=mode)
+            start = time.perf_counter()
+            thunk()
+            first = time.perf_counter() - start
+            graphs, breaks = _graphs()
+            start = time.perf_counter()
+            thunk()
+            warm = time.perf_counter() - start
+            self.compiled[id(thunk)] = {
+                "time/compile": max(first - warm, 0.0),
+                "compile/graphs": float(graphs),
+                "compile/graph_breaks": float(breaks),
+            }
+            return thunk
+
+        return compiled_prepare
+
+    def call_metrics(self, thunk: Callable[[], Any]) -> dict[str, float]:
+        found = dict(self.compiled.get(id(thunk), {}))
+        if found:
+            graphs, _ = _graphs()
+            found["compile/recompiles"] = float(graphs - found["compile/graphs"])
+        return {**found, **super().call_metrics(thunk)}
+
+
+TORCH_COMPILE = TorchCompileBackend()
+register_backend(TORCH_COMPILE)
