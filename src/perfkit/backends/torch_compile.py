@@ -57,7 +57,7 @@ class TorchCompileBackend(TorchEagerBackend):
             eager = prepare(inputs, params)
             torch._dynamo.reset()  # each case compiles from scratch, and counts alone
             counters.clear()
-            thunk = torch.compile(eager, mode=mode)
+            thunk: Thunk = torch.compile(eager, mode=mode)
             start = time.perf_counter()
             thunk()
             first = time.perf_counter() - start
