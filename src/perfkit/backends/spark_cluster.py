@@ -6,6 +6,7 @@ runs here too, unchanged: this backend derives its implementations from that one
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
@@ -37,16 +38,7 @@ class SparkClusterBackend(SparkBackend):
         return super().probe()
 
     def derive(self, implementation: Implementation) -> Sequence[Implementation]:
-        return [
-            Implementation(
-                implementation.workload,
-                self.name,
-                implementation.variant,
-                implementation.prepare,
-                False,
-                implementation.doc,
-            )
-        ]
+        return [dataclasses.replace(implementation, backend=self.name, reference=False)]
 
     def open_session(self, stack: contextlib.ExitStack) -> Any:
         from perfkit.spark.cluster import ClusterSpec, StandaloneCluster

@@ -8,6 +8,7 @@ measurement: guards that failed on later calls)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -41,10 +42,10 @@ class TorchCompileBackend(TorchEagerBackend):
     def derive(self, implementation: Implementation) -> Sequence[Implementation]:
         prefix = "" if implementation.variant == "default" else f"{implementation.variant}-"
         return [
-            Implementation(
-                implementation.workload, self.name, f"{prefix}{mode}",
-                self._compiling(implementation.prepare, mode), False,
-                f"torch.compile(mode={mode!r}) of: {implementation.doc}",
+            dataclasses.replace(
+                implementation, backend=self.name, variant=f"{prefix}{mode}", reference=False,
+                prepare=self._compiling(implementation.prepare, mode),
+                doc=f"torch.compile(mode={mode!r}) of: {implementation.doc}",
             )
             for mode in MODES
         ]  # fmt: skip

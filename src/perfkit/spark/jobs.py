@@ -4,11 +4,11 @@ run and GC time. And which executors a case lost while it ran."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
+
+from perfkit.gpu_monitor import NullMonitor
 
 __all__ = ["ExecutorWatch", "observe_call"]
 
@@ -81,7 +81,7 @@ def _executors(spark: Any) -> list[tuple[str, bool]]:
     return found
 
 
-class ExecutorWatch:
+class ExecutorWatch(NullMonitor):
     """A case's monitor: the executors alive when it ended (``spark/executors``) and how
     many were lost while it ran (``spark/executors_lost``, present only when some were),
     so a record says when a case survived a worker's death."""
@@ -95,12 +95,7 @@ class ExecutorWatch:
         self._dead_before = {name for name, alive in _executors(self._spark()) if not alive}
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         executors = _executors(self._spark())
         lost = {name for name, alive in executors if not alive} - self._dead_before
         self._metrics = {}
@@ -108,9 +103,6 @@ class ExecutorWatch:
             self._metrics["spark/executors"] = float(sum(alive for _, alive in executors))
         if lost:
             self._metrics["spark/executors_lost"] = float(len(lost))
-
-    def timed(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
 
     def metrics(self) -> dict[str, float]:
         return dict(self._metrics)
