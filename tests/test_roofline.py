@@ -39,11 +39,15 @@ def test_memory_bound_fraction_uses_intensity_times_bandwidth() -> None:
     assert roof_fraction(work, seconds, CEILING) == pytest.approx(0.5)
 
 
-def test_no_ceiling_or_unknown_dtype_falls_back_or_gives_none() -> None:
+def test_no_ceiling_or_unknown_dtype_gives_none() -> None:
     assert roof_fraction(Work(flops=1, bytes=1, dtype="float64"), 1.0, None) is None
-    # float16 peak unknown: bandwidth alone still bounds it
+    # float16 peak unknown: the bandwidth roof alone would make a compute-bound GEMM look
+    # a few % efficient, so there is no roof at all
     work = Work(flops=1e6, bytes=1e6, dtype="float16")
-    assert roof_fraction(work, 1e6 / 100e9, CEILING) == pytest.approx(0.5)
+    assert roof_fraction(work, 1e6 / 100e9, CEILING) is None
+    # a pure copy has no flops: bandwidth is its roof whatever its dtype
+    copy = Work(bytes=1e6, dtype="float16")
+    assert roof_fraction(copy, 1e6 / 100e9, CEILING) == pytest.approx(0.5)
     assert roof_fraction(Work(), 1.0, CEILING) is None
 
 

@@ -40,6 +40,7 @@ from perfkit._commands import (
 )
 from perfkit.spark.for_run import spark_for_run
 from perfkit.stats import smallest_sign_test_p
+from perfkit.torch_run import torch_for_run
 
 __all__ = ["STAGE", "ab", "planned_looks", "run_until_decided"]
 
@@ -121,6 +122,7 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
             git["cand"] = GitState(state["sha"], state["dirty"])
         sides, notes = _sides(args, trees)
         stack.enter_context(spark_for_run(args, cases))
+        stack.enter_context(torch_for_run(args, cases))
         ceilings = ceilings_for(policy, not args.no_calibrate, cases)
         environment = run_environment(policy, ceilings)
         header = JournalHeader(

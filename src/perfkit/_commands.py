@@ -20,6 +20,7 @@ from perfkit.environment import Environment
 from perfkit.errors import ExitCode, RunError, UsageError
 from perfkit.policy import MeasurePolicy
 from perfkit.spark.for_run import spark_for_run
+from perfkit.torch_run import torch_for_run
 from perfkit.workload import Case
 
 __all__ = [
@@ -260,10 +261,11 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
 
     Every finished case is journalled beside the record as it arrives; the journal goes
     once the record is written, and stays (for ``perfkit recover``) if that never happens.
-    A run with ``spark_cluster`` cases has its cluster arranged first (``spark_for_run``)."""
+    A run with ``spark_cluster`` cases has its cluster arranged first (``spark_for_run``),
+    one with PyTorch cases its device and Inductor cache (``torch_for_run``)."""
     cases = cases_from(args, names)
     policy = policy_from(args)  # bad usage is said before a cluster is started
-    with spark_for_run(args, cases):
+    with spark_for_run(args, cases), torch_for_run(args, cases):
         return _measure(args, cases, policy, label)
 
 

@@ -88,7 +88,7 @@ class CasePlan:
             device=device,
             params=dict(case.params),
             reference=case.implementation.reference,
-            work=case.workload.work(case.params),
+            work=case.work(),
         )
 
 

@@ -229,7 +229,7 @@ class Worker:
             output = thunk()
             backend.sync()
             metrics["time/first_call"] = time.perf_counter() - start
-            check = case.workload.check(backend.from_device(output), truth, case.params)
+            check = case.workload.check(backend.from_device(output), truth, case.check_params)
             del output
         except Skip as exc:
             return WorkerReport("skipped", str(exc) or "not supported")
@@ -237,6 +237,7 @@ class Worker:
             return WorkerReport.failed(_reason(exc))
         if check.error is not None:
             metrics["check/error"] = check.error
+        metrics.update(check.metrics)
         if not check.ok:
             return WorkerReport("invalid", check.detail, metrics)
         try:

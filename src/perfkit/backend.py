@@ -49,10 +49,14 @@ class Backend(Protocol):
     name: str
     label: str
     color: str
-    device: Device
     # Backends whose sessions cannot share a process (one SparkContext a process): a worker
     # that opens one closes the others of its group first. None: no such limit.
     session_group: str | None
+
+    @property
+    def device(self) -> Device:
+        """Where the ports run (PyTorch's is chosen per run: ``--device``)."""
+        ...
 
     def probe(self) -> Availability: ...
 

@@ -18,6 +18,7 @@ from perfkit import _commands, registry
 from perfkit.errors import ExitCode, RunError, UsageError
 from perfkit.spark.command import add_cluster_parser, cluster_command
 from perfkit.spark.for_run import add_spark_options
+from perfkit.torch_run import add_torch_options
 
 __all__ = ["main"]
 
@@ -195,6 +196,7 @@ def _add_run_parser(sub: Any) -> None:
     run.add_argument("--data", **_DATA)
     _policy_options(run)
     add_spark_options(run)
+    add_torch_options(run)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -209,6 +211,7 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--data", **_DATA)
     _policy_options(compare)
     add_spark_options(compare)
+    add_torch_options(compare)
     _add_run_parser(sub)
     env = sub.add_parser("env", help="this machine's environment as perfkit records it")
     env.add_argument("--json", action="store_true")
@@ -244,6 +247,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _policy_options(ab)
     add_spark_options(ab)
+    add_torch_options(ab)
     _gate_options(ab)
     recover = sub.add_parser(
         "recover", help="the record(s) a run's journal holds, when the run never wrote them"

@@ -50,7 +50,9 @@ def roof_fraction(work: Work, seconds: float, ceiling: Mapping[str, Any] | None)
         return None
     bandwidth = bandwidth_for(ceiling, work.bytes)
     peak = ceiling.get("flops", {}).get(work.dtype or "")
-    if work.flops and peak and bandwidth and work.bytes:
+    if work.flops:  # held to this dtype's peak: none measured (bfloat16 on a CPU), no roof
+        if not (peak and bandwidth and work.bytes):
+            return None
         attainable = min(float(peak), work.flops / work.bytes * bandwidth)
         return work.flops / seconds / attainable
     if work.bytes and bandwidth:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -52,9 +52,13 @@ class WrongOutputError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
+    """A checker's verdict; ``metrics`` are what it measured of the answer (a trained
+    model's test accuracy and losses), recorded with the case."""
+
     ok: bool
     error: float | None = None
     detail: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 Checker = Callable[[Any, Any, Params], CheckResult]
@@ -80,7 +84,7 @@ def relative_error(tolerance: Mapping[str, float], norm: str = "max") -> Checker
         else:
             scale = float(np.max(np.abs(ref))) if ref.size else 1.0
             err = float(np.max(np.abs(out - ref))) / (scale or 1.0) if ref.size else 0.0
-        tol = tolerance[str(params.get("dtype", "float64"))]
+        tol = tolerance[str(params.get("precision") or params.get("dtype", "float64"))]
         if err <= tol:
             return CheckResult(True, err)
         return CheckResult(False, err, f"relative error {err:.3g} > tolerance {tol:g}")
@@ -103,6 +107,9 @@ class Implementation:
 
     ``prepare(inputs, params)`` does all set-up (conversion, transfer, compilation) and
     returns the thunk; only the thunk is timed. Its return value is what gets checked.
+    ``precision`` names the arithmetic of a port that computes below its inputs' dtype
+    (``tf32``, ``bfloat16``): it is checked with that precision's tolerance and held to
+    that precision's roof.
     """
 
     workload: str
@@ -111,6 +118,7 @@ class Implementation:
     prepare: Prepare = field(compare=False)
     reference: bool = False
     doc: str = ""
+    precision: str | None = None
 
     @property
     def key(self) -> str:
@@ -160,13 +168,21 @@ class Workload:
         self._derived = False
 
     def port(
-        self, backend: str, variant: str = "default", reference: bool = False
+        self,
+        backend: str,
+        variant: str = "default",
+        reference: bool = False,
+        precision: str | None = None,
     ) -> Callable[[Prepare], Prepare]:
         """Decorator: register ``prepare`` as this workload's port to ``backend``."""
 
         def add(prepare: Prepare) -> Prepare:
-            summary = (prepare.__doc__ or "").strip().splitlines()[:1]
-            self.add(Implementation(self.name, backend, variant, prepare, reference, *summary))
+            summary = "".join((prepare.__doc__ or "").strip().splitlines()[:1])
+            self.add(
+                Implementation(
+                    self.name, backend, variant, prepare, reference, summary, precision
+                )
+            )
             return prepare
 
         return add
@@ -240,6 +256,19 @@ class Case:
     @property
     def params_key(self) -> str:
         return params_id(self.params)
+
+    @property
+    def check_params(self) -> Mapping[str, Any]:
+        """The params a checker sees: with ``precision`` where the port computes below
+        its dtype."""
+        precision = self.implementation.precision
+        return self.params if precision is None else {**self.params, "precision": precision}
+
+    def work(self) -> Work:
+        """What one call does, in the port's precision where it has one (its roof)."""
+        work = self.workload.work(self.params)
+        precision = self.implementation.precision
+        return work if precision is None else replace(work, dtype=precision)
 
     @property
     def group_key(self) -> str:

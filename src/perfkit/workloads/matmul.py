@@ -68,7 +68,11 @@ MATMUL = workload(
     make_inputs=_inputs,
     expected=_truth,
     # Rounding in a k-long dot product grows like eps*sqrt(k): ~4e-6 at k=4096 in float32.
-    check=relative_error({"float32": 1e-4, "float64": 1e-12}, norm="fro"),
+    # TF32 and bfloat16 round each input (to 2^-11 and 2^-9; bfloat16 the output too):
+    # 2.6e-4 and 2.7e-3 of the norm for uniform inputs at n = 256..2048.
+    check=relative_error(
+        {"float32": 1e-4, "float64": 1e-12, "tf32": 1e-3, "bfloat16": 1e-2}, norm="fro"
+    ),
     work=_work,
     suite="array",
 )
@@ -312,13 +316,66 @@ for _size in (256, 1024):
 
 @MATMUL.port("torch_eager")
 def _torch(inputs: dict[str, Any], params: Params) -> Thunk:
-    """``torch.matmul`` into a preallocated output: the GEMM PyTorch's CPU build links."""
+    """``torch.matmul`` into a preallocated output: the GEMM PyTorch links (MKL or
+    oneDNN on the CPU, cuBLAS with TF32 off on CUDA)."""
     import torch
 
     from perfkit.backends.torch_eager import torch_of
 
     a, b = torch_of(inputs["a"]), torch_of(inputs["b"])
-    out = torch.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+    out = torch.empty((a.shape[0], b.shape[1]), dtype=a.dtype, device=a.device)
+
+    def run() -> Any:
+        return torch.matmul(a, b, out=out)
+
+    return run
+
+
+def _float32_only(params: Params, precision: str) -> None:
+    if params["dtype"] != "float32":
+        raise Skip(f"the {precision} GEMM takes float32 inputs")
+
+
+@MATMUL.port("torch_eager", "tf32", precision="tf32")
+def _torch_tf32(inputs: dict[str, Any], params: Params) -> Thunk:
+    """float32 GEMM on tensor cores with TF32 inputs (10-bit mantissas), switched on for
+    this call only; CUDA only."""
+    import torch
+
+    from perfkit.backends.torch_eager import compiled, selected_device, torch_of
+
+    _float32_only(params, "tf32")
+    if selected_device() != "cuda":
+        raise Skip("TF32 is a CUDA tensor-core mode (--device cuda)")
+    flags = torch.backends.cuda.matmul
+    a, b = torch_of(inputs["a"]), torch_of(inputs["b"])
+    out = torch.empty((a.shape[0], b.shape[1]), dtype=a.dtype, device=a.device)
+    # compiled with the flag on (Inductor reads it when it compiles; Dynamo guards on it)
+    product = compiled(lambda: torch.matmul(a, b, out=out))
+
+    def run() -> Any:
+        previous, flags.allow_tf32 = flags.allow_tf32, True
+        try:
+            return product()
+        finally:
+            flags.allow_tf32 = previous
+
+    return run
+
+
+@MATMUL.port("torch_eager", "bf16", precision="bfloat16")
+def _torch_bf16(inputs: dict[str, Any], params: Params) -> Thunk:
+    """bfloat16 GEMM (8-bit mantissas, float32 accumulation) of the float32 inputs
+    rounded once in set-up; tensor cores on CUDA, AVX-512 BF16 or AMX where the CPU has
+    them."""
+    import torch
+
+    from perfkit.backends.torch_eager import torch_of
+
+    _float32_only(params, "bfloat16")
+    a = torch_of(inputs["a"]).to(torch.bfloat16)
+    b = torch_of(inputs["b"]).to(torch.bfloat16)
+    out = torch.empty((a.shape[0], b.shape[1]), dtype=a.dtype, device=a.device)
 
     def run() -> Any:
         return torch.matmul(a, b, out=out)
