@@ -179,9 +179,7 @@ class Workload:
         def add(prepare: Prepare) -> Prepare:
             summary = "".join((prepare.__doc__ or "").strip().splitlines()[:1])
             self.add(
-                Implementation(
-                    self.name, backend, variant, prepare, reference, summary, precision
-                )
+                Implementation(self.name, backend, variant, prepare, reference, summary, precision)
             )
             return prepare
 
