@@ -47,6 +47,8 @@ def derive_metrics(
             metrics["throughput/gbps"] = work.bytes / median / 1e9
         if work.items:
             metrics["throughput/items_per_s"] = work.items / median
+        if work.steps:
+            metrics["throughput/steps_per_s"] = work.steps / median
         fraction = roof_fraction(work, median, ceilings.get(device))
         if fraction is not None:
             metrics["roof/fraction"] = fraction

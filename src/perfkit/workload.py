@@ -42,6 +42,7 @@ class Work:
     bytes: float = 0.0
     items: float = 0.0
     dtype: str | None = None
+    steps: float = 0.0  # training steps a call takes (steps/s); its items are samples
 
 
 class WrongOutputError(Exception):

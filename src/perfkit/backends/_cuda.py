@@ -97,6 +97,11 @@ class CupyBackendBase:
         return self.cupy.asarray(value)
 
     def from_device(self, value: Any) -> Any:
+        """CuPy arrays, also inside tuples, lists and dicts, as NumPy arrays."""
+        if isinstance(value, (tuple, list)):
+            return type(value)(self.from_device(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.from_device(v) for k, v in value.items()}
         return self.cupy.asnumpy(value)
 
     def sync(self) -> None:
