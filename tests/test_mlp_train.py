@@ -9,7 +9,7 @@ import pytest
 
 from perfkit.datasets.classification import digits
 from perfkit.workloads._mlp import LEARNING_RATE, MOMENTUM, Ops, fit, init_layers, loss_and_grads
-from perfkit.workloads.mlp_train import check_fit
+from perfkit.workloads._training import check_fit
 
 torch = pytest.importorskip("torch", reason="the gradient test compares with PyTorch's autograd")
 
@@ -65,12 +65,16 @@ def test_scratch_momentum_steps_equal_torch_sgd() -> None:
 
 def test_a_fit_that_does_not_learn_is_invalid() -> None:
     falling = np.linspace(2.3, 0.3, 100)
-    assert check_fit(falling, 0.95, 0.96).ok
-    flat = check_fit(np.full(100, 2.3), 0.95, 0.96)
+    assert check_fit(falling, 0.95, reference=0.96).ok
+    flat = check_fit(np.full(100, 2.3), 0.95, reference=0.96)
     assert not flat.ok
     assert "did not fall" in flat.detail
     assert flat.metrics["train/loss_last"] == pytest.approx(2.3)
-    far = check_fit(falling, 0.90, 0.96)
+    far = check_fit(falling, 0.90, reference=0.96)
     assert not far.ok
     assert "6.0 points" in far.detail
-    assert not check_fit(np.array([2.3, np.nan]), 0.95, 0.96).ok
+    assert not check_fit(np.array([2.3, np.nan]), 0.95, reference=0.96).ok
+    assert check_fit(falling, 0.96, minimum=0.95).ok
+    low = check_fit(falling, 0.90, minimum=0.95)
+    assert not low.ok
+    assert "below the band's 0.95" in low.detail

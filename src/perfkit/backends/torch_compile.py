@@ -12,10 +12,11 @@ call, up to the end of the case's measurement: guards that failed on later calls
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from perfkit.axes import Params
@@ -43,6 +44,23 @@ class TorchCompileBackend(TorchEagerBackend):
 
     def __init__(self) -> None:
         self.compiled: dict[int, dict[str, float]] = {}  # by id of the compiled thunk
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[None]:
+        """The eager session, with Dynamo, AOTAutograd and Inductor imported and their
+        compiler tool chain found once here (a tiny function, forward and backward,
+        compiled into a cache thrown away), so a case's compile time is mostly its own."""
+        import torch
+        from torch._inductor.utils import fresh_inductor_cache
+
+        with super()._session():
+            with fresh_inductor_cache(dir=os.environ.get("TORCHINDUCTOR_CACHE_DIR")):
+                warm = torch.compile(lambda x: torch.relu(x) + 1)
+                x = torch.ones(8, device=self.device, requires_grad=True)
+                warm(x).sum().backward()  # type: ignore[no-untyped-call]  # AOTAutograd too
+                self.sync()
+            torch._dynamo.reset()
+            yield
 
     def derive(self, implementation: Implementation) -> Sequence[Implementation]:
         prefix = "" if implementation.variant == "default" else f"{implementation.variant}-"

@@ -20,10 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.workload import Thunk
+from perfkit.axes import Params
+from perfkit.workload import Implementation, Thunk, Workload
 from perfkit.workloads._mlp import LEARNING_RATE, MOMENTUM
 
-__all__ = ["batches", "functional_trainer", "module_trainer"]
+__all__ = [
+    "add_classifier_ports", "batches", "functional_trainer", "held_out_accuracy",
+    "module_trainer",
+]  # fmt: skip
 
 
 def batches(
@@ -120,3 +124,72 @@ def functional_trainer(
         return losses, dict(zip(names, params, strict=True))
 
     return run
+
+
+def add_classifier_ports(
+    workload: Workload, build: Callable[[dict[str, Any], Params], Any], *, steps: int
+) -> None:
+    """A torch-only training workload's two eager ports (``torch_compile`` derives its
+    own from them): ``module`` (the reference) and ``step``. ``build(inputs, params)``
+    makes the model, its initial parameters drawn by PyTorch from the inputs' seed."""
+
+    def made(inputs: dict[str, Any], params: Params) -> Any:
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(inputs["seed"])
+            return build(inputs, params)
+
+    def module(inputs: dict[str, Any], params: Params) -> Thunk:
+        from perfkit.backends.torch_eager import torch_device
+
+        model = made(inputs, params).to(torch_device())
+        return module_trainer(model, inputs["x_batches"], inputs["y_batches"], steps=steps)
+
+    def step(inputs: dict[str, Any], params: Params) -> Thunk:
+        import torch
+        from torch.nn import functional as nnf
+
+        from perfkit.backends.torch_eager import torch_device
+
+        model = made(inputs, params)
+        names = [name for name, _ in model.named_parameters()]
+
+        def loss_of(weights: Sequence[Any], x: Any, y: Any) -> Any:
+            state = dict(zip(names, weights, strict=True))
+            return nnf.cross_entropy(torch.func.functional_call(model, state, (x,)), y)
+
+        model.to(torch_device())
+        weights = [p.detach() for p in model.parameters()]
+        return functional_trainer(
+            loss_of, weights, names, inputs["x_batches"], inputs["y_batches"], steps=steps
+        )
+
+    workload.add(
+        Implementation(
+            workload.name, "torch_eager", "module", module, reference=True,
+            doc="nn.Module, loss.backward(), torch.optim.SGD(momentum=0.9)",
+        )
+    )  # fmt: skip
+    workload.add(
+        Implementation(
+            workload.name, "torch_eager", "step", step,
+            doc="one functional step: torch.func.grad_and_value, then _foreach momentum",
+        )
+    )  # fmt: skip
+
+
+def held_out_accuracy(
+    model: Any, state: dict[str, np.ndarray[Any, Any]], x: np.ndarray[Any, Any], y: Any
+) -> float:
+    """The accuracy on (x, y) of ``model`` (on the CPU) with the trained ``state``."""
+    import torch
+
+    with torch.no_grad():
+        weights = {name: torch.from_numpy(np.asarray(v)) for name, v in state.items()}
+        right = 0
+        for start in range(0, len(y), 1024):
+            batch = torch.from_numpy(x[start : start + 1024])
+            out = torch.func.functional_call(model, weights, (batch,))
+            right += int((out.argmax(dim=1).numpy() == y[start : start + 1024]).sum())
+    return right / len(y)

@@ -23,10 +23,9 @@ from perfkit.registry import register_workload
 from perfkit.workload import CheckResult, Thunk, Work, workload
 from perfkit.workloads._mlp import Ops, accuracy, fit, init_layers
 from perfkit.workloads._torch_fit import batches, functional_trainer, module_trainer
+from perfkit.workloads._training import check_fit
 
 STEPS = 200
-ACCURACY_POINTS = 0.02
-LOSS_FALL = 0.8  # the last tenth's mean loss below this fraction of the first tenth's
 DATASETS = ("digits", "synthetic")
 _SYNTHETIC = {"n": 32_768, "features": 784, "classes": 10}  # MNIST-shaped, for a GPU
 
@@ -70,38 +69,11 @@ def _truth(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
     }
 
 
-def check_fit(losses: np.ndarray[Any, Any], test_accuracy: float, reference: float) -> CheckResult:
-    """The verdict on a short fit: finite losses that fell, and a held-out accuracy within
-    ``ACCURACY_POINTS`` of the reference's (the training workloads share it)."""
-    losses = np.asarray(losses, dtype=np.float64)
-    if not np.all(np.isfinite(losses)):
-        return CheckResult(False, None, "the training loss is not finite")
-    tenth = max(1, len(losses) // 10)
-    first, last = float(losses[:tenth].mean()), float(losses[-tenth:].mean())
-    metrics = {
-        "train/test_accuracy": test_accuracy,
-        "train/reference_accuracy": reference,
-        "train/loss_first": first,
-        "train/loss_last": last,
-    }
-    if last > LOSS_FALL * first:
-        detail = f"the loss did not fall: {first:.4f} over the first tenth, {last:.4f} last"
-        return CheckResult(False, None, detail, metrics)
-    gap = abs(test_accuracy - reference)
-    if gap > ACCURACY_POINTS:
-        detail = (
-            f"held-out accuracy {test_accuracy:.4f} is {100 * gap:.1f} points from the "
-            f"reference's {reference:.4f} (at most {100 * ACCURACY_POINTS:g})"
-        )
-        return CheckResult(False, gap, detail, metrics)
-    return CheckResult(True, gap, "", metrics)
-
-
 def _check(output: Any, truth: dict[str, Any], params: Params) -> CheckResult:
     losses, trained = output
     weights = [np.asarray(p, dtype=np.float64) for p in trained.values()]
     found = accuracy(np, weights, truth["x_test"], truth["y_test"])
-    return check_fit(losses, found, truth["accuracy"])
+    return check_fit(losses, found, reference=truth["accuracy"])
 
 
 def _parameters(sizes: tuple[int, ...]) -> int:
