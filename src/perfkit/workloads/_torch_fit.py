@@ -50,7 +50,12 @@ def _on_device(x_batches: Any, y_batches: Any) -> tuple[Any, Any]:
 
 
 def module_trainer(
-    model: Any, x_batches: np.ndarray[Any, Any], y_batches: np.ndarray[Any, Any], *, steps: int
+    model: Any,
+    x_batches: np.ndarray[Any, Any],
+    y_batches: np.ndarray[Any, Any],
+    *,
+    steps: int,
+    lr: float = LEARNING_RATE,
 ) -> Thunk:
     """``steps`` steps of ``model`` (on the run's device) with cross-entropy and
     ``torch.optim.SGD(momentum)``; ``torch_compile`` compiles the model."""
@@ -63,7 +68,7 @@ def module_trainer(
     params = list(model.parameters())
     initial = [p.detach().clone() for p in params]
     forward = compiled(model)
-    optimizer = torch.optim.SGD(params, lr=LEARNING_RATE, momentum=MOMENTUM)
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=MOMENTUM)
     losses = torch.empty(steps, device=xb.device)
 
     def run() -> Any:
@@ -90,6 +95,7 @@ def functional_trainer(
     y_batches: np.ndarray[Any, Any],
     *,
     steps: int,
+    lr: float = LEARNING_RATE,
 ) -> Thunk:
     """``steps`` steps of ``loss_of(params, x, y)``'s gradient and SGD with momentum, the
     step one function; ``torch_compile`` compiles the whole step."""
@@ -109,7 +115,7 @@ def functional_trainer(
         grads, loss = grad_and_loss(params, x, y)
         torch._foreach_mul_(velocity, MOMENTUM)
         torch._foreach_add_(velocity, grads)
-        torch._foreach_add_(params, velocity, alpha=-LEARNING_RATE)
+        torch._foreach_add_(params, velocity, alpha=-lr)
         return loss
 
     train_step = compiled(step)
@@ -127,7 +133,11 @@ def functional_trainer(
 
 
 def add_classifier_ports(
-    workload: Workload, build: Callable[[dict[str, Any], Params], Any], *, steps: int
+    workload: Workload,
+    build: Callable[[dict[str, Any], Params], Any],
+    *,
+    steps: int,
+    lr: float = LEARNING_RATE,
 ) -> None:
     """A torch-only training workload's two eager ports (``torch_compile`` derives its
     own from them): ``module`` (the reference) and ``step``. ``build(inputs, params)``
@@ -144,7 +154,8 @@ def add_classifier_ports(
         from perfkit.backends.torch_eager import torch_device
 
         model = made(inputs, params).to(torch_device())
-        return module_trainer(model, inputs["x_batches"], inputs["y_batches"], steps=steps)
+        x_batches, y_batches = inputs["x_batches"], inputs["y_batches"]
+        return module_trainer(model, x_batches, y_batches, steps=steps, lr=lr)
 
     def step(inputs: dict[str, Any], params: Params) -> Thunk:
         import torch
@@ -162,8 +173,9 @@ def add_classifier_ports(
         model.to(torch_device())
         weights = [p.detach() for p in model.parameters()]
         return functional_trainer(
-            loss_of, weights, names, inputs["x_batches"], inputs["y_batches"], steps=steps
-        )
+            loss_of, weights, names, inputs["x_batches"], inputs["y_batches"], steps=steps,
+            lr=lr,
+        )  # fmt: skip
 
     workload.add(
         Implementation(
