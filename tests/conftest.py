@@ -60,3 +60,12 @@ def spark_marks() -> list[pytest.MarkDecorator]:
 
     availability = SPARK_LOCAL.probe()
     return [pytest.mark.spark, pytest.mark.skipif(not availability.ok, reason=availability.reason)]
+
+
+def torch_marks() -> list[pytest.MarkDecorator]:
+    """A PyTorch test's marks: the ``torch`` marker, and a skip with ``torch_eager``'s own
+    reason where PyTorch is missing."""
+    from perfkit.backends.torch_eager import TORCH_EAGER
+
+    availability = TORCH_EAGER.probe()
+    return [pytest.mark.torch, pytest.mark.skipif(not availability.ok, reason=availability.reason)]

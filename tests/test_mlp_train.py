@@ -10,8 +10,10 @@ import pytest
 from perfkit.datasets.classification import digits
 from perfkit.workloads._mlp import LEARNING_RATE, MOMENTUM, Ops, fit, init_layers, loss_and_grads
 from perfkit.workloads._training import check_fit
+from tests.conftest import torch_marks
 
 torch = pytest.importorskip("torch", reason="the gradient test compares with PyTorch's autograd")
+pytestmark = torch_marks()
 
 
 def _batch(dtype: type) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:

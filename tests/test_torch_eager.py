@@ -6,14 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from perfkit.backends.torch_eager import TORCH_EAGER
 from perfkit.record import load_record
-from tests.conftest import perfkit
+from tests.conftest import perfkit, torch_marks
 
-_AVAILABLE = TORCH_EAGER.probe()
-pytestmark = pytest.mark.skipif(not _AVAILABLE.ok, reason=_AVAILABLE.reason)
+pytestmark = torch_marks()
 
 
 def test_every_eager_port_passes_its_checker_at_two_sizes(tmp_path: Path) -> None:
