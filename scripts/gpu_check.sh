@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# perfkit's GPU checks in one command, on a machine with an NVIDIA GPU (fits in 8 minutes
-# on an H100):
+# perfkit's GPU checks in one command, on a machine with an NVIDIA GPU:
 #
-#   scripts/gpu_check.sh OUTDIR
+#   scripts/gpu_check.sh OUTDIR [core] [torch]
 #
-# Steps are time-boxed (90 + 150 + 330 s) so the whole stays inside 10 minutes.
+# Parts (default: both). `core` is steps 1-3, time-boxed (90 + 150 + 330 s) to stay inside
+# 10 minutes on an H100; `torch` is step 4 (at most 495 s), for a second call.
 #
 # 1. device.log: the card, driver, package versions, then `perfkit calibrate` (the copy
 #    bandwidth and cuBLAS GEMM ceilings every result's % of roof is taken against);
@@ -13,18 +13,38 @@
 # 3. <workload>.json and compare.log: `perfkit compare` of the four array workloads with
 #    every GPU backend at H100-sized problems. Reports are made from the records elsewhere
 #    (`perfkit report OUTDIR/*.json`): the GPU machine needs no plotly.
+# 4. torch-<workload>.json and torch.log: PyTorch on `cuda`, eager and each compile mode
+#    (compile times from a cold Inductor cache per case): the four array workloads (matmul
+#    also in tf32 and bf16), and the training workloads on their GPU-sized synthetic sets:
+#    `mlp_train` at batch 256 and width 1024 beside the CuPy from-scratch MLP
+#    (`torch_compile:step-reduce-overhead` is the whole step compiled and replayed as a
+#    CUDA graph), `cnn_classify` and `rnn_classify`.
 #
 # Runs from a source tree (PYTHONPATH=src, no install). PYTHON picks the interpreter.
 # Exit status: 0 when every step passed, 1 when one failed (the others still ran).
 set -uo pipefail
 
-out=${1:?usage: scripts/gpu_check.sh OUTDIR}
+out=${1:?usage: scripts/gpu_check.sh OUTDIR [core] [torch]}
+shift
+parts=" ${*:-core torch} "
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 py=${PYTHON:-python3}
 status=0
 
+run() {  # run SECONDS WORKLOAD "BACKEND..." [--param ...]; LOG and PREFIX name the files
+    local seconds=$1 name=$2 backends=$3 log=${LOG:-compare} prefix=${PREFIX:-}
+    shift 3
+    echo "== perfkit compare --workload $name --backends $backends $*" >>"$out/$log.log"
+    # Two processes a case, 2 s of sampling each: every part stays inside its box.
+    # shellcheck disable=SC2086 # the backends are words
+    timeout "$seconds" "$py" -m perfkit compare --workload "$name" --backends $backends \
+        --budget 2 --extra-processes 0 --no-report -o "$out/$prefix$name.json" "$@" \
+        >>"$out/$log.log" 2>&1 || status=1
+}
+
+if [[ $parts == *" core "* ]]; then
 {
     date -u +%FT%TZ
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv
@@ -43,20 +63,25 @@ PY
 timeout 150 "$py" -m pytest -q -p no:cacheprovider \
     tests/test_gpu.py tests/test_kernels.py >"$out/tests.log" 2>&1 || status=1
 
-run() {  # run SECONDS WORKLOAD "BACKEND..." [--param ...]
-    local seconds=$1 name=$2 backends=$3
-    shift 3
-    echo "== perfkit compare --workload $name --backends $backends $*" >>"$out/compare.log"
-    # Two processes a case, 1 s of sampling each: the whole script stays inside 9 minutes.
-    # shellcheck disable=SC2086 # the backends are words
-    timeout "$seconds" "$py" -m perfkit compare --workload "$name" --backends $backends \
-        --budget 2 --extra-processes 0 --no-report -o "$out/$name.json" "$@" \
-        >>"$out/compare.log" 2>&1 || status=1
-}
 run 70 vector_add "cupy cupy_raw numba_cuda" -p n=268435456
 run 70 reduce_sum "cupy cupy_raw numba_cuda" -p n=268435456
 run 70 softmax "cupy_raw numba_cuda" -p rows=65536 -p cols=1024,2048
 run 120 matmul "cupy cupy_raw numba_cuda" -p n=4096 -p dtype=float32 -p shape=square
+fi
 
-echo "gpu_check: exit $status" >>"$out/compare.log"
+if [[ $parts == *" torch "* ]]; then
+    # max-autotune benchmarks Triton GEMM configurations while it compiles: seconds a case
+    export LOG=torch PREFIX=torch-
+    torch="torch_eager torch_compile"
+    run 45 vector_add "$torch" --device cuda -p n=268435456
+    run 45 reduce_sum "$torch" --device cuda -p n=268435456
+    run 45 softmax "$torch" --device cuda -p rows=65536 -p cols=1024
+    run 120 matmul "$torch" --device cuda -p n=4096 -p dtype=float32 -p shape=square
+    run 120 mlp_train "$torch cupy" --device cuda -p dataset=synthetic -p batch=256 -p width=1024
+    run 60 cnn_classify "$torch" --device cuda -p dataset=synthetic -p batch=256 -p channels=64
+    run 60 rnn_classify "$torch" --device cuda -p batch=256 -p length=128 -p hidden=256
+    unset LOG PREFIX
+fi
+
+echo "gpu_check:${parts% } exit $status" | tee -a "$out/summary.log"
 exit $status
