@@ -8,6 +8,7 @@ here, not in the package, so asv can run it against older commits of perfkit too
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 from typing import Any, ClassVar, NoReturn
@@ -92,14 +93,19 @@ def make_class(workload: Workload) -> type:
                 thunk = impl.prepare(inputs, params)
             except Skip as exc:
                 _skip(f"{key}: {exc}")
+            # a port computing below its dtype (tf32, bfloat16): its tolerance and roof
+            precision = getattr(impl, "precision", None)  # None in older perfkits
+            checked = params if precision is None else {**params, "precision": precision}
             result = workload.check(
-                backend.from_device(thunk()), workload.expected(inputs, params), params
+                backend.from_device(thunk()), workload.expected(inputs, params), checked
             )
             if not result.ok:  # a wrong answer is never timed
                 raise ValueError(f"{workload.name} {key}: {result.detail}")
             self.thunk = thunk
             self.backend = backend
             self.work = workload.work(params)
+            if precision is not None:
+                self.work = dataclasses.replace(self.work, dtype=precision)
 
         def teardown(self, key: str, *values: ParamValue) -> None:
             if self.limits is not None:

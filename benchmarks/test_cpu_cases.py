@@ -42,11 +42,10 @@ if pytest is not None:
         rng = np.random.default_rng(case.workload.seed(case.params, 0))
         inputs = case.workload.make_inputs(case.params, rng)
         thunk = case.implementation.prepare(inputs, case.params)
-        check = case.workload.check(
-            backend.from_device(thunk()), case.workload.expected(inputs, case.params), case.params
-        )
+        truth = case.workload.expected(inputs, case.params)
+        check = case.workload.check(backend.from_device(thunk()), truth, case.check_params)
         assert check.ok, check.detail  # a wrong answer is never timed
-        work = case.workload.work(case.params)
+        work = case.work()
         benchmark.extra_info.update(
             perfkit_case=case.id,
             params=dict(case.params),

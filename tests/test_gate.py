@@ -329,6 +329,18 @@ def test_environments_that_differ_or_are_unknown_are_not_compared() -> None:
     unknown = _record("a", [_result("x", _reps(rng), backend="cupy")], nogpu)
     (c,) = run_gate(unknown, unknown, GatePolicy()).comparisons
     assert "GPU: unknown on both sides" in c.reason
+    # PyTorch's device is chosen per run: the same machine on cpu and on cuda is no pair
+    torch_on = {
+        device: Environment(
+            **{**_fields(h100), "backends": {"torch_eager": BackendInfo(True, "", device)}}
+        )
+        for device in ("cpu", "cuda")
+    }
+    results = {d: _record(d, [_result("x", _reps(rng), backend="torch_eager")], torch_on[d])
+               for d in ("cpu", "cuda")}  # fmt: skip
+    (c,) = run_gate(results["cpu"], results["cuda"], GatePolicy()).comparisons
+    assert c.verdict == "INCOMPARABLE"
+    assert "torch_eager device: 'cpu' != 'cuda'" in c.reason
 
 
 def _fields(env: Environment) -> dict:

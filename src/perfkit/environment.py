@@ -123,7 +123,8 @@ def comparability_keys(env: Environment, backend: str, device: str) -> dict[str,
     """The facts that must agree for a case on ``backend`` to be compared across records.
 
     Every case: the CPU, its logical cores, the BLAS threads, Python's minor version and
-    NumPy's major version. GPU cases: the GPU's name and driver. And the major version of
+    NumPy's major version, and the device its backend ran on. GPU cases: the GPU's name and
+    driver. And the major version of
     every library the case's backend reports (CuPy and the CUDA runtime, torch, pyspark ...),
     so a new backend brings its own keys without a list kept here.
     """
@@ -139,6 +140,8 @@ def comparability_keys(env: Environment, backend: str, device: str) -> dict[str,
         keys["GPU"] = gpu.name
         keys["GPU driver"] = gpu.driver
     info = env.backends.get(backend)
+    if info is not None:  # PyTorch's is chosen per run (--device)
+        keys[f"{backend} device"] = info.device
     for library, version in sorted((info.versions if info else {}).items()):
         keys[f"{backend} {library}"] = _leading(version, 1)
     return keys
