@@ -33,7 +33,7 @@ __all__ = [
     "record_from_dict",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 Status = Literal["ok", "skipped", "invalid", "failed"]
 STATUSES: tuple[str, ...] = get_args(Status)
@@ -187,9 +187,22 @@ def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "environment": {**environment, "backends": backends}}
 
 
+def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 5 counts the training steps a call takes (``work.steps``, for steps/s);
+    schema 4 measured no training: every result's work takes 0."""
+    results = data.get("results")
+    if not isinstance(results, list):
+        return data
+    return {**data, "results": [
+        {**r, "work": {**r["work"], "steps": 0.0}}
+        if isinstance(r, dict) and isinstance(r.get("work"), dict) else r
+        for r in results
+    ]}  # fmt: skip
+
+
 # Migrations from schema N to N+1, applied in order on load.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4,
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5,
 }  # fmt: skip
 
 
