@@ -57,7 +57,7 @@ class TorchCompileBackend(TorchEagerBackend):
             with fresh_inductor_cache(dir=os.environ.get("TORCHINDUCTOR_CACHE_DIR")):
                 warm = torch.compile(lambda x: torch.relu(x) + 1)
                 x = torch.ones(8, device=self.device, requires_grad=True)
-                warm(x).sum().backward()  # type: ignore[no-untyped-call]  # AOTAutograd too
+                warm(x).sum().backward()  # type: ignore[no-untyped-call, unused-ignore]  # AOTAutograd too
                 self.sync()
             torch._dynamo.reset()
             yield

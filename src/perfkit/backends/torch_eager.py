@@ -53,7 +53,7 @@ class _TorchClock:
     def event(self) -> Any:
         import torch
 
-        return torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+        return torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call, unused-ignore]
 
     def seconds(self, start: Any, end: Any) -> float:
         return float(start.elapsed_time(end)) / 1000.0
@@ -157,7 +157,7 @@ class TorchEagerBackend(CpuBackend):
             import torch
 
             found["torch_cuda"] = str(torch.version.cuda)
-            found["cudnn"] = str(torch.backends.cudnn.version())  # type: ignore[no-untyped-call]
+            found["cudnn"] = str(torch.backends.cudnn.version())  # type: ignore[no-untyped-call, unused-ignore]
         return found
 
     def settings(self) -> dict[str, str]:

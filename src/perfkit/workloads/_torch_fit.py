@@ -79,7 +79,7 @@ def module_trainer(
             batch = step % len(xb)
             optimizer.zero_grad(set_to_none=True)
             loss = nnf.cross_entropy(forward(xb[batch]), yb[batch])
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()  # type: ignore[no-untyped-call, unused-ignore]
             optimizer.step()
             losses[step] = loss.detach()
         return losses, {name: p.detach() for name, p in model.named_parameters()}

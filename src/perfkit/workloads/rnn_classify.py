@@ -60,7 +60,7 @@ class _Classifier:
     def make(vocabulary: int, cell: str, hidden: int) -> Any:
         from torch import nn
 
-        class RecurrentClassifier(nn.Module):
+        class RecurrentClassifier(nn.Module):  # type: ignore[misc, unused-ignore]
             def __init__(self) -> None:
                 super().__init__()
                 self.embed = nn.Embedding(vocabulary, EMBEDDING, padding_idx=0)
