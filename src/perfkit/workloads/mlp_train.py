@@ -116,11 +116,16 @@ MLP_TRAIN = workload(
 @MLP_TRAIN.port("numpy", "scratch", reference=True)
 def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
     """From scratch in float32: forward, backpropagation and momentum by hand."""
-    x_batches = inputs["x_batches"].astype(np.float32)
-    y_batches = inputs["y_batches"]
-    initial = [p.astype(np.float32) for p in inputs["init"]]
+    return _scratch_fit(inputs, Ops(np), np.asarray)
+
+
+def _scratch_fit(inputs: dict[str, Any], ops: Ops, to_device: Any) -> Thunk:
+    """The from-scratch fit on ``ops``'s array module, inputs moved by ``to_device``:
+    each call trains a float32 copy of the initial parameters."""
+    x_batches = to_device(inputs["x_batches"].astype(np.float32))
+    y_batches = to_device(inputs["y_batches"])
+    initial = [to_device(p.astype(np.float32)) for p in inputs["init"]]
     names = _names(inputs["sizes"])
-    ops = Ops(np)
 
     def run() -> Any:
         trained = [p.copy() for p in initial]
@@ -184,18 +189,7 @@ def _cupy(inputs: dict[str, Any], params: Params) -> Thunk:
     from perfkit.workloads._mlp_cupy import FusedOps
 
     cp = cupy_of("cupy")
-    x_batches = cp.asarray(inputs["x_batches"].astype(np.float32))
-    y_batches = cp.asarray(inputs["y_batches"])
-    initial = [cp.asarray(p.astype(np.float32)) for p in inputs["init"]]
-    names = _names(inputs["sizes"])
-    ops = FusedOps(cp)
-
-    def run() -> Any:
-        trained = [p.copy() for p in initial]
-        losses = fit(ops, trained, x_batches, y_batches, steps=STEPS)
-        return losses, dict(zip(names, trained, strict=True))
-
-    return run
+    return _scratch_fit(inputs, FusedOps(cp), cp.asarray)
 
 
 register_workload(MLP_TRAIN)
