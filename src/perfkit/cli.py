@@ -1,5 +1,5 @@
-"""The ``perfkit`` command: list, compare, run, ab, report, gate, recover, import, env,
-calibrate."""
+"""The ``perfkit`` command: list, compare, run, ab, profile, report, gate, recover, import,
+env, calibrate."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 
 from perfkit import _commands, registry
 from perfkit.errors import ExitCode, RunError, UsageError
+from perfkit.profiling.command import add_profile_parser, profile_command
 from perfkit.spark.command import add_cluster_parser, cluster_command
 from perfkit.spark.for_run import add_spark_options
 from perfkit.torch_run import add_torch_options
@@ -199,6 +200,20 @@ def _add_run_parser(sub: Any) -> None:
     add_torch_options(run)
 
 
+def _profile_case_options(parser: argparse.ArgumentParser) -> None:
+    """The case options ``profile`` shares with ``compare``."""
+    parser.add_argument("--backends", "-b", **_BACKENDS)
+    parser.add_argument("--param", "-p", **_PARAMS)
+    parser.add_argument("--data", **_DATA)
+    parser.add_argument("--quick", action="store_true", help="the small (quick) sizes")
+    parser.add_argument("--threads", type=_positive_int, help="BLAS threads (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the input generators")
+    parser.add_argument("--timeout", type=float, help="seconds a profile before it is failed")
+    parser.add_argument("--plugin", action="append", default=[], metavar="FILE")
+    add_spark_options(parser)
+    add_torch_options(parser)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="perfkit", description="Matched-workload benchmarks across engines.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -257,6 +272,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, help="record file, or folder for an ab journal's sides"
     )
     add_cluster_parser(sub)
+    add_profile_parser(sub, _profile_case_options)
     calibrate = sub.add_parser("calibrate", help="measure and cache this machine's ceilings")
     calibrate.add_argument(
         "--threads", type=_positive_int, help="BLAS and copy threads (default: all)"
@@ -453,6 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _recover(args)
         if args.command == "cluster":
             return cluster_command(args)
+        if args.command == "profile":
+            return profile_command(args)
         names, label = _commands.resolve_selection(args)
         if args.command == "ab":
             from perfkit._ab_run import ab

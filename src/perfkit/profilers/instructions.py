@@ -1,0 +1,103 @@
+"""``instructions``: each function's self and inclusive instruction counts under valgrind's
+callgrind, collected only around the profiled loop (the machinery of ``--measure
+instructions``); KCachegrind and ``callgrind_annotate`` open the file."""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+from typing import Any
+
+from perfkit import callgrind
+from perfkit.backend import Availability, get_backend
+from perfkit.profilers import Summary, register_profiler
+from perfkit.profiling.record import Counter
+from perfkit.profiling.stacks import CallGraph, unfold
+from perfkit.workload import Case
+
+__all__ = ["InstructionsProfiler", "read_callgrind"]
+
+_OUT = "callgrind.out"
+_DUMP = "perfkit-profile"
+_ROOT = "(profiled loop)"
+
+
+class InstructionsProfiler:
+    name = "instructions"
+    doc = "instructions by function, self and inclusive (valgrind's callgrind)"
+    threads = 1  # helper threads spinning in BLAS would count as the case's instructions
+
+    def __init__(self) -> None:
+        self._lib: Any = None
+
+    def probe(self, case: Case) -> Availability:
+        backend = get_backend(case.implementation.backend)
+        if backend.device != "cpu":
+            return Availability.no("callgrind counts CPU instructions only")
+        if not getattr(backend, "in_process", True):
+            return Availability.no("its work runs in a child process, which callgrind misses")
+        return callgrind.available()
+
+    def wrapper(self, folder: Path) -> list[str]:
+        return [
+            *callgrind.valgrind_prefix(folder / _OUT),
+            "--compress-strings=no",
+            "--compress-pos=no",
+        ]
+
+    def start(self, folder: Path) -> None:
+        self._lib = ctypes.CDLL(str(callgrind.toggle_library()))
+        if not self._lib.pk_cg_running():
+            raise RuntimeError("the instructions profiler needs the worker under valgrind")
+        self._lib.pk_cg_dump.argtypes = [ctypes.c_char_p]
+        self._lib.pk_cg_zero()
+        self._lib.pk_cg_toggle()
+
+    def stop(self) -> None:
+        self._lib.pk_cg_toggle()
+        self._lib.pk_cg_dump(_DUMP.encode())
+
+    def summarize(self, folder: Path, calls: int) -> Summary:
+        dump = folder / f"{_OUT}.1"
+        graph, total = read_callgrind(dump)
+        stacks = unfold(graph, _ROOT, "instructions").below(_ROOT)
+        counters = (Counter("instructions", total, "", total / calls if calls else None),)
+        return Summary(stacks=stacks, counters=counters, notes=("callgrind, one BLAS thread",))
+
+
+def read_callgrind(path: Path) -> tuple[CallGraph, float]:
+    """The call graph of a callgrind file written with ``--compress-strings=no`` and
+    ``--compress-pos=no``, under one root joining the functions no recorded call reached,
+    and the file's total instructions."""
+    own: dict[str, float] = {}
+    calls: dict[tuple[str, str], float] = {}
+    function = callee = ""
+    in_call = False
+    total = 0.0
+    for line in path.read_text(errors="replace").splitlines():
+        if not line or line[0] == "#":
+            continue
+        if line.startswith(("totals:", "summary:")):
+            total = float(line.split()[1])
+        elif line.startswith("fn="):
+            function = line[3:]
+        elif line.startswith("cfn="):
+            callee = line[4:]
+        elif line.startswith("calls="):
+            in_call = True
+        elif line[0].isdigit() or line[0] in "+-*":
+            fields = line.split()
+            cost = float(fields[1]) if len(fields) > 1 else 0.0
+            if in_call:
+                calls[(function, callee)] = calls.get((function, callee), 0.0) + cost
+                in_call = False
+            else:
+                own[function] = own.get(function, 0.0) + cost
+    graph = CallGraph(own, calls)
+    inclusive = graph.inclusive()
+    called = {c for (caller, c) in calls if caller != c}
+    tops = {(_ROOT, name): inclusive[name] for name in inclusive if name not in called}
+    return CallGraph(own, {**calls, **tops}), total
+
+
+register_profiler(InstructionsProfiler())

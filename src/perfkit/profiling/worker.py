@@ -1,0 +1,132 @@
+"""One profiling worker: prepares and verifies a case as the measuring worker does, times it
+unprofiled, then calls it in a loop for a stated time under one profiler.
+
+The runner writes one JSON job on stdin and reads one JSON line back from the worker's
+original stdout; everything the case prints goes to stderr. The loop's frame,
+``_profiled_loop``, is where every profile's stacks are cut: what is above it is the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from perfkit import registry
+from perfkit._worker import _InputCache, _protocol_stream, _reason
+from perfkit.axes import Skip
+from perfkit.backend import Backend, get_backend
+from perfkit.harness import load_ports_from
+from perfkit.profilers import Profiler, get_profiler
+from perfkit.workload import Case
+
+__all__ = ["LOOP_FRAME", "main", "profile_case"]
+
+LOOP_FRAME = "_profiled_loop"
+
+
+def _profiled_loop(thunk: Callable[[], Any], sync: Callable[[], None], seconds: float) -> int:
+    """Call the thunk until ``seconds`` have passed, at least once; the number of calls."""
+    calls = 0
+    deadline = time.perf_counter() + seconds
+    while True:
+        thunk()
+        sync()
+        calls += 1
+        if time.perf_counter() >= deadline:
+            return calls
+
+
+def _unprofiled(thunk: Callable[[], Any], sync: Callable[[], None], seconds: float) -> float:
+    """The median seconds a call, over calls for ``seconds`` (three at least)."""
+    times: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while len(times) < 3 or time.perf_counter() < deadline:
+        start = time.perf_counter()
+        thunk()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _prepared(case: Case, backend: Backend, seed: int) -> tuple[dict[str, Any], Any]:
+    """The case's verified thunk, or the report of why there is none."""
+    try:
+        inputs, truth = _InputCache(seed).get(case)
+        start = time.perf_counter()
+        thunk = case.implementation.prepare(inputs, case.params)
+        prepare = time.perf_counter() - start
+        output = thunk()
+        backend.sync()
+        check = case.workload.check(backend.from_device(output), truth, case.check_params)
+        del output
+    except Skip as exc:
+        return {"status": "skipped", "reason": str(exc) or "not supported"}, None
+    except Exception as exc:
+        return {"status": "failed", "reason": _reason(exc)}, None
+    if not check.ok:
+        return {"status": "invalid", "reason": check.detail}, None
+    return {"status": "ok", "metrics": {"time/prepare": prepare}}, thunk
+
+
+def profile_case(
+    case: Case, profiler: Profiler, folder: Path, *, seed: int, duration: float
+) -> dict[str, Any]:
+    """Verify ``case``, time it unprofiled, then profile ``duration`` seconds of calls."""
+    backend = get_backend(case.implementation.backend)
+    availability = backend.probe()
+    if not availability.ok:
+        return {"status": "skipped", "reason": availability.reason}
+    with backend.session():
+        report, thunk = _prepared(case, backend, seed)
+        if thunk is None:
+            return report
+        try:
+            baseline = _unprofiled(thunk, backend.sync, min(1.0, duration / 4))
+            profiler.start(folder)
+            started = time.perf_counter()
+            try:
+                calls = _profiled_loop(thunk, backend.sync, duration)
+            finally:
+                seconds = time.perf_counter() - started
+                profiler.stop()
+        except Exception as exc:
+            return {"status": "failed", "reason": _reason(exc)}
+    return {
+        **report,
+        "calls": calls,
+        "seconds": seconds,
+        "per_call_s": seconds / calls,
+        "baseline_s": baseline,
+    }
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.buffer.readline())
+    os.environ["PERFKIT_THREADS"] = str(job["threads"])
+    with _protocol_stream() as out:
+        if job.get("ports_from"):
+            load_ports_from(Path(job["ports_from"]))
+        registry.load(job.get("plugins", []))
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=job["threads"]):
+            case = registry.resolve_case(job["case"])
+            profiler = get_profiler(job["profiler"])
+            result = profile_case(
+                case,
+                profiler,
+                Path(job["folder"]),
+                seed=int(job["seed"]),
+                duration=float(job["duration"]),
+            )
+        out.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()

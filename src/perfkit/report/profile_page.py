@@ -1,0 +1,219 @@
+"""The profile page: a flame graph (Plotly icicle) a case and profiler, the top functions,
+counters, GPU kernels and Spark stages; self-contained and offline like every report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from perfkit._atomic import write_text_atomic
+from perfkit.profiling.record import CaseProfile, ProfileRun
+from perfkit.profiling.stacks import NodeChange, Stacks
+from perfkit.profiling.tables import overhead_text
+from perfkit.report.html import _STYLE, _figure_html, _plotlyjs
+from perfkit.report.markup import escape as _e
+from perfkit.report.markup import table as _table
+from perfkit.tables import format_seconds
+
+__all__ = ["build_profile_page", "flame_figure", "write_profile_page"]
+
+_ROOT = "(all)"
+TOP_FUNCTIONS = 20
+_UNIT_WORDS = {"samples": "samples", "seconds": "s", "instructions": "instructions", "bytes": "B"}
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit == "seconds":
+        return format_seconds(value)
+    if unit == "bytes":
+        for suffix, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+            if value >= scale:
+                return f"{value / scale:.3g} {suffix}"
+        return f"{value:.0f} B"
+    return f"{value:,.0f} {_UNIT_WORDS.get(unit, unit)}"
+
+
+def flame_figure(stacks: Stacks, title: str) -> Any:
+    """An icicle of the stacks: each frame as wide as its inclusive cost, callers above."""
+    import plotly.graph_objects as go
+
+    nodes = stacks.nodes()
+    total = stacks.total
+    ids = [_ROOT] + [f"{_ROOT};{n.id}" for n in nodes]
+    parents = [""] + [f"{_ROOT};{n.parent}" if n.parent else _ROOT for n in nodes]
+    labels = [f"all ({_amount(total, stacks.unit)})"] + [n.label for n in nodes]
+    values = [total] + [n.value for n in nodes]
+    hover = [f"{_amount(v, stacks.unit)}, {v / total:.1%}" if total else "" for v in values]
+    figure = go.Figure(
+        go.Icicle(
+            ids=ids,
+            parents=parents,
+            labels=labels,
+            values=values,
+            branchvalues="total",
+            customdata=hover,
+            hovertemplate="%{label}<br>%{customdata}<extra></extra>",
+            tiling={"orientation": "v"},
+            root={"color": "#dde3ee"},
+            maxdepth=24,
+        )
+    )
+    figure.update_layout(title=title, height=620, margin={"t": 40, "l": 5, "r": 5, "b": 5})
+    return figure
+
+
+def difference_figure(changes: Sequence[NodeChange], unit: str, title: str) -> Any:
+    """The candidate's icicle, each frame coloured by how much its cost a call changed:
+    red grew, blue shrank."""
+    import plotly.graph_objects as go
+
+    kept = [c for c in changes if c.candidate > 0]
+    total = sum(c.candidate for c in kept if not c.parent)
+    floor = total * 0.001
+    kept = [c for c in kept if c.candidate >= floor]
+    ids = [_ROOT] + [f"{_ROOT};{c.id}" for c in kept]
+    parents = [""] + [f"{_ROOT};{c.parent}" if c.parent else _ROOT for c in kept]
+    labels = ["all"] + [c.label for c in kept]
+    values = [total] + [c.candidate for c in kept]
+    colours = [0.0] + [c.change for c in kept]
+    span = max((abs(v) for v in colours), default=0.0) or 1.0
+    hover = [""] + [
+        f"{_amount(c.base, unit)} → {_amount(c.candidate, unit)} a call "
+        f"({c.base_share:.1%} → {c.candidate_share:.1%} of it)"
+        for c in kept
+    ]
+    figure = go.Figure(
+        go.Icicle(
+            ids=ids,
+            parents=parents,
+            labels=labels,
+            values=values,
+            branchvalues="total",
+            marker={"colors": colours, "colorscale": "RdBu_r", "cmid": 0, "cmin": -span,
+                    "cmax": span, "showscale": True},
+            customdata=hover,
+            hovertemplate="%{label}<br>%{customdata}<extra></extra>",
+            tiling={"orientation": "v"},
+            maxdepth=24,
+        )
+    )  # fmt: skip
+    figure.update_layout(title=title, height=620, margin={"t": 40, "l": 5, "r": 5, "b": 5})
+    return figure
+
+
+def _overview(run: ProfileRun) -> str:
+    rows = []
+    for p in run.profiles:
+        files = " ".join(f'<a href="{_e(f)}">{_e(Path(f).name)}</a>' for f in p.files)
+        rows.append(
+            [
+                _e(p.case) + (f" <span class=muted>({_e(p.side)})</span>" if p.side else ""),
+                _e(p.profiler),
+                f'<span class="status-{_e(p.status)}">{_e(p.status)}</span>'
+                + (f"<br><span class=muted>{_e(p.reason)}</span>" if p.reason else ""),
+                str(p.calls) if p.status == "ok" else "",
+                _e(format_seconds(p.per_call_s)) if p.status == "ok" else "",
+                _e(format_seconds(p.baseline_s)) if p.status == "ok" else "",
+                _e(overhead_text(p)),
+                files,
+            ]
+        )
+    headers = ["case", "profiler", "status", "calls", "per call (profiled)",
+               "per call (unprofiled)", "overhead", "raw files"]  # fmt: skip
+    return _table(headers, rows, {3, 4, 5, 6})
+
+
+def _top_functions(profile: CaseProfile) -> str:
+    stacks = profile.stacks
+    assert stacks is not None
+    total = stacks.total or 1.0
+    rows = sorted(stacks.functions(), key=lambda r: (-r.self_cost, r.name))[:TOP_FUNCTIONS]
+    by_self = [
+        [_e(r.name), _e(_amount(r.self_cost, stacks.unit)), f"{r.self_cost / total:.1%}",
+         _e(_amount(r.total_cost, stacks.unit)), f"{r.total_cost / total:.1%}"]
+        for r in rows
+    ]  # fmt: skip
+    headers = ["function (by self)", "self", "self %", "total", "total %"]
+    return _table(headers, by_self, {1, 2, 3, 4})
+
+
+def _counters(profile: CaseProfile) -> str:
+    rows = [
+        [
+            _e(c.name),
+            _e(f"{c.value:,.6g}" if c.value is not None else c.note),
+            _e(c.unit),
+            _e(f"{c.per_call:,.6g}" if c.per_call is not None else ""),
+        ]
+        for c in profile.counters
+    ]
+    return _table(["counter", "value", "unit", "a call"], rows, {1, 3})
+
+
+def _kernels(profile: CaseProfile) -> str:
+    rows = [
+        [_e(k.name), str(k.launches), _e(format_seconds(k.total_s)), _e(format_seconds(k.mean_s)),
+         _e(k.grid), _e(k.block), _e(k.registers if k.registers is not None else ""),
+         _e(k.shared_bytes if k.shared_bytes is not None else ""),
+         _e(f"{k.occupancy:.0%}" if k.occupancy is not None else "")]
+        for k in profile.kernels
+    ]  # fmt: skip
+    headers = ["kernel", "launches", "total", "mean", "grid", "block", "registers",
+               "shared bytes", "occupancy"]  # fmt: skip
+    return _table(headers, rows, {1, 2, 3, 6, 7, 8})
+
+
+def _stages(profile: CaseProfile) -> str:
+    rows = [
+        [str(s.stage), _e(s.name), str(s.tasks)]
+        + [_e(format_seconds(v)) for v in (s.run_s, s.deserialize_s, s.gc_s, s.shuffle_read_s,
+                                          s.shuffle_write_s, s.result_serialize_s)]
+        for s in profile.stages
+    ]  # fmt: skip
+    headers = ["stage", "name", "tasks", "executor run", "deserialise", "GC", "shuffle read",
+               "shuffle write", "result serialisation"]  # fmt: skip
+    return _table(headers, rows, set(range(2, 9)))
+
+
+def build_profile_page(run: ProfileRun, differences: Sequence[Any] = ()) -> str:
+    """The whole page, plotly.js inside. ``differences``: (title, changes, unit, markdown)
+    of differential profiles, drawn first."""
+    parts = [
+        f"<h1>perfkit profile · {_e(run.run_id)}</h1>",
+        f"<p><code>{_e(' '.join(run.command))}</code><br>{_e(run.machine)} · git "
+        f"{_e(run.git_sha or '-')} · {run.duration:g} s of calls a profile</p>",
+        _overview(run),
+    ]
+    index = 0
+    for title, changes, unit in differences:
+        parts.append(f"<h2>{_e(title)}</h2>")
+        parts.append(_figure_html(difference_figure(changes, unit, title), index))
+        index += 1
+    for profile in run.profiles:
+        if profile.status != "ok":
+            continue
+        side = f" ({profile.side})" if profile.side else ""
+        parts.append(f"<h2>{_e(profile.case)}{_e(side)} · {_e(profile.profiler)}</h2>")
+        parts += [f"<p class=muted>{_e(note)}</p>" for note in profile.notes]
+        if profile.stacks is not None and profile.stacks.total > 0:
+            title = f"{profile.profiler}: {_amount(profile.stacks.total, profile.stacks.unit)}"
+            parts.append(_figure_html(flame_figure(profile.stacks, title), index))
+            index += 1
+            parts.append(_top_functions(profile))
+        if profile.counters:
+            parts.append(_counters(profile))
+        if profile.kernels:
+            parts.append(_kernels(profile))
+        if profile.stages:
+            parts.append(_stages(profile))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>perfkit profile {_e(run.run_id)}</title><style>{_STYLE}</style>"
+        f"<script>{_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>\n"
+    )
+
+
+def write_profile_page(run: ProfileRun, path: Path, differences: Sequence[Any] = ()) -> Path:
+    write_text_atomic(path, build_profile_page(run, differences))
+    return path
