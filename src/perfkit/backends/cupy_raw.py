@@ -14,7 +14,14 @@ from perfkit._shipped import shipped_folder
 from perfkit.backend import Availability, register_backend
 from perfkit.backends._cuda import CupyBackendBase
 
-__all__ = ["NVRTC_OPTIONS", "CupyRawBackend", "kernel", "kernel_file", "kernels_dir"]
+__all__ = [
+    "NVRTC_OPTIONS",
+    "CupyRawBackend",
+    "kernel",
+    "kernel_file",
+    "kernels_dir",
+    "loaded_kernels",
+]
 
 NVRTC_OPTIONS = ("-std=c++17",)
 
@@ -42,9 +49,20 @@ def _module(path: Path) -> Any:
     return cupy.RawModule(code=path.read_text(), options=NVRTC_OPTIONS)
 
 
+_LOADED: dict[str, Any] = {}
+
+
 def kernel(workload: str, variant: str, function: str) -> Any:
     """The compiled entry point ``function`` of a workload's kernel file (cached)."""
-    return _module(kernel_file(workload, variant)).get_function(function)
+    found = _module(kernel_file(workload, variant)).get_function(function)
+    _LOADED[function] = found
+    return found
+
+
+def loaded_kernels() -> dict[str, Any]:
+    """Every entry point this process has looked up, by name (the gpu profiler reads their
+    registers and shared memory)."""
+    return dict(_LOADED)
 
 
 class CupyRawBackend(CupyBackendBase):

@@ -42,11 +42,13 @@ def _profiled_loop(thunk: Callable[[], Any], sync: Callable[[], None], seconds: 
             return calls
 
 
-def _unprofiled(thunk: Callable[[], Any], sync: Callable[[], None], seconds: float) -> float:
-    """The median seconds a call, over calls for ``seconds`` (three at least)."""
+def _unprofiled(
+    thunk: Callable[[], Any], sync: Callable[[], None], seconds: float, at_least: int = 3
+) -> float:
+    """The median seconds a call, over calls for ``seconds`` (``at_least`` calls)."""
     times: list[float] = []
     deadline = time.perf_counter() + seconds
-    while len(times) < 3 or time.perf_counter() < deadline:
+    while len(times) < at_least or time.perf_counter() < deadline:
         start = time.perf_counter()
         thunk()
         sync()
@@ -87,6 +89,7 @@ def profile_case(
         if thunk is None:
             return report
         try:
+            _unprofiled(thunk, backend.sync, min(0.5, duration / 10), 1)  # warm-up: JITs, caches
             baseline = _unprofiled(thunk, backend.sync, min(1.0, duration / 4))
             profiler.start(folder)
             started = time.perf_counter()
