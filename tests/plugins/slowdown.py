@@ -42,3 +42,28 @@ def _scaled(x: Any, params: Params) -> Any:
 
 
 register_workload(SLOWDOWN)
+
+
+@SLOWDOWN.port("numpy", "cand_slower")
+def _cand_slower(x: Any, params: Params) -> Any:
+    """``steady()`` does the same on both sides of a ``perfkit ab`` or ``perfkit profile
+    --base``; ``slowed()`` does three times its work in the working tree (the candidate:
+    its ports do not come from a worktree), a pull request that slowed one function."""
+    import perfkit.workloads
+
+    n = int(params["n"])
+    factor = 1 if "perfkit-ab-" in perfkit.workloads.__path__[0] else 3
+    out = np.empty_like(x)
+
+    def steady() -> None:
+        np.sin(x[:n], out=out[:n])
+
+    def slowed() -> None:
+        np.cos(x[n : n + factor * n], out=out[n : n + factor * n])
+
+    def run() -> Any:
+        steady()
+        slowed()
+        return out[:n]
+
+    return run

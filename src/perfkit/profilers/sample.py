@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,9 @@ DEFAULT_RATE = 250  # samples a second: 1,250 in the default 5 s, a share to abo
 _RAW = "stacks.txt"
 _SPEEDSCOPE = "profile.speedscope.json"
 _LOG = "py-spy.log"
+# A native frame with no symbol, ``0x7f45bfdae2db (libm.so.6)``: its address differs from
+# process to process (ASLR), so it is named by its library alone, ``[libm.so.6]``.
+_UNNAMED = re.compile(r"\b0x[0-9a-f]+ \(([^();]+)\)")
 _ATTACH_SECONDS = 30.0
 _PR_SET_PTRACER = 0x59616D61
 _PR_SET_PTRACER_ANY = -1
@@ -98,7 +102,8 @@ class SampleProfiler:
     def summarize(self, folder: Path, calls: int) -> Summary:
         from perfkit.profiling.worker import LOOP_FRAME
 
-        whole = Stacks.from_collapsed((folder / _RAW).read_text(), "samples")
+        raw = _UNNAMED.sub(r"[\1]", (folder / _RAW).read_text())
+        whole = Stacks.from_collapsed(raw, "samples")
         (folder / _SPEEDSCOPE).write_text(json.dumps(speedscope(whole, "perfkit sample")))
         stacks = whole.below(f"{LOOP_FRAME} (")
         notes = (f"py-spy --native at {rate()} Hz: {stacks.total:.0f} samples in the loop",)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from perfkit._atomic import write_text_atomic
 from perfkit.errors import ExitCode, UsageError
+from perfkit.profiling.differential import differences, grown_markdown, profile_sides
 from perfkit.profiling.record import PROFILE_SCHEMA, CaseProfile, ProfileRun
 from perfkit.profiling.run import ProfileOptions, profile_cases
 
@@ -59,6 +63,12 @@ def add_profile_parser(sub: Any, policy_like: Any) -> None:
         "-o", "--output", type=Path, metavar="DIR", help="the run's folder (default "
         "reports/profiles/<run id>/): raw files, profile.json, profile.html",
     )  # fmt: skip
+    profile.add_argument(
+        "--base",
+        metavar="REF",
+        help="also profile this git commit, each case in turns with the working tree, and "
+        "draw what grew (a differential flame graph; why.md for a pull request)",
+    )
     profile.add_argument("--no-report", action="store_true", help="write no HTML page")
     profile.add_argument("--open", action="store_true", help="open the page in a browser")
 
@@ -92,14 +102,34 @@ def profile_command(args: argparse.Namespace) -> int:
         timeout=args.timeout or ProfileOptions.timeout,
     )
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    with (
-        spark_for_run(args, cases),
-        torch_for_run(args, cases),
-        _progress(len(cases) * len(chosen)) as finished,
-    ):
-        profiles = profile_cases(cases, chosen, folder, options, finished=finished)
+    sides = 2 if args.base else 1
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(spark_for_run(args, cases))
+        stack.enter_context(torch_for_run(args, cases))
+        finished = stack.enter_context(_progress(len(cases) * len(chosen) * sides))
+        if args.base:
+            by_side = stack.enter_context(_side_options(args, options))
+            profiles = profile_sides(cases, chosen, folder, by_side, finished)
+        else:
+            profiles = profile_cases(cases, chosen, folder, options, finished=finished)
     run = _run_record(args, run_id, created, profiles)
     return _finish(args, run, folder)
+
+
+@contextlib.contextmanager
+def _side_options(
+    args: argparse.Namespace, options: ProfileOptions
+) -> Iterator[dict[str, ProfileOptions]]:
+    """Each side's options: the base from a worktree of ``--base``, the candidate from the
+    working tree, with ``perfkit ab``'s rule for whose harness runs each side."""
+    from perfkit._ab_run import _sides
+    from perfkit.ab import checkout, repository_root
+
+    with checkout(args.base, repository_root(Path.cwd())) as (_, source):
+        sides, notes = _sides(args, {"base": source, "cand": None})
+        for note in notes:
+            print(f"perfkit: {note}", file=sys.stderr)
+        yield {name: dataclasses.replace(options, side=side) for name, side in sides.items()}
 
 
 def _run_record(
@@ -134,10 +164,16 @@ def _finish(args: argparse.Namespace, run: ProfileRun, folder: Path) -> int:
             line = f"{profile.status}: {profile.case} [{profile.profiler}]: {profile.reason}"
             out.print(line, markup=False, highlight=False)
     print(f"profile record: {record}")
+    diffs = differences(run)
+    if diffs:
+        why = folder / "why.md"
+        write_text_atomic(why, grown_markdown(run, diffs))
+        print(why.read_text(), end="")
+        print(f"why it got slower: {why}")
     if not args.no_report:
         from perfkit.report.profile_page import write_profile_page
 
-        page = write_profile_page(run, folder / "profile.html")
+        page = write_profile_page(run, folder / "profile.html", diffs)
         print(f"profile page: {page}")
         if args.open:
             import webbrowser

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit._atomic import write_text_atomic
+from perfkit.profiling.differential import Difference, grown_functions
 from perfkit.profiling.record import CaseProfile, ProfileRun
 from perfkit.profiling.stacks import NodeChange, Stacks
 from perfkit.profiling.tables import overhead_text
@@ -176,9 +177,8 @@ def _stages(profile: CaseProfile) -> str:
     return _table(headers, rows, set(range(2, 9)))
 
 
-def build_profile_page(run: ProfileRun, differences: Sequence[Any] = ()) -> str:
-    """The whole page, plotly.js inside. ``differences``: (title, changes, unit, markdown)
-    of differential profiles, drawn first."""
+def build_profile_page(run: ProfileRun, differences: Sequence[Difference] = ()) -> str:
+    """The whole page, plotly.js inside; differential profiles first."""
     parts = [
         f"<h1>perfkit profile · {_e(run.run_id)}</h1>",
         f"<p><code>{_e(' '.join(run.command))}</code><br>{_e(run.machine)} · git "
@@ -186,9 +186,15 @@ def build_profile_page(run: ProfileRun, differences: Sequence[Any] = ()) -> str:
         _overview(run),
     ]
     index = 0
-    for title, changes, unit in differences:
-        parts.append(f"<h2>{_e(title)}</h2>")
-        parts.append(_figure_html(difference_figure(changes, unit, title), index))
+    for diff in differences:
+        parts.append(f"<h2>{_e(diff.title)}</h2>")
+        parts.append(
+            "<p class=muted>Each frame as wide as its cost a call in the candidate, coloured "
+            "by how much that cost changed: red grew, blue shrank.</p>"
+        )
+        unit = "seconds" if diff.unit == "samples" else diff.unit
+        parts.append(_figure_html(difference_figure(diff.changes, unit, diff.title), index))
+        parts.append(_grown_table(run, diff, unit))
         index += 1
     for profile in run.profiles:
         if profile.status != "ok":
@@ -214,6 +220,16 @@ def build_profile_page(run: ProfileRun, differences: Sequence[Any] = ()) -> str:
     )
 
 
-def write_profile_page(run: ProfileRun, path: Path, differences: Sequence[Any] = ()) -> Path:
+def _grown_table(run: ProfileRun, diff: Difference, unit: str) -> str:
+    rows = [
+        [_e(r.name), _e(_amount(r.base, unit)), _e(_amount(r.cand, unit)),
+         _e("+" + _amount(r.change, unit))]
+        for r in grown_functions(run, diff)[:TOP_FUNCTIONS]
+    ]  # fmt: skip
+    return _table(["function (grew most)", "base, own a call", "candidate", "change"], rows,
+                  {1, 2, 3})  # fmt: skip
+
+
+def write_profile_page(run: ProfileRun, path: Path, differences: Sequence[Difference] = ()) -> Path:
     write_text_atomic(path, build_profile_page(run, differences))
     return path

@@ -1,0 +1,145 @@
+"""Why it got slower: both sides of a comparison profiled in turn, and each frame's change.
+
+The sides alternate case by case and profiler by profiler (base, then candidate), as
+``perfkit ab`` interleaves its repetitions, so drift in the machine's load falls on both.
+A difference scales each side's shares by its cost a call (time, or instructions), so a
+frame that grew shows as grown even when the whole thunk slowed in the same proportions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from perfkit.profilers import Profiler
+from perfkit.profiling.record import CaseProfile, ProfileRun
+from perfkit.profiling.run import ProfileOptions, profile_cases
+from perfkit.profiling.stacks import NodeChange, difference
+from perfkit.workload import Case
+
+__all__ = [
+    "SIDES",
+    "Difference",
+    "GrownFunction",
+    "differences",
+    "grown_functions",
+    "grown_markdown",
+    "profile_sides",
+]  # fmt: skip
+
+SIDES = ("base", "cand")
+TOP_GROWN = 5
+
+
+@dataclass(frozen=True)
+class Difference:
+    case: str
+    profiler: str
+    unit: str
+    base_per_call: float
+    cand_per_call: float
+    changes: list[NodeChange]
+
+    @property
+    def title(self) -> str:
+        return f"{self.case} · {self.profiler}: base → candidate"
+
+
+@dataclass(frozen=True)
+class GrownFunction:
+    """A function's own cost a call on each side."""
+
+    name: str
+    base: float
+    cand: float
+
+    @property
+    def change(self) -> float:
+        return self.cand - self.base
+
+
+def profile_sides(
+    cases: Sequence[Case],
+    chosen: Sequence[Profiler],
+    folder: Path,
+    options: Mapping[str, ProfileOptions],
+    finished: Callable[[CaseProfile], None] = lambda profile: None,
+) -> list[CaseProfile]:
+    """Every case under every profiler on both sides, the sides taking turns."""
+    out = []
+    for case in cases:
+        for profiler in chosen:
+            for side in SIDES:
+                out += profile_cases(
+                    [case], [profiler], folder, options[side], side=side, finished=finished
+                )
+    return out
+
+
+def differences(run: ProfileRun) -> list[Difference]:
+    """A difference for each case and profiler that both sides profiled into stacks."""
+    found = []
+    for base in run.profiles:
+        if base.side != "base" or base.stacks is None:
+            continue
+        cand = run.of(base.case, base.profiler, "cand")
+        if cand is None or cand.stacks is None:
+            continue
+        b, c = base.per_call_cost, cand.per_call_cost
+        if b is None or c is None:
+            continue
+        changes = difference(base.stacks, cand.stacks, b, c)
+        found.append(Difference(base.case, base.profiler, base.stacks.unit, b, c, changes))
+    return found
+
+
+def grown_functions(run: ProfileRun, diff: Difference) -> list[GrownFunction]:
+    """The functions whose own cost a call grew most, the largest growth first."""
+    sides = []
+    for side, per_call in (("base", diff.base_per_call), ("cand", diff.cand_per_call)):
+        profile = run.of(diff.case, diff.profiler, side)
+        assert profile is not None
+        assert profile.stacks is not None
+        total = profile.stacks.total
+        scale = per_call / total if total > 0 else 0.0
+        sides.append({f.name: f.self_cost * scale for f in profile.stacks.functions()})
+    base, cand = sides
+    rows = [GrownFunction(n, base.get(n, 0.0), cand.get(n, 0.0)) for n in set(base) | set(cand)]
+    return sorted((r for r in rows if r.change > 0), key=lambda r: -r.change)
+
+
+def _amount(value: float, unit: str) -> str:
+    from perfkit.tables import format_seconds
+
+    if unit in ("seconds", "samples"):
+        return format_seconds(value)
+    return f"{value:,.0f} {unit}"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell of a pull-request comment."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'").replace("\n", " ")
+
+
+def grown_markdown(run: ProfileRun, diffs: Sequence[Difference], top: int = TOP_GROWN) -> str:
+    """The pull-request comment's section: per case, the functions that grew most."""
+    if not diffs:
+        return ""
+    lines = ["### Why it got slower", ""]
+    for diff in diffs:
+        unit = "seconds" if diff.unit == "samples" else diff.unit
+        lines += [
+            f"**{_cell(diff.case)}** ({diff.profiler}): "
+            f"{_amount(diff.base_per_call, unit)} → {_amount(diff.cand_per_call, unit)} a call",
+            "",
+            "| function | base, own a call | candidate | change |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for row in grown_functions(run, diff)[:top]:
+            lines.append(
+                f"| `{_cell(row.name)}` | {_amount(row.base, unit)} | "
+                f"{_amount(row.cand, unit)} | +{_amount(row.change, unit)} |"
+            )
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""Why it got slower: ``perfkit profile --base REF`` profiles a commit and the working tree in
+turns; the differential flame graph and the pull-request table put the slowed function on
+top (tests/plugins/slowdown.py: ``slowed()`` does three times its work in the candidate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from perfkit.profiling.differential import differences, grown_functions
+from perfkit.profiling.record import ProfileRun, load_profile_run
+from tests.conftest import PLUGINS, perfkit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEADLINE = 600  # four workers and a worktree on a busy 2-core machine
+
+
+@pytest.fixture(scope="module")
+def slowed(tmp_path_factory: pytest.TempPathFactory) -> tuple[ProfileRun, Path, str]:
+    folder = tmp_path_factory.mktemp("diff") / "run"
+    done = perfkit(
+        "profile", "--plugin", str(PLUGINS / "slowdown.py"), "-w", "slowdown_probe",
+        "-b", "numpy:cand_slower", "--base", "HEAD", "--profiler", "sample,python",
+        "--duration", "2", "-o", str(folder),
+        cwd=ROOT, timeout=DEADLINE,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return load_profile_run(folder / "profile.json"), folder, done.stdout
+
+
+@pytest.mark.parametrize("profiler", ["sample", "python"])
+def test_the_slowed_function_is_on_top(slowed: tuple[ProfileRun, Path, str], profiler: str) -> None:
+    run = slowed[0]
+    assert {p.side for p in run.profiles} == {"base", "cand"}
+    (diff,) = [d for d in differences(run) if d.profiler == profiler]
+    assert diff.cand_per_call > diff.base_per_call
+    # Below the thunk's own frame, the frame that grew most is slowed(), by most of the growth.
+    (root,) = {c.id for c in diff.changes if not c.parent}
+    children = [c for c in diff.changes if c.parent == root]
+    top = max(children, key=lambda c: c.change)
+    assert ".slowed (" in top.label or top.label.startswith("slowed (")
+    steady = next(c for c in children if "steady" in c.label)
+    assert top.change > 0.5 * (diff.cand_per_call - diff.base_per_call)
+    assert abs(steady.change) < top.change / 3
+    # The function that grew most (by its own cost) is called from slowed().
+    grown = grown_functions(run, diff)[0].name
+    cand = run.of(diff.case, profiler, "cand")
+    assert cand is not None
+    assert cand.stacks is not None
+    assert any(
+        s.frames[-1] == grown and any("slowed" in f for f in s.frames) for s in cand.stacks.stacks
+    )
+
+
+def test_the_comment_and_the_page_say_what_grew(slowed: tuple[ProfileRun, Path, str]) -> None:
+    _, folder, stdout = slowed
+    why = (folder / "why.md").read_text()
+    assert why.startswith("### Why it got slower")
+    assert "slowed (slowdown.py:" in why
+    assert "why it got slower:" in stdout
+    page = (folder / "profile.html").read_text()
+    assert "base → candidate" in page
+    assert "function (grew most)" in page
+
+
+def test_a_bad_base_ref_is_a_usage_error(tmp_path: Path) -> None:
+    done = perfkit(
+        "profile", "-w", "vector_add", "--base", "no-such-ref", "-o", str(tmp_path / "r"),
+        cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "unknown git ref 'no-such-ref'" in done.stderr
