@@ -160,10 +160,53 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
         write_or_keep_journal(records, folder, journal)
         for side in records:
             print(f"record: {folder / f'{side}.json'}")
+        why = (
+            "" if partial else _why_slower(args, cases, records, gating, sides=sides, folder=folder)
+        )
     if partial:
         print("interrupted: partial records written")
         return interrupted_code(seen)
-    return _gate_and_report(args, records, gating, notes, rounds=campaign.rounds, run_id=run_id)
+    return _gate_and_report(
+        args, records, gating, notes, rounds=campaign.rounds, run_id=run_id, why=why
+    )
+
+
+def _why_slower(
+    args: argparse.Namespace,
+    cases: list[Any],
+    records: dict[str, Any],
+    gating: Any,
+    *,
+    sides: dict[str, Any],
+    folder: Path,
+) -> str:
+    """With ``--profile``: profile both sides of every case the gate calls SLOWER (while
+    the worktrees still exist); the Markdown of what grew, for the comment."""
+    from perfkit.gate import run_gate
+
+    if not getattr(args, "profile", False):
+        return ""
+    report = run_gate(records["base"], records["cand"], gating)
+    slower = [c.case_id for c in report.comparisons if c.verdict == "SLOWER"]
+    if not slower:
+        return ""
+    from perfkit.profiling.differential import grown_markdown, profile_slower
+    from perfkit.profiling.record import dump_profile_run
+    from perfkit.report.profile_page import write_profile_page
+
+    where = folder / "profiles"
+    run, diffs = profile_slower(
+        args, cases, slower, sides=sides, folder=where, counting=gating_counts(records)
+    )
+    dump_profile_run(run, where / "profile.json")
+    page = write_profile_page(run, where / "profile.html", diffs)
+    print(f"profiles of the slower cases: {page}")
+    return grown_markdown(run, diffs)
+
+
+def gating_counts(records: dict[str, Any]) -> bool:
+    """Whether the run counted instructions (then callgrind profiles, not samples)."""
+    return bool(records["base"].policy.counting)
 
 
 def _gate_and_report(
@@ -174,6 +217,7 @@ def _gate_and_report(
     *,
     rounds: int,
     run_id: str,
+    why: str = "",
 ) -> int:
     from perfkit.gate import run_gate
 
@@ -185,7 +229,9 @@ def _gate_and_report(
             f"({' and '.join(sorted(h or '?' for h in harnesses))}): "
             "part of any difference may be the harness's"
         )
-    code = emit_gate(args, report.with_notes(notes, rounds=rounds))
+    code = emit_gate(args, report.with_notes(notes, rounds=rounds), why)
+    if why:
+        print(why, end="")
     if not args.no_report:
         write_report(
             [records["base"], records["cand"]],

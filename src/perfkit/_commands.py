@@ -365,15 +365,17 @@ def gate_policy(args: argparse.Namespace, looks: int = 1) -> Any:
     )
 
 
-def emit_gate(args: argparse.Namespace, report: Any) -> int:
-    """Print the gate's table, write its Markdown and JSON where asked; its exit code."""
+def emit_gate(args: argparse.Namespace, report: Any, more_markdown: str = "") -> int:
+    """Print the gate's table, write its Markdown (and ``more_markdown`` below it) and JSON
+    where asked; its exit code."""
     import json
 
     from perfkit._atomic import write_text_atomic
 
     console().print(report.table())
     if args.markdown:
-        write_text_atomic(args.markdown, report.markdown())
+        below = f"\n{more_markdown}" if more_markdown else ""
+        write_text_atomic(args.markdown, report.markdown() + below)
     if args.json:
         write_text_atomic(args.json, json.dumps(report.to_json(), indent=1, allow_nan=False))
     return int(report.exit_code)

@@ -260,6 +260,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="repetitions a side an undecided case may reach (default 12); "
         "--processes is where every case starts (default 8)",
     )
+    ab.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile both sides of every SLOWER case and add what grew to the comment",
+    )
     _policy_options(ab)
     add_spark_options(ab)
     add_torch_options(ab)

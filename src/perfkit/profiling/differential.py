@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from perfkit.profilers import Profiler
 from perfkit.profiling.record import CaseProfile, ProfileRun
@@ -26,10 +27,12 @@ __all__ = [
     "grown_functions",
     "grown_markdown",
     "profile_sides",
+    "profile_slower",
 ]  # fmt: skip
 
 SIDES = ("base", "cand")
 TOP_GROWN = 5
+PROFILE_SECONDS = 3.0  # a side, for perfkit ab --profile
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,27 @@ def grown_functions(run: ProfileRun, diff: Difference) -> list[GrownFunction]:
         assert profile.stacks is not None
         total = profile.stacks.total
         scale = per_call / total if total > 0 else 0.0
-        sides.append({f.name: f.self_cost * scale for f in profile.stacks.functions()})
+        own: dict[str, float] = {}
+        for stack in profile.stacks.stacks:
+            if stack.frames:
+                leaf = _leaf_name(stack.frames)
+                own[leaf] = own.get(leaf, 0.0) + stack.cost * scale
+        sides.append(own)
     base, cand = sides
     rows = [GrownFunction(n, base.get(n, 0.0), cand.get(n, 0.0)) for n in set(base) | set(cand)]
     return sorted((r for r in rows if r.change > 0), key=lambda r: -r.change)
+
+
+def _leaf_name(frames: tuple[str, ...]) -> str:
+    """The frame a stack's cost is in; a library frame with no symbol (``[libm.so.6]``)
+    named with its nearest named caller, or every libm call would be one function."""
+    leaf = frames[-1]
+    if not leaf.startswith("["):
+        return leaf
+    for frame in reversed(frames[:-1]):
+        if not frame.startswith("["):
+            return f"{frame} → {leaf}"
+    return leaf
 
 
 def _amount(value: float, unit: str) -> str:
@@ -143,3 +163,33 @@ def grown_markdown(run: ProfileRun, diffs: Sequence[Difference], top: int = TOP_
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def profile_slower(
+    args: Any, cases: Sequence[Case], slower: Sequence[str], *, sides: Mapping[str, Any],
+    folder: Path, counting: bool,
+) -> tuple[ProfileRun, list[Difference]]:  # fmt: skip
+    """``perfkit ab --profile``: both sides of every case the gate called ``SLOWER``, under
+    the sampling profiler (callgrind's when the run counted instructions), in turns."""
+    import dataclasses
+    import time
+
+    from perfkit.metadata import capture_environment
+    from perfkit.profilers import get_profiler
+    from perfkit.profiling.record import PROFILE_SCHEMA
+
+    chosen = [get_profiler("instructions" if counting else "sample")]
+    options = ProfileOptions(
+        duration=PROFILE_SECONDS, seed=args.seed, threads=args.threads or 0,
+        plugins=tuple(args.plugin),
+    )  # fmt: skip
+    by_side = {name: dataclasses.replace(options, side=side) for name, side in sides.items()}
+    picked = [c for c in cases if c.id in set(slower)]
+    created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    profiles = profile_sides(picked, chosen, folder, by_side)
+    environment = capture_environment()
+    run = ProfileRun(
+        PROFILE_SCHEMA, folder.name, created, ("perfkit", *args.argv), PROFILE_SECONDS,
+        environment.machine.cpu or "unknown CPU", environment.git.sha, tuple(profiles),
+    )  # fmt: skip
+    return run, differences(run)
