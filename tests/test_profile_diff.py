@@ -20,8 +20,8 @@ DEADLINE = 600  # four workers and a worktree on a busy 2-core machine
 def slowed(tmp_path_factory: pytest.TempPathFactory) -> tuple[ProfileRun, Path, str]:
     folder = tmp_path_factory.mktemp("diff") / "run"
     done = perfkit(
-        "profile", "--plugin", str(PLUGINS / "slowdown.py"), "-w", "slowdown_probe",
-        "-b", "numpy:cand_slower", "--base", "HEAD", "--profiler", "sample,python",
+        "profile", "--plugin", str(PLUGINS / "slowdown.py"), "-w", "slowed_function",
+        "--base", "HEAD", "--profiler", "sample,python",
         "--duration", "2", "-o", str(folder),
         cwd=ROOT, timeout=DEADLINE,
     )  # fmt: skip
@@ -76,7 +76,7 @@ def test_a_bad_base_ref_is_a_usage_error(tmp_path: Path) -> None:
 def test_ab_profiles_the_slower_case_and_comments_what_grew(tmp_path: Path) -> None:
     comment = tmp_path / "comment.md"
     done = perfkit(
-        "ab", "--base", "HEAD", "-w", "slowdown_probe", "-b", "numpy:cand_slower", "--quick",
+        "ab", "--base", "HEAD", "-w", "slowed_function", "--quick",
         "--plugin", str(PLUGINS / "slowdown.py"), "--no-calibrate", "--no-report",
         "--threshold", "10%", "--profile", "--markdown", str(comment),
         "-o", str(tmp_path / "ab"),

@@ -3,6 +3,7 @@ the profile record: the parts that need no GPU, PMU or cluster to check."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -211,3 +212,26 @@ def test_a_bad_profile_record_is_one_line(tmp_path: Path, text: str, message: st
     path.write_text(text)
     with pytest.raises(RecordError, match=message):
         load_profile_run(path)
+
+
+def test_a_report_links_the_profile_pages_of_its_cases(tmp_path: Path) -> None:
+    from perfkit.record import load_record
+    from perfkit.report.html import write_report
+    from perfkit.report.profile_page import profile_links
+
+    record = load_record(Path(__file__).parent / "data" / "record_v5.json")
+    case = record.results[0].case_id
+    reports = tmp_path / "reports"
+    for run_id, profiled in (("r1", case), ("r2", "other/numpy:x[n=1]")):
+        run = _run()
+        only = dataclasses.replace(run.profiles[0], case=profiled)
+        run = dataclasses.replace(run, run_id=run_id, profiles=(only,))
+        dump_profile_run(run, reports / "profiles" / run_id / "profile.json")
+        (reports / "profiles" / run_id / "profile.html").write_text("<html></html>")
+    (reports / "profiles" / "r3").mkdir()
+    (reports / "profiles" / "r3" / "profile.json").write_text("{")  # unreadable: passed over
+    links = profile_links(reports / "report.html", {case})
+    assert links == [("profiles/r1/profile.html", f"r1: {case} (python)")]
+    page = write_report([record], reports / "report.html").read_text()
+    assert 'href="profiles/r1/profile.html"' in page
+    assert "profiles/r2" not in page

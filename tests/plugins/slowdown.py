@@ -1,7 +1,9 @@
-"""Test-only workload whose cost is scaled by ``PERFKIT_SLOWDOWN`` (1.2: 20% more work).
+"""Test-only workloads that slow down on demand.
 
-Measures the gate: an A/B run whose candidate side sets the variable is a regression of a
-known size, and one without it is an A/A run.
+``slowdown_probe``'s cost is scaled by ``PERFKIT_SLOWDOWN`` (1.2: 20% more work): it measures
+the gate, an A/B run whose candidate side sets the variable being a regression of a known
+size, and one without it an A/A run. ``slowed_function`` slows one of its two functions in
+the working tree, for the differential profile to find.
 """
 
 from __future__ import annotations
@@ -41,10 +43,18 @@ def _scaled(x: Any, params: Params) -> Any:
     return run
 
 
-register_workload(SLOWDOWN)
+SLOWED = workload(
+    name="slowed_function",
+    doc="steady() then slowed(): sin and cos over n values each; slowed() 3x in a candidate",
+    space=ParamSpace((Axis("n", (1 << 15,), quick=(1 << 13,)),)),
+    make_inputs=lambda params, rng: rng.random(5 * int(params["n"])),
+    expected=lambda x, params: np.sin(x[: int(params["n"])]),
+    check=relative_error({"float64": 1e-12}),
+    work=lambda params: Work(flops=2 * int(params["n"]), bytes=32 * int(params["n"])),
+)
 
 
-@SLOWDOWN.port("numpy", "cand_slower")
+@SLOWED.port("numpy", "cand_slower", reference=True)
 def _cand_slower(x: Any, params: Params) -> Any:
     """``steady()`` does the same on both sides of a ``perfkit ab`` or ``perfkit profile
     --base``; ``slowed()`` does three times its work in the working tree (the candidate:
@@ -67,3 +77,7 @@ def _cand_slower(x: Any, params: Params) -> Any:
         return out[:n]
 
     return run
+
+
+register_workload(SLOWDOWN)
+register_workload(SLOWED)

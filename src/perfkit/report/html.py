@@ -190,9 +190,15 @@ def shared_plotlyjs(folder: Path) -> str:
     return name
 
 
-def build_report(records: Sequence[RunRecord], title: str, plotly_src: str | None = None) -> str:
+def build_report(
+    records: Sequence[RunRecord],
+    title: str,
+    plotly_src: str | None = None,
+    profiles: Sequence[tuple[str, str]] = (),
+) -> str:
     """The whole page, plotly.js inside (or loaded from ``plotly_src`` beside it). The last
-    record is the one the per-workload figures show."""
+    record is the one the per-workload figures show; ``profiles`` (link, label) are the
+    profile pages of its cases."""
     if not records:
         raise UsageError("a report needs at least one record")
     colors, devices = _backend_styles()
@@ -207,6 +213,11 @@ def build_report(records: Sequence[RunRecord], title: str, plotly_src: str | Non
     ]
     if len(records) == 2:
         parts += ["<h2>Gate</h2>", _gate_section(records[0], records[1])]
+    if profiles:
+        links = "".join(
+            f'<li><a href="{_e(href)}">{_e(label)}</a></li>' for href, label in profiles
+        )
+        parts += ["<h2>Profiles</h2>", f"<ul>{links}</ul>"]
     index = 0
 
     def add(figure: Any) -> None:
@@ -248,9 +259,12 @@ def write_report(
     """Write the report and refresh the index of its folder. ``shared``: plotly.js as one
     file in the folder that its reports load (about 4.6 MB less a report), instead of
     inside the page."""
+    from perfkit.report.profile_page import profile_links
+
     default = f"perfkit report: {', '.join(sorted({r.workload for r in records[-1].results}))}"
     source = shared_plotlyjs(path.parent) if shared else None
-    write_text_atomic(path, build_report(records, title or default, source))
+    profiles = profile_links(path, {r.case_id for r in records[-1].results})
+    write_text_atomic(path, build_report(records, title or default, source, profiles))
     update_index(path.parent)
     return path
 

@@ -17,7 +17,7 @@ from perfkit.report.markup import escape as _e
 from perfkit.report.markup import table as _table
 from perfkit.tables import format_seconds
 
-__all__ = ["build_profile_page", "flame_figure", "write_profile_page"]
+__all__ = ["build_profile_page", "flame_figure", "profile_links", "write_profile_page"]
 
 _ROOT = "(all)"
 TOP_FUNCTIONS = 20
@@ -233,3 +233,31 @@ def _grown_table(run: ProfileRun, diff: Difference, unit: str) -> str:
 def write_profile_page(run: ProfileRun, path: Path, differences: Sequence[Difference] = ()) -> Path:
     write_text_atomic(path, build_profile_page(run, differences))
     return path
+
+
+def profile_links(report: Path, case_ids: set[str]) -> list[tuple[str, str]]:
+    """The profile pages under ``profiles/`` beside a report that profiled any of its
+    cases: (link relative to the report, what it profiled), newest first. A profile
+    record that cannot be read is passed over: it is not this report's to judge."""
+    from perfkit.errors import RecordError
+    from perfkit.profiling.record import load_profile_run
+
+    found = []
+    for record in (report.parent / "profiles").glob("*/profile.json"):
+        page = record.with_name("profile.html")
+        try:
+            run = load_profile_run(record)
+        except RecordError:
+            continue
+        mine = sorted({p.case for p in run.profiles if p.case in case_ids and p.status == "ok"})
+        if mine and page.is_file():
+            profilers = sorted({p.profiler for p in run.profiles if p.case in mine})
+            what = f"{run.run_id}: {', '.join(mine[:3])}" + (" …" if len(mine) > 3 else "")
+            found.append(
+                (
+                    run.created,
+                    str(page.relative_to(report.parent)),
+                    f"{what} ({', '.join(profilers)})",
+                )
+            )
+    return [(href, label) for _, href, label in sorted(found, reverse=True)]
