@@ -129,3 +129,22 @@ def test_the_profile_page_draws_in_chromium(shares: tuple[ProfileRun, Path, str]
     assert check.rendered == check.figures
     assert "DOUBLE_add" in check.text
     assert "skipped" in check.text
+
+
+def test_instructions_follow_an_allocator_pattern_into_its_driver(tmp_path: Path) -> None:
+    """An allocator pattern's work is a child process (the driver): the instructions
+    profiler runs that very driver under callgrind, and counts its allocator calls."""
+    folder = tmp_path / "run"
+    done = perfkit(
+        "profile", "-w", "alloc_churn", "-b", "glibc:default", "--quick", "--profiler",
+        "instructions", "--duration", "1", "-o", str(folder), "--no-report",
+        cwd=tmp_path, timeout=DEADLINE,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    profile = _profile(load_profile_run(folder / "profile.json"), "instructions")
+    assert profile.status == "ok", profile.reason
+    assert profile.stacks is not None
+    names = {f.name for f in profile.stacks.functions()}
+    assert {"main", "malloc", "free"} <= names
+    assert profile.stacks.share("main") > 0.3  # at --quick sizes the loader takes much of it
+    assert len([f for f in profile.files if "driver.callgrind" in f]) == profile.calls

@@ -22,7 +22,11 @@ from perfkit.gpu_monitor import CaseMonitor, NullMonitor
 from perfkit.timing import Timer
 from perfkit.workload import WrongOutputError
 
-__all__ = ["AllocatorBackend", "driver_problem", "find_library", "run_driver"]
+__all__ = ["DRIVER_WRAPPER", "AllocatorBackend", "driver_problem", "find_library", "run_driver"]
+
+# A JSON list of words to run each driver under (the instructions profiler sets it to its
+# callgrind command while it profiles, so the very driver the case runs is counted).
+DRIVER_WRAPPER = "PERFKIT_DRIVER_WRAPPER"
 
 _LIBRARY_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib")
 
@@ -40,12 +44,13 @@ def run_driver(
     driver: Path, args: Sequence[str], preload: Path | None, env: Mapping[str, str]
 ) -> dict[str, Any]:
     """Run a driver once; its JSON line plus ``exit`` (the exit status)."""
-    environment = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    environment = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", DRIVER_WRAPPER)}
     environment.update(env)
     if preload is not None:
         environment["LD_PRELOAD"] = str(preload)
+    wrapper = json.loads(os.environ.get(DRIVER_WRAPPER, "[]"))
     done = subprocess.run(
-        [str(driver), *args],
+        [*wrapper, str(driver), *args],
         capture_output=True,
         text=True,
         env=environment,
@@ -128,7 +133,9 @@ class AllocatorBackend(CpuBackend):
 
     soname: str | None = None
     package = ""
-    in_process = False  # the work is a child process: instruction counts cannot see it
+    # The work is a child process: ``--measure instructions`` cannot see it (the
+    # instructions profiler runs the driver itself under callgrind: DRIVER_WRAPPER).
+    in_process = False
 
     def __init__(self) -> None:
         self._runs = _DriverRuns()

@@ -5,6 +5,8 @@ instructions``); KCachegrind and ``callgrind_annotate`` open the file."""
 from __future__ import annotations
 
 import ctypes
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,34 +20,55 @@ from perfkit.workload import Case
 __all__ = ["InstructionsProfiler", "read_callgrind"]
 
 _OUT = "callgrind.out"
+_DRIVER_OUT = "driver.callgrind.%p.out"
+_PLAIN_NAMES = ("--compress-strings=no", "--compress-pos=no")
 _DUMP = "perfkit-profile"
 _ROOT = "(profiled loop)"
 
 
+def _driven(case: Case) -> bool:
+    """Whether the case's work is an allocator driver, a child process of the worker."""
+    from perfkit.backends._allocator import AllocatorBackend
+
+    return isinstance(get_backend(case.implementation.backend), AllocatorBackend)
+
+
 class InstructionsProfiler:
+    """In-process cases: the worker runs under callgrind, collecting only around the loop.
+    Allocator patterns: each driver the loop starts runs under callgrind, whole."""
+
     name = "instructions"
     doc = "instructions by function, self and inclusive (valgrind's callgrind)"
     threads = 1  # helper threads spinning in BLAS would count as the case's instructions
 
     def __init__(self) -> None:
         self._lib: Any = None
+        self._driven = False
+        self._case: Case | None = None
 
     def probe(self, case: Case) -> Availability:
         backend = get_backend(case.implementation.backend)
         if backend.device != "cpu":
             return Availability.no("callgrind counts CPU instructions only")
-        if not getattr(backend, "in_process", True):
+        if not getattr(backend, "in_process", True) and not _driven(case):
             return Availability.no("its work runs in a child process, which callgrind misses")
+        self._case = case
         return callgrind.available()
 
     def wrapper(self, folder: Path) -> list[str]:
-        return [
-            *callgrind.valgrind_prefix(folder / _OUT),
-            "--compress-strings=no",
-            "--compress-pos=no",
-        ]
+        if self._case is not None and _driven(self._case):
+            return []
+        return [*callgrind.valgrind_prefix(folder / _OUT), *_PLAIN_NAMES]
 
     def start(self, folder: Path) -> None:
+        if self._case is not None and _driven(self._case):
+            from perfkit.backends._allocator import DRIVER_WRAPPER
+
+            out = folder / _DRIVER_OUT
+            command = ["valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={out}"]
+            os.environ[DRIVER_WRAPPER] = json.dumps([*command, *_PLAIN_NAMES])
+            self._driven = True
+            return
         self._lib = ctypes.CDLL(str(callgrind.toggle_library()))
         if not self._lib.pk_cg_running():
             raise RuntimeError("the instructions profiler needs the worker under valgrind")
@@ -54,15 +77,36 @@ class InstructionsProfiler:
         self._lib.pk_cg_toggle()
 
     def stop(self) -> None:
+        if self._driven:
+            from perfkit.backends._allocator import DRIVER_WRAPPER
+
+            os.environ.pop(DRIVER_WRAPPER, None)
+            return
         self._lib.pk_cg_toggle()
         self._lib.pk_cg_dump(_DUMP.encode())
 
     def summarize(self, folder: Path, calls: int) -> Summary:
-        dump = folder / f"{_OUT}.1"
-        graph, total = read_callgrind(dump)
+        drivers = sorted(folder.glob(_DRIVER_OUT.replace("%p", "*")))
+        if drivers:
+            graph, total = _merged([read_callgrind(path) for path in drivers])
+            note = f"callgrind over each of the {len(drivers)} driver runs, whole"
+        else:
+            graph, total = read_callgrind(folder / f"{_OUT}.1")
+            note = "callgrind around the profiled loop, one BLAS thread"
         stacks = unfold(graph, _ROOT, "instructions").below(_ROOT)
         counters = (Counter("instructions", total, "", total / calls if calls else None),)
-        return Summary(stacks=stacks, counters=counters, notes=("callgrind, one BLAS thread",))
+        return Summary(stacks=stacks, counters=counters, notes=(note,))
+
+
+def _merged(graphs: list[tuple[CallGraph, float]]) -> tuple[CallGraph, float]:
+    own: dict[str, float] = {}
+    calls: dict[tuple[str, str], float] = {}
+    for graph, _ in graphs:
+        for name, cost in graph.own.items():
+            own[name] = own.get(name, 0.0) + cost
+        for edge, cost in graph.calls.items():
+            calls[edge] = calls.get(edge, 0.0) + cost
+    return CallGraph(own, calls), sum(total for _, total in graphs)
 
 
 def read_callgrind(path: Path) -> tuple[CallGraph, float]:

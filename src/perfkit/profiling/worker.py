@@ -81,9 +81,9 @@ def profile_case(
 ) -> dict[str, Any]:
     """Verify ``case``, time it unprofiled, then profile ``duration`` seconds of calls."""
     backend = get_backend(case.implementation.backend)
-    availability = backend.probe()
-    if not availability.ok:
-        return {"status": "skipped", "reason": availability.reason}
+    for availability in (backend.probe(), profiler.probe(case)):  # the profiler's: here too
+        if not availability.ok:
+            return {"status": "skipped", "reason": availability.reason}
     with backend.session():
         report, thunk = _prepared(case, backend, seed)
         if thunk is None:
