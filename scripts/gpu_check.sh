@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # perfkit's GPU checks in one command, on a machine with an NVIDIA GPU:
 #
-#   scripts/gpu_check.sh OUTDIR [core] [torch]
+#   scripts/gpu_check.sh OUTDIR [core] [torch] [profile]
 #
-# Parts (default: both). `core` is steps 1-3, time-boxed (90 + 150 + 330 s) to stay inside
-# 10 minutes on an H100; `torch` is step 4 (at most 495 s), for a second call.
+# Parts (default: core and torch). `core` is steps 1-3, time-boxed (90 + 150 + 330 s) to
+# stay inside 10 minutes on an H100; `torch` is step 4 (at most 495 s), for a second call;
+# `profile` is step 5 (at most 150 s).
 #
 # 1. device.log: the card, driver, package versions, then `perfkit calibrate` (the copy
 #    bandwidth and cuBLAS GEMM ceilings every result's % of roof is taken against);
@@ -19,12 +20,15 @@
 #    `mlp_train` at batch 256 and width 1024 beside the CuPy from-scratch MLP
 #    (`torch_compile:step-reduce-overhead` is the whole step compiled and replayed as a
 #    CUDA graph), `cnn_classify` and `rnn_classify`.
+# 5. profiles/: `perfkit profile --profiler gpu,torch` of matmul on cupy_raw, cupy and
+#    torch_eager at n=4096 (kernel names, launches, time, grid, block; registers, shared
+#    memory and occupancy of the cupy_raw kernels), and the `gpu` profiler's tests.
 #
 # Runs from a source tree (PYTHONPATH=src, no install). PYTHON picks the interpreter.
 # Exit status: 0 when every step passed, 1 when one failed (the others still ran).
 set -uo pipefail
 
-out=${1:?usage: scripts/gpu_check.sh OUTDIR [core] [torch]}
+out=${1:?usage: scripts/gpu_check.sh OUTDIR [core] [torch] [profile]}
 shift
 parts=" ${*:-core torch} "
 mkdir -p "$out"
@@ -81,6 +85,15 @@ if [[ $parts == *" torch "* ]]; then
     run 60 cnn_classify "$torch" --device cuda -p dataset=synthetic -p batch=256 -p channels=64
     run 60 rnn_classify "$torch" --device cuda -p batch=256 -p length=128 -p hidden=256
     unset LOG PREFIX
+fi
+
+if [[ $parts == *" profile "* ]]; then
+    # Each profile its own worker: CUPTI, a CUDA context and the kernels' compile a time.
+    timeout 120 "$py" -m perfkit profile -w matmul -b cupy_raw,cupy,torch_eager --device cuda \
+        -p n=4096 -p dtype=float32 -p shape=square --profiler gpu,torch --duration 2 \
+        --no-report -o "$out/profiles" >"$out/profile.log" 2>&1 || status=1
+    timeout 30 "$py" -m pytest -q -p no:cacheprovider tests/test_profilers.py \
+        >>"$out/profile.log" 2>&1 || status=1
 fi
 
 echo "gpu_check:${parts% } exit $status" | tee -a "$out/summary.log"

@@ -4,6 +4,7 @@ its overhead; one that cannot run here says why and the rest still run."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,8 @@ def shares(tmp_path_factory: pytest.TempPathFactory) -> tuple[ProfileRun, Path, 
     folder = tmp_path_factory.mktemp("shares") / "run"
     done = perfkit(
         "profile", "--plugin", str(PROFILED), "-w", "known_shares", "--quick",
-        "--profiler", "sample,python,instructions,gpu", "--duration", "3", "-o", str(folder),
+        "--profiler", "sample,python,instructions,gpu,counters", "--duration", "3",
+        "-o", str(folder),
         cwd=folder.parent, timeout=DEADLINE,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
@@ -78,8 +80,23 @@ def test_a_profiler_that_cannot_run_says_why_and_the_rest_run(
     gpu = _profile(run, "gpu")
     assert gpu.status == "skipped"
     assert "runs on the CPU" in gpu.reason
-    assert sum(p.status == "ok" for p in run.profiles) == 3
+    assert sum(p.status == "ok" for p in run.profiles) >= 3
     assert "skipped" in stdout
+
+
+def test_counters_say_which_kind_they_are(shares: tuple[ProfileRun, Path, str]) -> None:
+    counters = _profile(shares[0], "counters")
+    if shutil.which("perf") is None:
+        assert counters.status == "skipped"
+        assert "perf not found" in counters.reason
+        return
+    assert counters.status == "ok", counters.reason
+    assert counters.notes[0].startswith(("perf stat: hardware", "perf stat: software"))
+    clock = next(c for c in counters.counters if c.name == "task-clock")
+    assert clock.value is not None
+    assert clock.per_call is not None
+    # The loop's CPU time, in milliseconds, is most of its wall time at the least.
+    assert clock.value > 0.5 * counters.seconds * 1e3
 
 
 def test_memory_finds_the_known_allocation_and_the_peak(tmp_path: Path) -> None:
