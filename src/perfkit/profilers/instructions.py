@@ -21,7 +21,9 @@ __all__ = ["InstructionsProfiler", "read_callgrind"]
 
 _OUT = "callgrind.out"
 _DRIVER_OUT = "driver.callgrind.%p.out"
-_PLAIN_NAMES = ("--compress-strings=no", "--compress-pos=no")
+# Names in full; and glibc's start-up functions under their own names, not merged into one
+# "(below main)" whose calls to itself tangle the call graph.
+_PLAIN_NAMES = ("--compress-strings=no", "--compress-pos=no", "--show-below-main=yes")
 _DUMP = "perfkit-profile"
 _ROOT = "(profiled loop)"
 

@@ -14,12 +14,13 @@ from typing import Any
 from perfkit._atomic import write_text_atomic
 from perfkit.errors import ExitCode, UsageError
 from perfkit.profiling.differential import differences, grown_markdown, profile_sides
-from perfkit.profiling.record import PROFILE_SCHEMA, CaseProfile, ProfileRun
+from perfkit.profiling.record import PROFILE_SCHEMA, CaseProfile, ProfileRun, dump_profile_run
 from perfkit.profiling.run import ProfileOptions, profile_cases
 
 __all__ = ["DEFAULT_PROFILERS", "add_profile_parser", "profile_command"]
 
 DEFAULT_PROFILERS = ("sample", "python", "memory", "counters")
+_RECORD = "profile.json"
 
 
 def _seconds(text: str) -> float:
@@ -103,17 +104,28 @@ def profile_command(args: argparse.Namespace) -> int:
     )
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     sides = 2 if args.base else 1
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(spark_for_run(args, cases))
-        stack.enter_context(torch_for_run(args, cases))
-        finished = stack.enter_context(_progress(len(cases) * len(chosen) * sides))
-        if args.base:
-            by_side = stack.enter_context(_side_options(args, options))
-            profiles = profile_sides(cases, chosen, folder, by_side, finished)
-        else:
-            profiles = profile_cases(cases, chosen, folder, options, finished=finished)
-    run = _run_record(args, run_id, created, profiles)
-    return _finish(args, run, folder)
+    done: list[CaseProfile] = []  # what finished, kept when the run is interrupted
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(spark_for_run(args, cases))
+            stack.enter_context(torch_for_run(args, cases))
+            bar = stack.enter_context(_progress(len(cases) * len(chosen) * sides))
+
+            def finished(profile: CaseProfile) -> None:
+                done.append(profile)
+                bar(profile)
+
+            if args.base:
+                by_side = stack.enter_context(_side_options(args, options))
+                profile_sides(cases, chosen, folder, by_side, finished)
+            else:
+                profile_cases(cases, chosen, folder, options, finished=finished)
+    except KeyboardInterrupt:
+        if done:
+            record = dump_profile_run(_run_record(args, run_id, created, done), folder / _RECORD)
+            print(f"interrupted: the finished profiles are in {record}", file=sys.stderr)
+        raise
+    return _finish(args, _run_record(args, run_id, created, done), folder)
 
 
 @contextlib.contextmanager
@@ -152,11 +164,10 @@ def _run_record(
 
 def _finish(args: argparse.Namespace, run: ProfileRun, folder: Path) -> int:
     from perfkit._commands import console
-    from perfkit.profiling.record import dump_profile_run
     from perfkit.profiling.tables import profiles_table
 
     folder.mkdir(parents=True, exist_ok=True)
-    record = dump_profile_run(run, folder / "profile.json")
+    record = dump_profile_run(run, folder / _RECORD)
     out = console()
     out.print(profiles_table(run))
     for profile in run.profiles:

@@ -61,13 +61,36 @@ def profile_cases(
     """Every case under every profiler, files under ``folder/<side>/<case>/<profiler>/``."""
     out = []
     for case in cases:
+        mine: list[tuple[CaseProfile, bool]] = []
         for profiler in chosen:
             sub = folder / side / case_folder(case.id) / profiler.name
             profile = _profile_one(case, profiler, sub, options, side)
             files = sorted(str(p.relative_to(folder)) for p in sub.rglob("*") if p.is_file())
             profile = _with(profile, files=tuple(files))
+            mine.append((profile, bool(profiler.wrapper(sub))))
+        for profile in _against_plain(mine):
             finished(profile)
             out.append(profile)
+    return out
+
+
+def _against_plain(profiles: list[tuple[CaseProfile, bool]]) -> list[CaseProfile]:
+    """A profile whose worker ran wrapped (under valgrind) has its overhead against its own
+    wrapped median; where a plain worker of the same case ran too, it also says how much
+    slower the wrapped one was than that plain median (``profile/vs_plain``)."""
+    plain = [p.baseline_s for p, wrapped in profiles if not wrapped and p.baseline_s]
+    if not plain:
+        return [p for p, _ in profiles]
+    fastest = min(plain)
+    out = []
+    for profile, wrapped in profiles:
+        if not wrapped or profile.per_call_s is None:
+            out.append(profile)
+            continue
+        ratio = profile.per_call_s / fastest
+        note = f"a call took {ratio:,.0f}x the plain worker's unprofiled median here"
+        metrics = {**(profile.metrics or {}), "profile/vs_plain": ratio}
+        out.append(_with(profile, notes=(*profile.notes, note), metrics=metrics))
     return out
 
 
