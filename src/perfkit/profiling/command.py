@@ -9,13 +9,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perfkit._atomic import write_text_atomic
 from perfkit.errors import ExitCode, UsageError
-from perfkit.profiling.differential import differences, grown_markdown, profile_sides
 from perfkit.profiling.record import PROFILE_SCHEMA, CaseProfile, ProfileRun, dump_profile_run
-from perfkit.profiling.run import ProfileOptions, profile_cases
+
+if TYPE_CHECKING:  # the runner imports psutil and more: not for `perfkit --help`
+    from perfkit.profiling.run import ProfileOptions
 
 __all__ = ["DEFAULT_PROFILERS", "add_profile_parser", "profile_command"]
 
@@ -81,6 +82,8 @@ def _listed(values: Sequence[str] | None) -> list[str]:
 def profile_command(args: argparse.Namespace) -> int:
     from perfkit import _commands
     from perfkit.profilers import get_profilers
+    from perfkit.profiling.differential import profile_sides
+    from perfkit.profiling.run import ProfileOptions, profile_cases
     from perfkit.spark.for_run import spark_for_run
     from perfkit.torch_run import torch_for_run
 
@@ -164,6 +167,7 @@ def _run_record(
 
 def _finish(args: argparse.Namespace, run: ProfileRun, folder: Path) -> int:
     from perfkit._commands import console
+    from perfkit.profiling.differential import differences, grown_markdown
     from perfkit.profiling.tables import profiles_table
 
     folder.mkdir(parents=True, exist_ok=True)
