@@ -40,7 +40,9 @@ def test_the_slowed_function_is_on_top(
     (diff,) = [d for d in differences(run) if d.profiler == profiler]
     assert diff.cand_per_call > diff.base_per_call
     # Below the thunk's own frame, the frame that grew most is slowed(), by most of the growth.
-    (root,) = {c.id for c in diff.changes if not c.parent}
+    # (The thunk's frame; a stray sample of the loop itself may sit beside it.)
+    root = max((c for c in diff.changes if not c.parent), key=lambda c: c.candidate).id
+    assert "run (" in root
     children = [c for c in diff.changes if c.parent == root]
     top = max(children, key=lambda c: c.change)
     assert ".slowed (" in top.label or top.label.startswith("slowed (")
