@@ -75,10 +75,6 @@ def add_profile_parser(sub: Any, policy_like: Any) -> None:
     profile.add_argument("--open", action="store_true", help="open the page in a browser")
 
 
-def _listed(values: Sequence[str] | None) -> list[str]:
-    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
-
-
 def profile_command(args: argparse.Namespace) -> int:
     from perfkit import _commands
     from perfkit.profilers import get_profilers
@@ -87,7 +83,7 @@ def profile_command(args: argparse.Namespace) -> int:
     from perfkit.spark.for_run import spark_for_run
     from perfkit.torch_run import torch_for_run
 
-    chosen = get_profilers(_listed(args.profiler) or list(DEFAULT_PROFILERS))
+    chosen = get_profilers(_commands._listed(args.profiler) or list(DEFAULT_PROFILERS))
     if args.rate is not None and not 1 <= args.rate <= 10_000:
         raise UsageError(f"--rate must lie in [1, 10000] samples a second, got {args.rate}")
     as_compare = argparse.Namespace(**{**vars(args), "command": "compare"})

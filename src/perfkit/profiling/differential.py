@@ -17,6 +17,7 @@ from perfkit.profilers import Profiler
 from perfkit.profiling.record import CaseProfile, ProfileRun
 from perfkit.profiling.run import ProfileOptions, profile_cases
 from perfkit.profiling.stacks import NodeChange, difference
+from perfkit.profiling.tables import format_amount
 from perfkit.workload import Case
 
 __all__ = [
@@ -129,14 +130,6 @@ def _leaf_name(frames: tuple[str, ...]) -> str:
     return leaf
 
 
-def _amount(value: float, unit: str) -> str:
-    from perfkit.tables import format_seconds
-
-    if unit in ("seconds", "samples"):
-        return format_seconds(value)
-    return f"{value:,.0f} {unit}"
-
-
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell of a pull-request comment."""
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'").replace("\n", " ")
@@ -151,15 +144,16 @@ def grown_markdown(run: ProfileRun, diffs: Sequence[Difference], top: int = TOP_
         unit = "seconds" if diff.unit == "samples" else diff.unit
         lines += [
             f"**{_cell(diff.case)}** ({diff.profiler}): "
-            f"{_amount(diff.base_per_call, unit)} → {_amount(diff.cand_per_call, unit)} a call",
+            f"{format_amount(diff.base_per_call, unit)} → "
+            f"{format_amount(diff.cand_per_call, unit)} a call",
             "",
             "| function | base, own a call | candidate | change |",
             "| --- | ---: | ---: | ---: |",
         ]
         for row in grown_functions(run, diff)[:top]:
             lines.append(
-                f"| `{_cell(row.name)}` | {_amount(row.base, unit)} | "
-                f"{_amount(row.cand, unit)} | +{_amount(row.change, unit)} |"
+                f"| `{_cell(row.name)}` | {format_amount(row.base, unit)} | "
+                f"{format_amount(row.cand, unit)} | +{format_amount(row.change, unit)} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -7,12 +7,10 @@ group, so a timeout or Ctrl-C ends it and anything it started (py-spy, perf).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfkit._supervisor import Side, _worker_env
+from perfkit._supervisor import Side, _kill, _tail, _worker_env
 from perfkit.profilers import Profiler
 from perfkit.profiling.record import CaseProfile
 from perfkit.workload import Case
@@ -29,7 +27,6 @@ from perfkit.workload import Case
 __all__ = ["ProfileOptions", "case_folder", "profile_cases"]
 
 _STARTUP_SECONDS = 180.0  # imports and plugins, under valgrind too
-_STDERR_TAIL = 600
 
 
 @dataclass(frozen=True)
@@ -172,12 +169,12 @@ def _run_worker(
         try:
             out, _ = proc.communicate((json.dumps(job) + "\n").encode(), timeout=seconds)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            _kill(proc)
             return None, f"timed out after {seconds:g} s"
         except BaseException:
-            _kill_group(proc)
+            _kill(proc)
             raise
-        _kill_group(proc)  # a helper it started and left behind
+        _kill(proc)  # a helper it started and left behind
         lines = [ln for ln in out.decode(errors="replace").splitlines() if ln.strip()]
         if proc.returncode == 0 and lines:
             try:
@@ -186,13 +183,5 @@ def _run_worker(
                 answer = None
             if isinstance(answer, dict) and "status" in answer:
                 return answer, ""
-        stderr.seek(0)
-        text = stderr.read().decode(errors="replace")
-        tail = " | ".join(ln.strip() for ln in text.splitlines() if ln.strip())[-_STDERR_TAIL:]
+        tail = _tail(stderr)
         return None, f"worker exited with code {proc.returncode}: {tail or 'no output'}"
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()

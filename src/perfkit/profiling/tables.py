@@ -11,7 +11,21 @@ from perfkit.tables import format_seconds
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["hottest", "overhead_text", "profiles_table"]
+__all__ = ["format_amount", "hottest", "overhead_text", "profiles_table"]
+
+_UNIT_WORDS = {"samples": "samples", "seconds": "s", "instructions": "instructions", "bytes": "B"}
+
+
+def format_amount(value: float, unit: str) -> str:
+    """A cost in its unit: a duration, bytes in binary units, or a count."""
+    if unit == "seconds":
+        return format_seconds(value)
+    if unit == "bytes":
+        for suffix, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+            if value >= scale:
+                return f"{value / scale:.3g} {suffix}"
+        return f"{value:.0f} B"
+    return f"{value:,.0f} {_UNIT_WORDS.get(unit, unit)}"
 
 
 def hottest(profile: CaseProfile, count: int = 3) -> list[tuple[FunctionCost, float]]:

@@ -11,7 +11,7 @@ from perfkit._atomic import write_text_atomic
 from perfkit.profiling.differential import Difference, grown_functions
 from perfkit.profiling.record import CaseProfile, ProfileRun
 from perfkit.profiling.stacks import NodeChange, Stacks
-from perfkit.profiling.tables import overhead_text
+from perfkit.profiling.tables import format_amount, overhead_text
 from perfkit.report.html import _STYLE, _figure_html, _plotlyjs
 from perfkit.report.markup import escape as _e
 from perfkit.report.markup import table as _table
@@ -21,31 +21,21 @@ __all__ = ["build_profile_page", "flame_figure", "profile_links", "write_profile
 
 _ROOT = "(all)"
 TOP_FUNCTIONS = 20
-_UNIT_WORDS = {"samples": "samples", "seconds": "s", "instructions": "instructions", "bytes": "B"}
 
 
-def _amount(value: float, unit: str) -> str:
-    if unit == "seconds":
-        return format_seconds(value)
-    if unit == "bytes":
-        for suffix, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-            if value >= scale:
-                return f"{value / scale:.3g} {suffix}"
-        return f"{value:.0f} B"
-    return f"{value:,.0f} {_UNIT_WORDS.get(unit, unit)}"
-
-
-def flame_figure(stacks: Stacks, title: str) -> Any:
-    """An icicle of the stacks: each frame as wide as its inclusive cost, callers above."""
+def _icicle(
+    title: str,
+    *,
+    ids: list[str],
+    parents: list[str],
+    labels: list[str],
+    values: list[float],
+    hover: list[str],
+    **style: Any,
+) -> Any:
+    """A top-down icicle of frames (ids are paths from the root), hover text per frame."""
     import plotly.graph_objects as go
 
-    nodes = stacks.nodes()
-    total = stacks.total
-    ids = [_ROOT] + [f"{_ROOT};{n.id}" for n in nodes]
-    parents = [""] + [f"{_ROOT};{n.parent}" if n.parent else _ROOT for n in nodes]
-    labels = [f"all ({_amount(total, stacks.unit)})"] + [n.label for n in nodes]
-    values = [total] + [n.value for n in nodes]
-    hover = [f"{_amount(v, stacks.unit)}, {v / total:.1%}" if total else "" for v in values]
     figure = go.Figure(
         go.Icicle(
             ids=ids,
@@ -56,19 +46,32 @@ def flame_figure(stacks: Stacks, title: str) -> Any:
             customdata=hover,
             hovertemplate="%{label}<br>%{customdata}<extra></extra>",
             tiling={"orientation": "v"},
-            root={"color": "#dde3ee"},
             maxdepth=24,
+            **style,
         )
     )
     figure.update_layout(title=title, height=620, margin={"t": 40, "l": 5, "r": 5, "b": 5})
     return figure
 
 
+def flame_figure(stacks: Stacks, title: str) -> Any:
+    """An icicle of the stacks: each frame as wide as its inclusive cost, callers above."""
+    nodes = stacks.nodes()
+    total = stacks.total
+    ids = [_ROOT] + [f"{_ROOT};{n.id}" for n in nodes]
+    parents = [""] + [f"{_ROOT};{n.parent}" if n.parent else _ROOT for n in nodes]
+    labels = [f"all ({format_amount(total, stacks.unit)})"] + [n.label for n in nodes]
+    values = [total] + [n.value for n in nodes]
+    hover = [f"{format_amount(v, stacks.unit)}, {v / total:.1%}" if total else "" for v in values]
+    return _icicle(
+        title, ids=ids, parents=parents, labels=labels, values=values, hover=hover,
+        root={"color": "#dde3ee"},
+    )  # fmt: skip
+
+
 def difference_figure(changes: Sequence[NodeChange], unit: str, title: str) -> Any:
     """The candidate's icicle, each frame coloured by how much its cost a call changed:
     red grew, blue shrank."""
-    import plotly.graph_objects as go
-
     kept = [c for c in changes if c.candidate > 0]
     total = sum(c.candidate for c in kept if not c.parent)
     floor = total * 0.001
@@ -80,27 +83,16 @@ def difference_figure(changes: Sequence[NodeChange], unit: str, title: str) -> A
     colours = [0.0] + [c.change for c in kept]
     span = max((abs(v) for v in colours), default=0.0) or 1.0
     hover = [""] + [
-        f"{_amount(c.base, unit)} → {_amount(c.candidate, unit)} a call "
+        f"{format_amount(c.base, unit)} → {format_amount(c.candidate, unit)} a call "
         f"({c.base_share:.1%} → {c.candidate_share:.1%} of it)"
         for c in kept
     ]
-    figure = go.Figure(
-        go.Icicle(
-            ids=ids,
-            parents=parents,
-            labels=labels,
-            values=values,
-            branchvalues="total",
-            marker={"colors": colours, "colorscale": "RdBu_r", "cmid": 0, "cmin": -span,
-                    "cmax": span, "showscale": True},
-            customdata=hover,
-            hovertemplate="%{label}<br>%{customdata}<extra></extra>",
-            tiling={"orientation": "v"},
-            maxdepth=24,
-        )
+    marker = {"colors": colours, "colorscale": "RdBu_r", "cmid": 0, "cmin": -span,
+              "cmax": span, "showscale": True}  # fmt: skip
+    return _icicle(
+        title, ids=ids, parents=parents, labels=labels, values=values, hover=hover,
+        marker=marker,
     )  # fmt: skip
-    figure.update_layout(title=title, height=620, margin={"t": 40, "l": 5, "r": 5, "b": 5})
-    return figure
 
 
 def _overview(run: ProfileRun) -> str:
@@ -131,8 +123,8 @@ def _top_functions(profile: CaseProfile) -> str:
     total = stacks.total or 1.0
     rows = sorted(stacks.functions(), key=lambda r: (-r.self_cost, r.name))[:TOP_FUNCTIONS]
     by_self = [
-        [_e(r.name), _e(_amount(r.self_cost, stacks.unit)), f"{r.self_cost / total:.1%}",
-         _e(_amount(r.total_cost, stacks.unit)), f"{r.total_cost / total:.1%}"]
+        [_e(r.name), _e(format_amount(r.self_cost, stacks.unit)), f"{r.self_cost / total:.1%}",
+         _e(format_amount(r.total_cost, stacks.unit)), f"{r.total_cost / total:.1%}"]
         for r in rows
     ]  # fmt: skip
     headers = ["function (by self)", "self", "self %", "total", "total %"]
@@ -203,7 +195,9 @@ def build_profile_page(run: ProfileRun, differences: Sequence[Difference] = ()) 
         parts.append(f"<h2>{_e(profile.case)}{_e(side)} · {_e(profile.profiler)}</h2>")
         parts += [f"<p class=muted>{_e(note)}</p>" for note in profile.notes]
         if profile.stacks is not None and profile.stacks.total > 0:
-            title = f"{profile.profiler}: {_amount(profile.stacks.total, profile.stacks.unit)}"
+            title = (
+                f"{profile.profiler}: {format_amount(profile.stacks.total, profile.stacks.unit)}"
+            )
             parts.append(_figure_html(flame_figure(profile.stacks, title), index))
             index += 1
             parts.append(_top_functions(profile))
@@ -222,8 +216,8 @@ def build_profile_page(run: ProfileRun, differences: Sequence[Difference] = ()) 
 
 def _grown_table(run: ProfileRun, diff: Difference, unit: str) -> str:
     rows = [
-        [_e(r.name), _e(_amount(r.base, unit)), _e(_amount(r.cand, unit)),
-         _e("+" + _amount(r.change, unit))]
+        [_e(r.name), _e(format_amount(r.base, unit)), _e(format_amount(r.cand, unit)),
+         _e("+" + format_amount(r.change, unit))]
         for r in grown_functions(run, diff)[:TOP_FUNCTIONS]
     ]  # fmt: skip
     return _table(["function (grew most)", "base, own a call", "candidate", "change"], rows,
