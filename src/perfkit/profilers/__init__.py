@@ -47,9 +47,9 @@ class Summary:
 @runtime_checkable
 class Profiler(Protocol):
     """One profiling tool. ``probe`` says why it cannot profile a case here; ``wrapper``
-    is the command the worker runs under ([] for none); ``start`` and ``stop`` run in the
-    worker around the profiled loop, writing into ``folder``; ``summarize`` runs in the
-    runner, once the worker has ended, and reads the files back."""
+    is the command the case's worker runs under ([] for none); ``start`` and ``stop`` run
+    in the worker around the profiled loop, writing into ``folder``; ``summarize`` runs in
+    the runner, once the worker has ended, and reads the files back."""
 
     name: str
     doc: str
@@ -58,9 +58,9 @@ class Profiler(Protocol):
 
     def probe(self, case: Case) -> Availability: ...
 
-    def wrapper(self, folder: Path) -> list[str]: ...
+    def wrapper(self, case: Case, folder: Path) -> list[str]: ...
 
-    def start(self, folder: Path) -> None: ...
+    def start(self, case: Case, folder: Path) -> None: ...
 
     def stop(self) -> None: ...
 

@@ -44,10 +44,10 @@ class CountersProfiler:
             return Availability.no(f"perf_event_paranoid is {paranoid}: perf may not count")
         return Availability.yes()
 
-    def wrapper(self, folder: Path) -> list[str]:
+    def wrapper(self, case: Case, folder: Path) -> list[str]:
         return []
 
-    def start(self, folder: Path) -> None:
+    def start(self, case: Case, folder: Path) -> None:
         events = ",".join((*HARDWARE, *SOFTWARE))
         command = ["perf", "stat", "-x,", "-e", events, "-p", str(os.getpid())]
         command += ["-o", str(folder / _OUT)]

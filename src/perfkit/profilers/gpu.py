@@ -45,10 +45,10 @@ class GpuProfiler:
             return Availability.no("PyTorch sees no CUDA device (a CPU build?)")
         return Availability.yes()
 
-    def wrapper(self, folder: Path) -> list[str]:
+    def wrapper(self, case: Case, folder: Path) -> list[str]:
         return []
 
-    def start(self, folder: Path) -> None:
+    def start(self, case: Case, folder: Path) -> None:
         from perfkit.profilers.torch import torch_profile
 
         self._folder = folder

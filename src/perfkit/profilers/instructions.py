@@ -46,7 +46,6 @@ class InstructionsProfiler:
     def __init__(self) -> None:
         self._lib: Any = None
         self._driven = False
-        self._case: Case | None = None
 
     def probe(self, case: Case) -> Availability:
         backend = get_backend(case.implementation.backend)
@@ -54,16 +53,15 @@ class InstructionsProfiler:
             return Availability.no("callgrind counts CPU instructions only")
         if not getattr(backend, "in_process", True) and not _driven(case):
             return Availability.no("its work runs in a child process, which callgrind misses")
-        self._case = case
         return callgrind.available()
 
-    def wrapper(self, folder: Path) -> list[str]:
-        if self._case is not None and _driven(self._case):
+    def wrapper(self, case: Case, folder: Path) -> list[str]:
+        if _driven(case):
             return []
         return [*callgrind.valgrind_prefix(folder / _OUT), *_PLAIN_NAMES]
 
-    def start(self, folder: Path) -> None:
-        if self._case is not None and _driven(self._case):
+    def start(self, case: Case, folder: Path) -> None:
+        if _driven(case):
             from perfkit.backends._allocator import DRIVER_WRAPPER
 
             out = folder / _DRIVER_OUT

@@ -39,10 +39,10 @@ class MemoryProfiler:
     def probe(self, case: Case) -> Availability:
         return Availability.yes()
 
-    def wrapper(self, folder: Path) -> list[str]:
+    def wrapper(self, case: Case, folder: Path) -> list[str]:
         return []
 
-    def start(self, folder: Path) -> None:
+    def start(self, case: Case, folder: Path) -> None:
         self._folder = folder
         if _has_memray():
             import memray

@@ -38,10 +38,10 @@ class PythonProfiler:
     def probe(self, case: Case) -> Availability:
         return Availability.yes()
 
-    def wrapper(self, folder: Path) -> list[str]:
+    def wrapper(self, case: Case, folder: Path) -> list[str]:
         return []
 
-    def start(self, folder: Path) -> None:
+    def start(self, case: Case, folder: Path) -> None:
         self._folder = folder
         self._profile = cProfile.Profile()
         self._profile.enable()

@@ -71,10 +71,10 @@ class SampleProfiler:
             return Availability.no("ptrace is disabled on this machine (yama ptrace_scope 3)")
         return Availability.yes()
 
-    def wrapper(self, folder: Path) -> list[str]:
+    def wrapper(self, case: Case, folder: Path) -> list[str]:
         return []
 
-    def start(self, folder: Path) -> None:
+    def start(self, case: Case, folder: Path) -> None:
         tool = _py_spy()
         assert tool is not None
         _allow_tracing_by_children()

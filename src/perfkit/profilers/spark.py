@@ -34,10 +34,10 @@ class SparkProfiler:
             return Availability.no(f"a {backend} case runs no Spark jobs")
         return get_backend(backend).probe()
 
-    def wrapper(self, folder: Path) -> list[str]:
+    def wrapper(self, case: Case, folder: Path) -> list[str]:
         return []
 
-    def start(self, folder: Path) -> None:
+    def start(self, case: Case, folder: Path) -> None:
         from perfkit.backends._spark import spark_session
 
         self._folder = folder

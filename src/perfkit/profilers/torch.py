@@ -52,10 +52,10 @@ class TorchProfiler:
             return Availability.no("PyTorch is not installed (pip install 'perfkit[torch]')")
         return Availability.yes()
 
-    def wrapper(self, folder: Path) -> list[str]:
+    def wrapper(self, case: Case, folder: Path) -> list[str]:
         return []
 
-    def start(self, folder: Path) -> None:
+    def start(self, case: Case, folder: Path) -> None:
         self._folder = folder
         self._profile = torch_profile()
         self._profile.__enter__()

@@ -64,7 +64,7 @@ def profile_cases(
             profile = _profile_one(case, profiler, sub, options, side)
             files = sorted(str(p.relative_to(folder)) for p in sub.rglob("*") if p.is_file())
             profile = _with(profile, files=tuple(files))
-            mine.append((profile, bool(profiler.wrapper(sub))))
+            mine.append((profile, bool(profiler.wrapper(case, sub))))
         for profile in _against_plain(mine):
             finished(profile)
             out.append(profile)
@@ -118,7 +118,12 @@ def _profile_one(
     env = _worker_env(options.side)
     if options.rate:
         env["PERFKIT_SAMPLE_RATE"] = str(options.rate)
-    command = [*profiler.wrapper(sub.resolve()), sys.executable, "-m", "perfkit.profiling.worker"]
+    command = [
+        *profiler.wrapper(case, sub.resolve()),
+        sys.executable,
+        "-m",
+        "perfkit.profiling.worker",
+    ]
     deadline = _STARTUP_SECONDS + options.timeout + options.duration
     answer, problem = _run_worker(command, env, job, deadline)
     if answer is None:

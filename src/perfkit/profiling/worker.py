@@ -81,9 +81,9 @@ def profile_case(
 ) -> dict[str, Any]:
     """Verify ``case``, time it unprofiled, then profile ``duration`` seconds of calls."""
     backend = get_backend(case.implementation.backend)
-    for availability in (backend.probe(), profiler.probe(case)):  # the profiler's: here too
-        if not availability.ok:
-            return {"status": "skipped", "reason": availability.reason}
+    availability = backend.probe()
+    if not availability.ok:
+        return {"status": "skipped", "reason": availability.reason}
     with backend.session():
         report, thunk = _prepared(case, backend, seed)
         if thunk is None:
@@ -91,7 +91,7 @@ def profile_case(
         try:
             _unprofiled(thunk, backend.sync, min(0.5, duration / 10), 1)  # warm-up: JITs, caches
             baseline = _unprofiled(thunk, backend.sync, min(1.0, duration / 4))
-            profiler.start(folder)
+            profiler.start(case, folder)
             started = time.perf_counter()
             try:
                 calls = _profiled_loop(thunk, backend.sync, duration)
