@@ -129,7 +129,10 @@ def cases_from(args: argparse.Namespace, names: Sequence[str]) -> list[Case]:
             if not selectors:
                 continue
         overrides = registry.parse_param_overrides(workload, assignments)
-        with_data = apply_data_option(workload, overrides, getattr(args, "data", None), not suite)
+        with_data = apply_data_option(
+            workload, overrides, getattr(args, "data", None), not suite,
+            target=getattr(args, "target", None),
+        )  # fmt: skip
         if with_data is None:  # a suite's workload that takes no data file
             continue
         overrides = with_data

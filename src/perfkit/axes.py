@@ -19,8 +19,9 @@ class Skip(Exception):  # noqa: N818 - it is a signal, not an error
 
 
 def params_id(params: Params) -> str:
-    """``n=4096,dtype=float32``: the parameters in axis order, as they appear in case ids."""
-    return ",".join(f"{name}={value}" for name, value in params.items())
+    """``n=4096,dtype=float32``: the parameters in axis order, as they appear in case ids.
+    An empty value (a parameter that applies to none of the case's data) is left out."""
+    return ",".join(f"{name}={value}" for name, value in params.items() if value != "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,8 +158,17 @@ _DATA: dict[str, Any] = {
     "metavar": "PATH",
     "help": "a real data file for workloads with a dataset parameter: a Common Log Format "
     "log, plain or .gz (log_analysis); MovieLens u.data, ratings.dat or ratings.csv "
-    "(als_recommend)",
+    "(als_recommend); a CSV table with a header row (the classic-ML workloads)",
 }
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", **_DATA)
+    parser.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the label column of a --data CSV table (default: its last column)",
+    )
 
 
 def _selection(group: Any) -> None:
@@ -193,7 +202,7 @@ def _add_run_parser(sub: Any) -> None:
         metavar="NAME=V[,V...]",
         help="applies to the selected workloads that have the parameter",
     )
-    run.add_argument("--data", **_DATA)
+    _data_options(run)
     _policy_options(run)
     add_spark_options(run)
     add_torch_options(run)
@@ -203,7 +212,7 @@ def _profile_case_options(parser: argparse.ArgumentParser) -> None:
     """The case options ``profile`` shares with ``compare``."""
     parser.add_argument("--backends", "-b", **_BACKENDS)
     parser.add_argument("--param", "-p", **_PARAMS)
-    parser.add_argument("--data", **_DATA)
+    _data_options(parser)
     parser.add_argument("--quick", action="store_true", help="the small (quick) sizes")
     parser.add_argument("--threads", type=_positive_int, help="BLAS threads (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the input generators")
@@ -222,7 +231,7 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--workload", "-w", help="the workload (perfkit list shows them)")
     compare.add_argument("--backends", "-b", **_BACKENDS)
     compare.add_argument("--param", "-p", **_PARAMS)
-    compare.add_argument("--data", **_DATA)
+    _data_options(compare)
     _policy_options(compare)
     add_spark_options(compare)
     add_torch_options(compare)

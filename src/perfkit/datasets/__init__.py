@@ -22,11 +22,13 @@ __all__ = [
 ]  # fmt: skip
 
 GENERATED = "generated"
-# Per workload: a quick look at a data file's head, a UsageError when it is not its format.
-_FILE_CHECKS: dict[str, Callable[[Path], None]] = {}
+# Per workload: a look at a data file (with the case's ``target`` parameter, "" where it
+# has none), a UsageError when it is not its format.
+FileCheck = Callable[[Path, str], None]
+_FILE_CHECKS: dict[str, FileCheck] = {}
 
 
-def register_file_check(workload: str, check: Callable[[Path], None]) -> None:
+def register_file_check(workload: str, check: FileCheck) -> None:
     _FILE_CHECKS[workload] = check
 
 
@@ -50,19 +52,27 @@ def apply_data_option(
     overrides: dict[str, list[ParamValue]],
     data: Path | None,
     required: bool,
+    target: str | None = None,
 ) -> dict[str, list[ParamValue]] | None:
-    """``overrides`` with ``--data PATH`` as the ``dataset`` value and every ``dataset``
-    value checked (a named set, or a file that exists); None when ``workload`` takes no data
+    """``overrides`` with ``--data PATH`` as the ``dataset`` value (and ``--target COLUMN``
+    as the ``target`` value) and every ``dataset`` value checked (a named set, or a file
+    that exists and reads as the workload's format); None when ``workload`` takes no data
     and ``required`` is False (a suite's other workloads), a UsageError when it is True."""
     names = {axis.name for axis in workload.space.axes}
-    if "dataset" not in names:
+    if target is not None and data is None:
+        raise UsageError("--target names a column of a --data file; give --data too")
+    if "dataset" not in names or (target is not None and "target" not in names):
         if data is not None and required:
-            raise UsageError(f"--data: {workload.name} takes no data file")
+            what = "data file" if "dataset" not in names else "--target column"
+            raise UsageError(f"--data: {workload.name} takes no {what}")
         return None if data is not None else overrides
     if data is not None:
         overrides = {**overrides, "dataset": [str(data.expanduser().resolve())]}
-        if "n" in names:  # the size of generated data means nothing for a file
-            overrides.setdefault("n", [workload.space.axis("n").values[0]])
+        if target is not None:
+            overrides["target"] = [target]
+        for size in ("n", "d"):  # the size of generated data means nothing for a file
+            if size in names:
+                overrides.setdefault(size, [workload.space.axis(size).values[0]])
     named = set(workload.space.axis("dataset").values)
     for value in overrides.get("dataset", []):
         if value not in named and not Path(str(value)).is_file():
@@ -71,7 +81,8 @@ def apply_data_option(
         if value not in named:
             _readable(Path(str(value)))
             if workload.name in _FILE_CHECKS:
-                _FILE_CHECKS[workload.name](Path(str(value)))
+                for column in overrides.get("target", [""]):
+                    _FILE_CHECKS[workload.name](Path(str(value)), str(column))
     return overrides
 
 

@@ -147,4 +147,4 @@ def _spark(inputs: dict[str, Any], params: Params) -> Thunk:
 
 
 register_workload(ALS_RECOMMEND)
-register_file_check(ALS_RECOMMEND.name, check_ratings_file)
+register_file_check(ALS_RECOMMEND.name, lambda path, target: check_ratings_file(path))

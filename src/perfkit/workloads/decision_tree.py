@@ -1,0 +1,105 @@
+"""decision_tree: a CART classification tree (Gini, ``MAX_DEPTH`` levels, nodes split
+down to 2 rows), fit on a standardised training part, scored by accuracy on the test part.
+
+Ports: from scratch (vectorised split search over presorted features), against
+scikit-learn's ``DecisionTreeClassifier`` and MLlib's. Where they differ: scikit-learn
+tries the features in a seeded random order, so between equally good splits it picks by
+that order (the from-scratch tree picks the first feature); MLlib searches ``MAX_BINS``
+quantile bins per feature rather than every threshold (an approximation that makes it
+scale). Band: ``ACCURACY_POINTS`` of scikit-learn's test accuracy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perfkit.axes import Params
+from perfkit.classic.tree import fit_tree
+from perfkit.datasets.tabular import CLASSIFICATION_SETS
+from perfkit.workload import Thunk, workload
+from perfkit.workloads._classic import (
+    Band,
+    Fitted,
+    Reference,
+    check_fitted,
+    classic_inputs,
+    classic_space,
+    classic_work,
+    register_classic,
+)
+
+MAX_DEPTH = 8
+MAX_BINS = 32
+ACCURACY_POINTS = 0.03
+
+
+def _sklearn_model(seed: int) -> Any:
+    from sklearn.tree import DecisionTreeClassifier
+
+    return DecisionTreeClassifier(max_depth=MAX_DEPTH, random_state=seed)
+
+
+def _reference(inputs: dict[str, Any], params: Params) -> Reference:
+    data = inputs["data"]
+    model = _sklearn_model(inputs["seed"]).fit(data.x_train, data.y_train)
+    score = float(model.score(data.x_test, data.y_test))
+    return Reference(data, Band("accuracy", ACCURACY_POINTS), {"default": score})
+
+
+DECISION_TREE = workload(
+    name="decision_tree",
+    doc=f"CART classification tree (Gini, depth {MAX_DEPTH}) fit; accuracy on the test part",
+    space=classic_space(
+        CLASSIFICATION_SETS, "generated (n x d), iris, wine, breast_cancer, digits, or a CSV"
+    ),
+    make_inputs=classic_inputs("classification"),
+    expected=_reference,
+    check=check_fitted,
+    work=classic_work,
+    suite="classic",
+)
+
+
+@DECISION_TREE.port("numpy", "cart", reference=True)
+def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
+    """From scratch: CART, vectorised split search over presorted features."""
+    data = inputs["data"]
+
+    def run() -> Fitted:
+        tree = fit_tree(data.x_train, data.y_train, data.classes, MAX_DEPTH)
+        return Fitted(lambda: tree.predict(data.x_test))
+
+    return run
+
+
+@DECISION_TREE.port("sklearn")
+def _sklearn(inputs: dict[str, Any], params: Params) -> Thunk:
+    """scikit-learn ``DecisionTreeClassifier``."""
+    data, seed = inputs["data"], inputs["seed"]
+
+    def run() -> Fitted:
+        model = _sklearn_model(seed).fit(data.x_train, data.y_train)
+        return Fitted(lambda: model.predict(data.x_test))
+
+    return run
+
+
+@DECISION_TREE.port("spark_local", "mllib")
+def _spark(inputs: dict[str, Any], params: Params) -> Thunk:
+    """MLlib ``DecisionTreeClassifier`` (Gini, binned split search)."""
+    from pyspark.ml.classification import DecisionTreeClassifier
+
+    from perfkit.workloads._classic_spark import feature_frames, predictions
+
+    train, test = feature_frames(inputs["data"])
+    estimator = DecisionTreeClassifier(
+        maxDepth=MAX_DEPTH, maxBins=MAX_BINS, impurity="gini", seed=inputs["seed"]
+    )
+
+    def run() -> Fitted:
+        model = estimator.fit(train)
+        return Fitted(lambda: predictions(model, test, integer=True))
+
+    return run
+
+
+register_classic(DECISION_TREE, "classification")

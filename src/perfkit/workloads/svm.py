@@ -1,0 +1,151 @@
+"""svm: support vector classifiers (``C = 1``), fit on a standardised training part,
+scored by accuracy on the test part, one method per variant:
+
+- ``linear``: the squared-hinge linear SVM of LIBLINEAR, one class against the rest,
+  from scratch by dual coordinate descent, against scikit-learn's ``LinearSVC``; MLlib's
+  ``LinearSVC`` (hinge loss, so not the same objective: ``regParam = 1 / (C n)``, its
+  intercept unpenalised, one against the rest by ``OneVsRest`` for more classes).
+- ``rbf_smo``: the RBF-kernel SVM of LIBSVM (``gamma = 1 / (d var(x))``), from scratch
+  by SMO, one class against one, against scikit-learn's ``SVC``. Both keep kernel
+  matrices that grow with the square of the rows: past ``KERNEL_ROWS`` training rows the
+  cases are skipped. MLlib has no kernel SVM.
+
+Band: ``ACCURACY_POINTS`` of the matching scikit-learn model's test accuracy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perfkit.axes import Params
+from perfkit.classic.svm import fit_linear, fit_rbf
+from perfkit.datasets.tabular import CLASSIFICATION_SETS
+from perfkit.workload import Thunk, workload
+from perfkit.workloads._classic import (
+    Band,
+    Fitted,
+    Reference,
+    check_fitted,
+    classic_inputs,
+    classic_space,
+    classic_work,
+    largest_training_rows,
+    register_classic,
+)
+
+C = 1.0
+ACCURACY_POINTS = 0.02
+KERNEL_ROWS = 5_000
+
+
+def _linear_model() -> Any:
+    from sklearn.svm import LinearSVC
+
+    return LinearSVC(C=C, max_iter=100_000)
+
+
+def _rbf_model() -> Any:
+    from sklearn.svm import SVC
+
+    return SVC(C=C, kernel="rbf", gamma="scale")
+
+
+def _reference(inputs: dict[str, Any], params: Params) -> Reference:
+    data = inputs["data"]
+    scores = {}
+    for name, model in (("linear", _linear_model()), ("rbf", _rbf_model())):
+        if name == "rbf" and len(data.x_train) > KERNEL_ROWS:
+            continue
+        scores[name] = float(model.fit(data.x_train, data.y_train).score(data.x_test, data.y_test))
+    return Reference(data, Band("accuracy", ACCURACY_POINTS), scores)
+
+
+SVM = workload(
+    name="svm",
+    doc=f"support vector classifier (C={C:g}), linear or RBF kernel; accuracy on the test part",
+    space=classic_space(
+        CLASSIFICATION_SETS, "generated (n x d), iris, wine, breast_cancer, digits, or a CSV"
+    ),
+    make_inputs=classic_inputs("classification"),
+    expected=_reference,
+    check=check_fitted,
+    work=classic_work,
+    suite="classic",
+)
+
+
+@SVM.port("numpy", "linear", reference=True)
+def _linear(inputs: dict[str, Any], params: Params) -> Thunk:
+    """From scratch: squared-hinge linear SVM by dual coordinate descent, one vs rest."""
+    data, seed = inputs["data"], inputs["seed"]
+
+    def run() -> Fitted:
+        model = fit_linear(data.x_train, data.y_train, data.classes, C, seed=seed)
+        return Fitted(lambda: model.predict(data.x_test), against="linear")
+
+    return run
+
+
+@SVM.port("numpy", "rbf_smo")
+def _rbf(inputs: dict[str, Any], params: Params) -> Thunk:
+    """From scratch: RBF-kernel SVM by SMO (maximal violating pair), one vs one."""
+    data = inputs["data"]
+    largest_training_rows(data, KERNEL_ROWS, "SMO")
+
+    def run() -> Fitted:
+        model = fit_rbf(data.x_train, data.y_train, data.classes, C)
+        return Fitted(lambda: model.predict(data.x_test), against="rbf")
+
+    return run
+
+
+def _sklearn(inputs: dict[str, Any], make: Any, against: str) -> Thunk:
+    data = inputs["data"]
+
+    def run() -> Fitted:
+        model = make().fit(data.x_train, data.y_train)
+        return Fitted(lambda: model.predict(data.x_test), against=against)
+
+    return run
+
+
+@SVM.port("sklearn", "linear")
+def _sklearn_linear(inputs: dict[str, Any], params: Params) -> Thunk:
+    """scikit-learn ``LinearSVC`` (LIBLINEAR)."""
+    return _sklearn(inputs, _linear_model, "linear")
+
+
+@SVM.port("sklearn", "rbf")
+def _sklearn_rbf(inputs: dict[str, Any], params: Params) -> Thunk:
+    """scikit-learn ``SVC`` with the RBF kernel (LIBSVM)."""
+    largest_training_rows(inputs["data"], KERNEL_ROWS, "SVC")
+    return _sklearn(inputs, _rbf_model, "rbf")
+
+
+@SVM.port("spark_local", "linear")
+def _spark(inputs: dict[str, Any], params: Params) -> Thunk:
+    """MLlib ``LinearSVC`` (hinge loss), ``OneVsRest`` for more than two classes."""
+    from pyspark.ml.classification import LinearSVC, OneVsRest
+
+    from perfkit.workloads._classic_spark import (
+        SPARK_ITERATIONS,
+        SPARK_TOLERANCE,
+        feature_frames,
+        predictions,
+    )
+
+    data = inputs["data"]
+    train, test = feature_frames(data)
+    svc = LinearSVC(
+        regParam=1.0 / (C * len(data.y_train)), standardization=False,
+        maxIter=SPARK_ITERATIONS, tol=SPARK_TOLERANCE,
+    )  # fmt: skip
+    estimator = svc if data.classes == 2 else OneVsRest(classifier=svc)
+
+    def run() -> Fitted:
+        model = estimator.fit(train)
+        return Fitted(lambda: predictions(model, test, integer=True), against="linear")
+
+    return run
+
+
+register_classic(SVM, "classification")
