@@ -1,6 +1,6 @@
 """The README's classic-ML table and scaling curve, from one record.
 
-    python scripts/classic_table.py RECORD.json [--curve OUT.html]
+    python scripts/classic_table.py RECORD.json [RECORD.json ...] [--curve OUT.html]
 
 Table: one row a port, one column a data set; each cell the port's quality on the test
 part (accuracy; R^2 for linear regression; k-means: training inertia over scikit-learn's)
@@ -58,21 +58,31 @@ def _cell(result: CaseResult | None, sklearn: CaseResult | None) -> str:
     return f"{_quality(result)}, {ratio:.3g}x"
 
 
-def table(results: list[CaseResult], n: int) -> str:
-    chosen = [r for r in results if r.params["dataset"] != "generated" or r.params["n"] == n]
-    by_case = {(r.workload, r.implementation, str(r.params["dataset"])): r for r in chosen}
+def table(records: list[list[CaseResult]], n: int) -> str:
+    """Where records measured the same case, the last one's cell; each cell's ratio is to
+    scikit-learn's fit in the same record."""
+    by_case: dict[tuple[str, str, str], tuple[CaseResult, dict[str, CaseResult]]] = {}
+    for results in records:
+        chosen = [r for r in results if r.params["dataset"] != "generated" or r.params["n"] == n]
+        mine = {f"{r.workload} {r.implementation} {r.params['dataset']}": r for r in chosen}
+        for r in chosen:
+            by_case[(r.workload, r.implementation, str(r.params["dataset"]))] = (r, mine)
     header = [d if d != "generated" else f"generated {n:,} x 20" for d in DATASETS]
     lines = ["| port | " + " | ".join(header) + " |", "| --- |" + " --- |" * len(DATASETS)]
     for workload in WORKLOADS:
         ports = sorted(
-            {r.implementation for r in chosen if r.workload == workload},
+            {key[1] for key in by_case if key[0] == workload},
             key=lambda key: (not key.startswith("sklearn"), key.startswith("spark"), key),
         )
         for port in ports:
             cells = []
             for dataset in DATASETS:
-                result = by_case.get((workload, port, dataset))
-                sklearn = by_case.get((workload, _sklearn_key(result), dataset)) if result else None
+                found = by_case.get((workload, port, dataset))
+                if found is None:
+                    cells.append("")
+                    continue
+                result, same_run = found
+                sklearn = same_run.get(f"{workload} {_sklearn_key(result)} {dataset}")
                 cells.append(_cell(result, sklearn))
             lines.append(f"| `{workload}` `{port}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -95,6 +105,7 @@ def curve_page(results: list[CaseResult], out: Path) -> None:
     shown = [w for w in WORKLOADS if w in curves]
     figure = make_subplots(rows=1, cols=len(shown), subplot_titles=shown)
     colors = {"numpy": "#013243", "sklearn": "#f7931e", "spark_local": "#e25a1c"}
+    seen: set[str] = set()
     for column, workload in enumerate(shown, start=1):
         for port, points in sorted(curves[workload].items()):
             points.sort()
@@ -102,16 +113,19 @@ def curve_page(results: list[CaseResult], out: Path) -> None:
             figure.add_trace(
                 go.Scatter(
                     x=[p[0] for p in points], y=[p[1] for p in points], name=port,
-                    mode="lines+markers", legendgroup=port, showlegend=column == 1 or
-                    workload == "svm",
+                    mode="lines+markers", legendgroup=port, showlegend=port not in seen,
                     line={"color": colors.get(port.partition(":")[0], "#888"), "dash": dash},
                 ),
                 row=1, col=column,
             )  # fmt: skip
+            seen.add(port)
         figure.update_xaxes(type="log", title_text="rows", row=1, col=column)
         figure.update_yaxes(type="log", row=1, col=column)
     figure.update_yaxes(title_text="fit, seconds", row=1, col=1)
-    figure.update_layout(width=1400, height=420, margin={"t": 40, "b": 40})
+    figure.update_layout(
+        width=1080, height=440, margin={"t": 40, "b": 40, "l": 60, "r": 20},
+        legend={"orientation": "h", "y": -0.25},
+    )  # fmt: skip
     html = figure.to_html(include_plotlyjs=True, full_html=False)
     out.write_text(f'<!doctype html><meta charset="utf-8"><div class="figure">{html}</div>')
 
@@ -135,8 +149,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="rows of the generated column")
     parser.add_argument("--curve", type=Path, help="write the scaling curve's page here")
     args = parser.parse_args()
-    results = [r for path in args.records for r in load_record(path).results]
-    print(table(results, args.n))
+    records = [list(load_record(path).results) for path in args.records]
+    results = [r for found in records for r in found]
+    print(table(records, args.n))
     print()
     print(reading(results))
     if args.curve:

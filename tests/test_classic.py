@@ -91,7 +91,7 @@ def test_the_tree_grows_sklearns_tree_where_no_two_splits_tie() -> None:
 
     rng = np.random.default_rng(11)
     x = rng.normal(size=(3000, 8)).astype(np.float32).astype(np.float64)
-    y = ((x[:, 0] + 0.5 * x[:, 1] ** 2 - x[:, 2] * x[:, 3] + rng.normal(0, 0.3, 3000)) > 0.4)
+    y = (x[:, 0] + 0.5 * x[:, 1] ** 2 - x[:, 2] * x[:, 3] + rng.normal(0, 0.3, 3000)) > 0.4
     y = y.astype(np.int64) + (x[:, 4] > 1.2)  # three classes
     train, test = slice(0, 2400), slice(2400, None)
     for depth in (3, 6):
