@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from perfkit.axes import Axis, Params, ParamSpace, Skip
+from perfkit.classic.kmeans import inertia
 from perfkit.datasets import GENERATED, dataset_axis, register_file_check
+from perfkit.datasets.classification import TEST_FRACTION
 from perfkit.datasets.tabular import Tabular, Task, check_csv, load_table
 from perfkit.registry import register_workload
 from perfkit.workload import CheckResult, Work, Workload
@@ -112,7 +114,7 @@ def classic_work(params: Params) -> Work:
     """Items: training rows, where known before the data is read (generated data)."""
     if params["dataset"] != GENERATED:
         return Work()
-    return Work(items=float(params["n"]) * 0.8)
+    return Work(items=float(params["n"]) * (1.0 - TEST_FRACTION))
 
 
 def largest_training_rows(data: Tabular, limit: int, method: str) -> None:
@@ -132,8 +134,6 @@ def _timed_predict(fitted: Fitted) -> tuple[np.ndarray, float]:
 
 
 def _score(metric: str, fitted: Fitted, predictions: np.ndarray, data: Tabular) -> float:
-    from perfkit.classic.kmeans import inertia
-
     if metric == "accuracy":
         return float(np.mean(predictions == data.y_test))
     if metric == "r2":
@@ -165,8 +165,6 @@ def check_fitted(output: Any, truth: Any, params: Params) -> CheckResult:
         error = float(np.max(np.abs(np.asarray(output.coefficients) - truth_coef))) / scale
         metrics["check/coef_error"] = error
     if output.centres is not None:
-        from perfkit.classic.kmeans import inertia
-
         metrics["quality/test_inertia"] = inertia(data.x_test, np.asarray(output.centres))
     if not np.isfinite(score):
         return CheckResult(False, None, f"the {band.metric} is not finite", metrics)
