@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from perfkit import registry
-from perfkit.axes import Params
+from perfkit.axes import Params, ParamValue
 from perfkit.classic.linear import fit_gradient_descent, fit_normal_equations
 from perfkit.classic.logistic import fit_newton
 from perfkit.classic.svm import fit_rbf
@@ -28,7 +28,7 @@ CASES = [("linear_regression", name) for name in ("generated", *REGRESSION_SETS)
 
 def _case(workload_name: str, dataset: str, n: int = 1000) -> tuple[Any, Params, Any, Any]:
     workload = registry.get_workload(workload_name)
-    params = {"dataset": dataset, "n": n, "d": 20, "target": ""}
+    params: dict[str, ParamValue] = {"dataset": dataset, "n": n, "d": 20, "target": ""}
     rng = np.random.default_rng(workload.seed(params, 0))
     inputs = workload.make_inputs(params, rng)
     return workload, params, inputs, workload.expected(inputs, params)
@@ -91,8 +91,8 @@ def test_the_tree_grows_sklearns_tree_where_no_two_splits_tie() -> None:
 
     rng = np.random.default_rng(11)
     x = rng.normal(size=(3000, 8)).astype(np.float32).astype(np.float64)
-    y = (x[:, 0] + 0.5 * x[:, 1] ** 2 - x[:, 2] * x[:, 3] + rng.normal(0, 0.3, 3000)) > 0.4
-    y = y.astype(np.int64) + (x[:, 4] > 1.2)  # three classes
+    above = (x[:, 0] + 0.5 * x[:, 1] ** 2 - x[:, 2] * x[:, 3] + rng.normal(0, 0.3, 3000)) > 0.4
+    y = above.astype(np.int64) + (x[:, 4] > 1.2)  # three classes
     train, test = slice(0, 2400), slice(2400, None)
     for depth in (3, 6):
         tree = fit_tree(x[train], y[train], 3, depth)

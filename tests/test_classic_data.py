@@ -95,8 +95,9 @@ def test_bad_tables_are_usage_errors(
 
 
 def test_bad_data_on_the_command_line_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    with_nan = _write(tmp_path / "nan.csv", ["a", "b", "y"],
-                      [[1, "NaN", 0], *[[i, i, i % 2] for i in range(20)]])  # fmt: skip
+    rows: list[list[object]] = [[1, "NaN", 0]]
+    rows += [[i, i, i % 2] for i in range(20)]
+    with_nan = _write(tmp_path / "nan.csv", ["a", "b", "y"], rows)
     one_class = _write(tmp_path / "one.csv", ["a", "y"], [[i, "same"] for i in range(20)])
     for args, message in (
         (("-w", "decision_tree", "--data", str(with_nan), "--target", "y"), "is missing"),
