@@ -54,6 +54,15 @@ def _targets(y: np.ndarray, classes: int) -> np.ndarray:
     return np.asarray(np.eye(classes)[y])
 
 
+def _problem(
+    x: np.ndarray, y: np.ndarray, classes: int
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """The rows with a leading 1 (the intercept), the targets, and the weights' shape."""
+    xb = _with_ones(x)
+    d = xb.shape[1]
+    return xb, _targets(y, classes), (d,) if classes == 2 else (classes, d)
+
+
 def _penalty(shape: tuple[int, ...], c: float) -> np.ndarray:
     """``1 / C`` on every weight but the intercepts."""
     penalty = np.full(shape, 1.0 / c)
@@ -75,9 +84,8 @@ def fit_newton(
     tolerance: float = 1e-10,
     max_steps: int = 100,
 ) -> LogisticModel:
-    xb, t = _with_ones(x), _targets(y, classes)
+    xb, t, shape = _problem(x, y, classes)
     d = xb.shape[1]
-    shape = (d,) if classes == 2 else (classes, d)
     weights = np.zeros(shape)
     penalty = _penalty(shape, c).ravel()
     first = 0.0
@@ -115,9 +123,7 @@ def fit_gradient_descent(
     tolerance: float = 1e-6,
     max_iterations: int = 20_000,
 ) -> LogisticModel:
-    xb, t = _with_ones(x), _targets(y, classes)
-    n, d = xb.shape
-    shape = (d,) if classes == 2 else (classes, d)
+    xb, t, shape = _problem(x, y, classes)
     curvature = 0.25 if classes == 2 else 0.5
     lipschitz = curvature * float(np.linalg.norm(xb, 2)) ** 2 + 1.0 / c
     step = 1.0 / lipschitz  # on C * loss + |W|^2 / 2, scaled by C below
@@ -136,5 +142,4 @@ def fit_gradient_descent(
             continue
         ahead = moved + ((momentum - 1.0) / following) * (moved - weights)
         weights, momentum = moved, following
-    del n
     return LogisticModel(weights)

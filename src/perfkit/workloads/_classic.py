@@ -26,11 +26,20 @@ from perfkit.datasets import GENERATED, dataset_axis, register_file_check
 from perfkit.datasets.classification import TEST_FRACTION
 from perfkit.datasets.tabular import Tabular, Task, check_csv, load_table
 from perfkit.registry import register_workload
-from perfkit.workload import CheckResult, Work, Workload
+from perfkit.workload import CheckResult, Thunk, Work, Workload
 
 __all__ = [
-    "Band", "Fitted", "Reference", "check_fitted", "classic_inputs", "classic_space",
-    "classic_work", "largest_training_rows", "register_classic",
+    "Band",
+    "Fitted",
+    "Reference",
+    "check_fitted",
+    "classic_inputs",
+    "classic_space",
+    "classic_work",
+    "held_out_accuracy",
+    "largest_training_rows",
+    "library_fit",
+    "register_classic",
 ]  # fmt: skip
 
 SIZES = (1_000, 10_000, 100_000)
@@ -70,7 +79,7 @@ class Reference:
     extra: Mapping[str, float] = field(default_factory=dict)
 
 
-def classic_space(named: tuple[str, ...], doc: str) -> ParamSpace:
+def classic_space(named: tuple[str, ...]) -> ParamSpace:
     """``dataset`` (``generated`` or a bundled set or a file), ``n`` and ``d`` (generated
     data only: one of each otherwise) and ``target`` (a CSV file's label column)."""
 
@@ -83,7 +92,9 @@ def classic_space(named: tuple[str, ...], doc: str) -> ParamSpace:
 
     return ParamSpace(
         (
-            dataset_axis(named, doc=doc),
+            dataset_axis(
+                named, doc=f"generated (n x d), {', '.join(named)}, or a CSV file (--data)"
+            ),
             Axis("n", SIZES, quick=(SIZES[0],), doc="rows of generated data"),
             Axis("d", FEATURES, doc="features of generated data"),
             Axis("target", ("",), doc="a CSV file's label column (--target); its last if empty"),
@@ -115,6 +126,22 @@ def classic_work(params: Params) -> Work:
     if params["dataset"] != GENERATED:
         return Work()
     return Work(items=float(params["n"]) * (1.0 - TEST_FRACTION))
+
+
+def library_fit(data: Tabular, make: Callable[[], Any], against: str = "default") -> Thunk:
+    """A port's thunk that fits a fresh library estimator (``make()``) on the training
+    part each call and predicts the test part with it."""
+
+    def run() -> Fitted:
+        model = make().fit(data.x_train, data.y_train)
+        return Fitted(lambda: model.predict(data.x_test), against=against)
+
+    return run
+
+
+def held_out_accuracy(estimator: Any, data: Tabular) -> float:
+    """``estimator`` fitted on the training part, its accuracy on the test part."""
+    return float(estimator.fit(data.x_train, data.y_train).score(data.x_test, data.y_test))
 
 
 def largest_training_rows(data: Tabular, limit: int, method: str) -> None:

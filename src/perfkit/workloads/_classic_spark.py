@@ -4,13 +4,14 @@ predictions on the test part, back in the test rows' order."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from perfkit.datasets.tabular import Tabular
 
-__all__ = ["SPARK_ITERATIONS", "SPARK_TOLERANCE", "feature_frames", "predictions"]
+__all__ = ["SPARK_ITERATIONS", "SPARK_TOLERANCE", "feature_frames", "mllib_fit", "predictions"]
 
 # MLlib's own stopping rule for its iterative fits (each iteration is a Spark job).
 SPARK_ITERATIONS, SPARK_TOLERANCE = 100, 1e-6
@@ -44,3 +45,17 @@ def predictions(model: Any, test: Any, integer: bool) -> np.ndarray:
     rows = model.transform(test).select("i", "prediction").toPandas().sort_values("i")
     values = rows["prediction"].to_numpy()
     return np.asarray(values.astype(np.int64) if integer else values.astype(np.float64))
+
+
+def mllib_fit(estimator: Any, data: Tabular, against: str = "default") -> Callable[[], Any]:
+    """A classifier port's thunk: ``estimator`` fitted on the cached training part each
+    call, predicting class indices of the cached test part."""
+    from perfkit.workloads._classic import Fitted
+
+    train, test = feature_frames(data)
+
+    def run() -> Fitted:
+        model = estimator.fit(train)
+        return Fitted(lambda: predictions(model, test, integer=True), against=against)
+
+    return run

@@ -24,6 +24,8 @@ from perfkit.workloads._classic import (
     classic_inputs,
     classic_space,
     classic_work,
+    held_out_accuracy,
+    library_fit,
     register_classic,
 )
 
@@ -40,17 +42,14 @@ def _sklearn_model(seed: int) -> Any:
 
 def _reference(inputs: dict[str, Any], params: Params) -> Reference:
     data = inputs["data"]
-    model = _sklearn_model(inputs["seed"]).fit(data.x_train, data.y_train)
-    score = float(model.score(data.x_test, data.y_test))
+    score = held_out_accuracy(_sklearn_model(inputs["seed"]), data)
     return Reference(data, Band("accuracy", ACCURACY_POINTS), {"default": score})
 
 
 DECISION_TREE = workload(
     name="decision_tree",
     doc=f"CART classification tree (Gini, depth {MAX_DEPTH}) fit; accuracy on the test part",
-    space=classic_space(
-        CLASSIFICATION_SETS, "generated (n x d), iris, wine, breast_cancer, digits, or a CSV"
-    ),
+    space=classic_space(CLASSIFICATION_SETS),
     make_inputs=classic_inputs("classification"),
     expected=_reference,
     check=check_fitted,
@@ -74,13 +73,8 @@ def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
 @DECISION_TREE.port("sklearn")
 def _sklearn(inputs: dict[str, Any], params: Params) -> Thunk:
     """scikit-learn ``DecisionTreeClassifier``."""
-    data, seed = inputs["data"], inputs["seed"]
-
-    def run() -> Fitted:
-        model = _sklearn_model(seed).fit(data.x_train, data.y_train)
-        return Fitted(lambda: model.predict(data.x_test))
-
-    return run
+    seed = inputs["seed"]
+    return library_fit(inputs["data"], lambda: _sklearn_model(seed))
 
 
 @DECISION_TREE.port("spark_local", "mllib")
@@ -88,18 +82,12 @@ def _spark(inputs: dict[str, Any], params: Params) -> Thunk:
     """MLlib ``DecisionTreeClassifier`` (Gini, binned split search)."""
     from pyspark.ml.classification import DecisionTreeClassifier
 
-    from perfkit.workloads._classic_spark import feature_frames, predictions
+    from perfkit.workloads._classic_spark import mllib_fit
 
-    train, test = feature_frames(inputs["data"])
     estimator = DecisionTreeClassifier(
         maxDepth=MAX_DEPTH, maxBins=MAX_BINS, impurity="gini", seed=inputs["seed"]
     )
-
-    def run() -> Fitted:
-        model = estimator.fit(train)
-        return Fitted(lambda: predictions(model, test, integer=True))
-
-    return run
+    return mllib_fit(estimator, inputs["data"])
 
 
 register_classic(DECISION_TREE, "classification")

@@ -54,9 +54,7 @@ def _reference(inputs: dict[str, Any], params: Params) -> Reference:
 KMEANS = workload(
     name="kmeans",
     doc=f"k-means (k-means++ seeds, best of {N_INIT}, Lloyd) fit; inertia on the training part",
-    space=classic_space(
-        CLASSIFICATION_SETS, "generated (n x d), iris, wine, breast_cancer, digits, or a CSV"
-    ),
+    space=classic_space(CLASSIFICATION_SETS),
     make_inputs=classic_inputs("classification", classes=GENERATED_CLUSTERS),
     expected=_reference,
     check=check_fitted,

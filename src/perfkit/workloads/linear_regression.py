@@ -48,7 +48,7 @@ def _reference(inputs: dict[str, Any], params: Params) -> Reference:
 LINEAR_REGRESSION = workload(
     name="linear_regression",
     doc="least-squares linear regression fit; R^2 on the test part",
-    space=classic_space(REGRESSION_SETS, "generated (n x d), diabetes, or a CSV (--data)"),
+    space=classic_space(REGRESSION_SETS),
     make_inputs=classic_inputs("regression"),
     expected=_reference,
     check=check_fitted,

@@ -26,6 +26,8 @@ from perfkit.workloads._classic import (
     classic_inputs,
     classic_space,
     classic_work,
+    held_out_accuracy,
+    library_fit,
     register_classic,
 )
 
@@ -41,17 +43,14 @@ def _sklearn_model() -> Any:
 
 def _reference(inputs: dict[str, Any], params: Params) -> Reference:
     data = inputs["data"]
-    model = _sklearn_model().fit(data.x_train, data.y_train)
-    score = float(model.score(data.x_test, data.y_test))
+    score = held_out_accuracy(_sklearn_model(), data)
     return Reference(data, Band("accuracy", ACCURACY_POINTS), {"default": score})
 
 
 LOGISTIC_REGRESSION = workload(
     name="logistic_regression",
     doc=f"L2 logistic regression (C={C:g}) fit; accuracy on the test part",
-    space=classic_space(
-        CLASSIFICATION_SETS, "generated (n x d), iris, wine, breast_cancer, digits, or a CSV"
-    ),
+    space=classic_space(CLASSIFICATION_SETS),
     make_inputs=classic_inputs("classification"),
     expected=_reference,
     check=check_fitted,
@@ -85,13 +84,7 @@ def _gradient_descent(inputs: dict[str, Any], params: Params) -> Thunk:
 @LOGISTIC_REGRESSION.port("sklearn")
 def _sklearn(inputs: dict[str, Any], params: Params) -> Thunk:
     """scikit-learn ``LogisticRegression`` (L-BFGS)."""
-    data = inputs["data"]
-
-    def run() -> Fitted:
-        model = _sklearn_model().fit(data.x_train, data.y_train)
-        return Fitted(lambda: model.predict(data.x_test))
-
-    return run
+    return library_fit(inputs["data"], _sklearn_model)
 
 
 @LOGISTIC_REGRESSION.port("spark_local", "mllib")
@@ -99,25 +92,14 @@ def _spark(inputs: dict[str, Any], params: Params) -> Thunk:
     """MLlib ``LogisticRegression``, ``regParam = 1 / (C n)``, no standardisation."""
     from pyspark.ml.classification import LogisticRegression
 
-    from perfkit.workloads._classic_spark import (
-        SPARK_ITERATIONS,
-        SPARK_TOLERANCE,
-        feature_frames,
-        predictions,
-    )
+    from perfkit.workloads._classic_spark import SPARK_ITERATIONS, SPARK_TOLERANCE, mllib_fit
 
     data = inputs["data"]
-    train, test = feature_frames(data)
     estimator = LogisticRegression(
         regParam=1.0 / (C * len(data.y_train)), elasticNetParam=0.0, standardization=False,
         maxIter=SPARK_ITERATIONS, tol=SPARK_TOLERANCE,
     )  # fmt: skip
-
-    def run() -> Fitted:
-        model = estimator.fit(train)
-        return Fitted(lambda: predictions(model, test, integer=True))
-
-    return run
+    return mllib_fit(estimator, data)
 
 
 register_classic(LOGISTIC_REGRESSION, "classification")

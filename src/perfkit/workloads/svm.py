@@ -28,7 +28,9 @@ from perfkit.workloads._classic import (
     classic_inputs,
     classic_space,
     classic_work,
+    held_out_accuracy,
     largest_training_rows,
+    library_fit,
     register_classic,
 )
 
@@ -55,16 +57,14 @@ def _reference(inputs: dict[str, Any], params: Params) -> Reference:
     for name, model in (("linear", _linear_model()), ("rbf", _rbf_model())):
         if name == "rbf" and len(data.x_train) > KERNEL_ROWS:
             continue
-        scores[name] = float(model.fit(data.x_train, data.y_train).score(data.x_test, data.y_test))
+        scores[name] = held_out_accuracy(model, data)
     return Reference(data, Band("accuracy", ACCURACY_POINTS), scores)
 
 
 SVM = workload(
     name="svm",
     doc=f"support vector classifier (C={C:g}), linear or RBF kernel; accuracy on the test part",
-    space=classic_space(
-        CLASSIFICATION_SETS, "generated (n x d), iris, wine, breast_cancer, digits, or a CSV"
-    ),
+    space=classic_space(CLASSIFICATION_SETS),
     make_inputs=classic_inputs("classification"),
     expected=_reference,
     check=check_fitted,
@@ -98,27 +98,17 @@ def _rbf(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
-def _sklearn(inputs: dict[str, Any], make: Any, against: str) -> Thunk:
-    data = inputs["data"]
-
-    def run() -> Fitted:
-        model = make().fit(data.x_train, data.y_train)
-        return Fitted(lambda: model.predict(data.x_test), against=against)
-
-    return run
-
-
 @SVM.port("sklearn", "linear")
 def _sklearn_linear(inputs: dict[str, Any], params: Params) -> Thunk:
     """scikit-learn ``LinearSVC`` (LIBLINEAR)."""
-    return _sklearn(inputs, _linear_model, "linear")
+    return library_fit(inputs["data"], _linear_model, "linear")
 
 
 @SVM.port("sklearn", "rbf")
 def _sklearn_rbf(inputs: dict[str, Any], params: Params) -> Thunk:
     """scikit-learn ``SVC`` with the RBF kernel (LIBSVM)."""
     largest_training_rows(inputs["data"], KERNEL_ROWS, "SVC")
-    return _sklearn(inputs, _rbf_model, "rbf")
+    return library_fit(inputs["data"], _rbf_model, "rbf")
 
 
 @SVM.port("spark_local", "linear")
@@ -126,26 +116,15 @@ def _spark(inputs: dict[str, Any], params: Params) -> Thunk:
     """MLlib ``LinearSVC`` (hinge loss), ``OneVsRest`` for more than two classes."""
     from pyspark.ml.classification import LinearSVC, OneVsRest
 
-    from perfkit.workloads._classic_spark import (
-        SPARK_ITERATIONS,
-        SPARK_TOLERANCE,
-        feature_frames,
-        predictions,
-    )
+    from perfkit.workloads._classic_spark import SPARK_ITERATIONS, SPARK_TOLERANCE, mllib_fit
 
     data = inputs["data"]
-    train, test = feature_frames(data)
     svc = LinearSVC(
         regParam=1.0 / (C * len(data.y_train)), standardization=False,
         maxIter=SPARK_ITERATIONS, tol=SPARK_TOLERANCE,
     )  # fmt: skip
     estimator = svc if data.classes == 2 else OneVsRest(classifier=svc)
-
-    def run() -> Fitted:
-        model = estimator.fit(train)
-        return Fitted(lambda: predictions(model, test, integer=True), against="linear")
-
-    return run
+    return mllib_fit(estimator, data, against="linear")
 
 
 register_classic(SVM, "classification")
