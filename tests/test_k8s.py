@@ -1,0 +1,380 @@
+"""The Kubernetes manifests (deploy/k8s): every overlay renders with the real kustomize
+(kubectl's), every object it renders validates against the Kubernetes schemas, every container
+runs locked down, the network policies let only workers and runners reach the master, the
+Spark secret comes from the user's file and never from the repository, and the runner Job's
+command is one perfkit's own parser accepts and resolves to cases."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.k8s_checks import (
+    SETTINGS,
+    drop_setting,
+    effective,
+    pod_specs,
+    security_problems,
+    selects,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+K8S = ROOT / "deploy" / "k8s"
+OVERLAYS = sorted(path.name for path in (K8S / "overlays").iterdir() if path.is_dir())
+# The oldest Kubernetes release the manifests are checked against (docs/kubernetes.md says
+# 1.31 or newer); each rendered object is also validated against the newest release the
+# installed kubernetes-validate knows.
+SCHEMA_VERSION = "1.31.0"
+KUBECTL = shutil.which("kubectl")
+# Rendering takes a second here; the deadline allows a machine whose cores are both busy.
+RENDER_DEADLINE_S = 120
+
+
+def _kustomize_major() -> int | None:
+    """The major version of the kustomize built into kubectl (None: too old to say)."""
+    assert KUBECTL is not None
+    done = subprocess.run(
+        [KUBECTL, "version", "--client", "-o", "json"],
+        capture_output=True, text=True, timeout=RENDER_DEADLINE_S, check=False,
+    )  # fmt: skip
+    version = json.loads(done.stdout or "{}").get("kustomizeVersion", "")
+    return int(version.lstrip("v").split(".")[0]) if version[1:2].isdigit() else None
+
+
+def _why_not_rendered() -> str | None:
+    if KUBECTL is None:
+        return "kubectl is not installed (apt-get install kubectl; .ci/run installs it)"
+    major = _kustomize_major()
+    if major is None or major < 4:
+        return (
+            "this kubectl embeds a kustomize older than v4, which lacks the `patches`, "
+            "`labels` and `replicas` fields the overlays use; install kubectl 1.22 or newer"
+        )
+    return None
+
+
+_NOT_RENDERED = _why_not_rendered()
+pytestmark = pytest.mark.skipif(_NOT_RENDERED is not None, reason=_NOT_RENDERED or "")
+
+
+def _render(folder: Path) -> subprocess.CompletedProcess[str]:
+    assert KUBECTL is not None
+    return subprocess.run(
+        [KUBECTL, "kustomize", str(folder)],
+        capture_output=True, text=True, timeout=RENDER_DEADLINE_S, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A copy of deploy/k8s with the secret file a user makes (the repository has none)."""
+    folder = tmp_path_factory.mktemp("k8s") / "k8s"
+    shutil.copytree(K8S, folder)
+    secret = secrets.token_urlsafe(32)
+    (folder / "base" / "spark-secret.txt").write_text(secret)
+    return folder, secret
+
+
+@pytest.fixture(scope="module")
+def rendered(checkout: tuple[Path, str]) -> dict[str, list[dict[str, Any]]]:
+    """Every overlay's objects, as `kubectl kustomize` renders them."""
+    folder, _ = checkout
+    out = {}
+    for overlay in OVERLAYS:
+        done = _render(folder / "overlays" / overlay)
+        assert done.returncode == 0, f"{overlay}: {done.stderr}"
+        out[overlay] = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    return out
+
+
+def _one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(name)]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} objects"
+    return found[0]
+
+
+def _pods(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for obj in objects:
+        for spec in pod_specs(obj):
+            yield f"{obj['kind']}/{obj['metadata']['name']}", spec
+
+
+def test_there_are_overlays() -> None:
+    assert {"local", "large", "gpu"} <= set(OVERLAYS)
+
+
+def test_every_overlay_renders_the_whole_application(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    expected = sorted(
+        ["Namespace", "PersistentVolumeClaim", "Secret", "Job"]
+        + ["Service"] * 2 + ["Deployment"] * 3 + ["NetworkPolicy"] * 5
+    )  # fmt: skip
+    for overlay, objects in rendered.items():
+        assert sorted(o["kind"] for o in objects) == expected, overlay
+        for obj in objects:
+            if obj["kind"] != "Namespace":
+                assert obj["metadata"]["namespace"] == "perfkit", (overlay, obj["kind"])
+            assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "perfkit"
+        namespace = _one(objects, "Namespace", "perfkit")
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
+            "restricted"
+        )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_validates_against_the_kubernetes_schemas(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    kubernetes_validate = pytest.importorskip(
+        "kubernetes_validate", reason="pip install kubernetes-validate (the test extra has it)"
+    )
+    for version in (SCHEMA_VERSION, kubernetes_validate.latest_version()):
+        for obj in rendered[overlay]:
+            # strict: an unknown field (a typo, a field in the wrong place) is an error too.
+            kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_the_schema_check_can_fail(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """A misplaced field (the container's security context one level too high) and a wrong
+    type are errors: the check above is not vacuous."""
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    job = copy.deepcopy(_one(rendered["local"], "Job", "perfkit-runner"))
+    job["spec"]["template"]["spec"]["readOnlyRootFilesystem"] = True
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(job, SCHEMA_VERSION, strict=True)
+    job = copy.deepcopy(_one(rendered["local"], "Job", "perfkit-runner"))
+    job["spec"]["backoffLimit"] = "none"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(job, SCHEMA_VERSION, strict=True)
+
+
+def test_every_container_of_every_overlay_runs_locked_down(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    seen = 0
+    for overlay, objects in rendered.items():
+        for where, spec in _pods(objects):
+            assert security_problems(spec) == [], f"{overlay} {where}"
+            seen += 1
+    assert seen == 4 * len(OVERLAYS)  # master, workers, runner, report server
+
+
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+def test_removing_any_security_setting_from_any_pod_is_caught(
+    rendered: dict[str, list[dict[str, Any]]], setting: str
+) -> None:
+    for overlay, objects in rendered.items():
+        for where, spec in _pods(objects):
+            broken = copy.deepcopy(spec)
+            drop_setting(broken, setting)
+            problems = security_problems(broken)
+            assert any(setting in p for p in problems), f"{overlay} {where} {setting}"
+
+
+def test_a_second_container_without_the_settings_is_caught(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The settings are patched onto each pod's first container: a sidecar added later
+    would lack them, and the check names it."""
+    (_, spec), *_ = _pods(rendered["local"])
+    spec = copy.deepcopy(spec)
+    spec["containers"].append({"name": "sidecar", "image": "perfkit"})
+    problems = security_problems(spec)
+    assert problems and all("sidecar" in p for p in problems)
+
+
+def test_only_workers_and_runners_reach_the_master_port(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    for overlay, objects in rendered.items():
+        policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+        pods = {where: spec_labels for where, spec_labels in _pod_labels(objects)}
+        master = pods["Deployment/spark-master"]
+        deny = [p for p in policies if p["spec"]["podSelector"] == {}]
+        assert len(deny) == 1 and "ingress" not in deny[0]["spec"], overlay
+        assert deny[0]["spec"]["policyTypes"] == ["Ingress"]
+        allowed: set[str] = set()
+        for policy in policies:
+            if not selects(policy["spec"]["podSelector"], master):
+                continue
+            for rule in policy["spec"].get("ingress", []):
+                ports = {p["port"] for p in rule.get("ports", [])}
+                assert ports == {7077}, f"{overlay}: the master opens {ports or 'every port'}"
+                assert rule.get("from"), f"{overlay}: the master's port is open to all"
+                for peer in rule["from"]:
+                    assert set(peer) == {"podSelector"}, f"{overlay}: {peer} is not a pod"
+                    allowed |= {w for w, labels in pods.items()
+                                if selects(peer["podSelector"], labels)}  # fmt: skip
+        assert allowed == {"Deployment/spark-worker", "Job/perfkit-runner"}, overlay
+
+
+def _pod_labels(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, str]]]:
+    for obj in objects:
+        if obj["kind"] in ("Deployment", "Job"):
+            labels = obj["spec"]["template"]["metadata"]["labels"]
+            yield f"{obj['kind']}/{obj['metadata']['name']}", labels
+
+
+def test_every_pod_that_takes_connections_has_a_policy_that_lets_them_in(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Default deny, then one policy per role: a pod no policy selects could not be reached
+    at all (the workers by the driver, the runner by its executors, the report server)."""
+    for overlay, objects in rendered.items():
+        policies = [
+            o for o in objects if o["kind"] == "NetworkPolicy" and o["spec"].get("ingress")
+        ]
+        for where, labels in _pod_labels(objects):
+            assert any(selects(p["spec"]["podSelector"], labels) for p in policies), (
+                f"{overlay}: nothing may reach {where}"
+            )
+
+
+def test_the_secret_comes_from_the_users_file_and_is_never_committed(
+    checkout: tuple[Path, str], rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    folder, secret = checkout
+    for overlay, objects in rendered.items():
+        made = _one(objects, "Secret", "spark-auth")
+        assert base64.b64decode(made["data"]["secret"]).decode() == secret
+        for where, spec in _pods(objects):
+            for volume in spec.get("volumes", []):
+                if "secret" in volume:  # mounts the generated (hash-suffixed) name
+                    assert volume["secret"]["secretName"] == made["metadata"]["name"], where
+    tracked = subprocess.run(
+        ["git", "ls-files", "deploy"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert tracked and not any(path.endswith("spark-secret.txt") for path in tracked)
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "deploy/k8s/base/spark-secret.txt"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0, "deploy/k8s/base/spark-secret.txt is not gitignored"
+    # Without the file, rendering stops and names it.
+    bare = folder.parent / "bare"
+    shutil.copytree(folder, bare)
+    (bare / "base" / "spark-secret.txt").unlink()
+    done = _render(bare / "overlays" / "local")
+    assert done.returncode != 0 and "spark-secret.txt" in done.stderr
+
+
+def _runner(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    job = _one(objects, "Job", "perfkit-runner")
+    spec = job["spec"]["template"]["spec"]
+    return spec, spec["containers"][0]
+
+
+def _expand(arg: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion of a container's args."""
+    for name, value in env.items():
+        arg = arg.replace(f"$({name})", value)
+    assert "$(" not in arg, f"{arg}: a variable the container does not define"
+    return arg
+
+
+def _mounts(spec: dict[str, Any], container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each mount path of a container, with the volume mounted there."""
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    return {m["mountPath"]: {**volumes[m["name"]], **m} for m in container["volumeMounts"]}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_runner_jobs_command_is_one_perfkit_parses_and_runs(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    from perfkit import registry
+    from perfkit._commands import cases_from, resolve_selection
+    from perfkit.cli import _build_parser
+    from perfkit.spark.for_run import parse_spark_conf
+
+    registry.load()
+    objects = rendered[overlay]
+    spec, container = _runner(objects)
+    env = {e["name"]: "10.1.2.3" for e in container["env"] if "valueFrom" in e}
+    env.update({e["name"]: e["value"] for e in container["env"] if "value" in e})
+    argv = [_expand(arg, env) for arg in container.get("command", []) + container["args"]]
+    assert argv[0] == "perfkit", argv
+    args = _build_parser().parse_args(argv[1:])
+    assert args.command == "run"
+    cases = cases_from(args, resolve_selection(args)[0])
+    assert cases and {c.implementation.backend for c in cases} <= set(args.backends)
+    mounts = _mounts(spec, container)
+    # The record and report go to reports/ under the working folder: the shared volume.
+    reports = mounts[f"{container['workingDir']}/reports"]
+    assert reports["persistentVolumeClaim"]["claimName"] == "reports"
+    assert not reports.get("readOnly")
+    if "spark_cluster" not in args.backends:
+        return
+    services = {
+        o["metadata"]["name"]: {p["port"] for p in o["spec"]["ports"]}
+        for o in objects if o["kind"] == "Service"
+    }  # fmt: skip
+    assert args.spark_master == "spark://spark-master:7077"
+    assert 7077 in services["spark-master"]
+    secret_folder = str(args.spark_secret_file.parent)
+    assert "secret" in mounts[secret_folder], "the secret file is not on the secret's volume"
+    assert args.spark_secret_file.name == "secret"  # the generator's key
+    conf = parse_spark_conf(args.spark_conf)
+    assert conf["spark.driver.host"] == "10.1.2.3"  # the pod's own address
+    assert {"spark.driver.port", "spark.blockManager.port"} <= set(conf)
+
+
+def test_the_report_server_serves_the_volume_the_runner_writes(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    for overlay, objects in rendered.items():
+        deployment = _one(objects, "Deployment", "report-server")
+        spec = deployment["spec"]["template"]["spec"]
+        (server,) = spec["containers"]
+        folder = server["args"][server["args"].index("--directory") + 1]
+        mount = _mounts(spec, server)[folder]
+        assert mount["persistentVolumeClaim"]["claimName"] == "reports", overlay
+        assert mount["readOnly"] and mount["persistentVolumeClaim"]["readOnly"], overlay
+        port = server["ports"][0]
+        service = _one(objects, "Service", "report-server")
+        assert service["spec"]["ports"][0]["targetPort"] == port["name"]
+        assert selects({"matchLabels": service["spec"]["selector"]},
+                       deployment["spec"]["template"]["metadata"]["labels"])  # fmt: skip
+
+
+def test_each_overlay_makes_its_change(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    local, large, gpu = rendered["local"], rendered["large"], rendered["gpu"]
+    for _, spec in _pods(local):
+        assert all(c["imagePullPolicy"] == "IfNotPresent" for c in spec["containers"])
+    assert _one(large, "Deployment", "spark-worker")["spec"]["replicas"] == 8
+    assert _one(large, "PersistentVolumeClaim", "reports")["spec"]["accessModes"] == [
+        "ReadWriteMany"
+    ]
+    images = {c["image"] for _, spec in _pods(large) for c in spec["containers"]}
+    assert len(images) == 1 and images.pop().startswith("registry.example.com/perfkit:")
+    spec, container = _runner(gpu)
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec[
+        "tolerations"
+    ]
+    assert spec["nodeSelector"]
+    assert container["image"].startswith("perfkit-gpu:")
+    spark_images = {c["image"] for w, s in _pods(gpu) if "spark" in w for c in s["containers"]}
+    assert spark_images == {"perfkit:0.1.0"}
+
+
+def test_the_pod_security_patch_names_the_images_user(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The UID the pods run as is the one the image creates (Dockerfile's USER)."""
+    from tests.test_dockerfile import final_user
+
+    uid = final_user(ROOT / "Dockerfile").split(":")[0]
+    for _, spec in _pods(rendered["local"]):
+        for container in spec["containers"]:
+            assert str(effective(spec, container, "runAsUser")) == uid
