@@ -1,13 +1,98 @@
-"""What the Kubernetes tests check of a rendered pod: the security settings every container
-must carry (each setting named, so a test can remove one and see it caught), and how a
-NetworkPolicy's pod selector matches labels."""
+"""The Kubernetes tests' tools: rendering an overlay with kubectl's kustomize (in a copy of
+deploy/k8s with a generated secret file), the security settings every container must carry
+(each named, so a test can remove one and see it caught), and how a NetworkPolicy's pod
+selector matches labels."""
 
 from __future__ import annotations
 
+import json
+import secrets
+import shutil
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-__all__ = ["SETTINGS", "drop_setting", "effective", "pod_specs", "security_problems", "selects"]
+import yaml
+
+__all__ = [
+    "K8S",
+    "KUBECTL",
+    "SETTINGS",
+    "copy_with_secret",
+    "drop_setting",
+    "effective",
+    "one",
+    "pod_specs",
+    "render",
+    "render_overlay",
+    "security_problems",
+    "selects",
+    "why_not_rendered",
+]
+
+K8S = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
+KUBECTL = shutil.which("kubectl")
+# Rendering takes a second here; the deadline allows a machine whose cores are both busy.
+RENDER_DEADLINE_S = 120
+
+
+def _kustomize_major() -> int | None:
+    """The major version of the kustomize built into kubectl (None: too old to say)."""
+    assert KUBECTL is not None
+    done = subprocess.run(
+        [KUBECTL, "version", "--client", "-o", "json"],
+        capture_output=True, text=True, timeout=RENDER_DEADLINE_S, check=False,
+    )  # fmt: skip
+    version = json.loads(done.stdout or "{}").get("kustomizeVersion", "")
+    return int(version.lstrip("v").split(".")[0]) if version[1:2].isdigit() else None
+
+
+def why_not_rendered() -> str | None:
+    """Why the overlays cannot be rendered here (None: they can)."""
+    if KUBECTL is None:
+        return "kubectl is not installed (apt-get install kubectl; .ci/run installs it)"
+    major = _kustomize_major()
+    if major is None or major < 4:
+        return (
+            "this kubectl embeds a kustomize older than v4, which lacks the `patches`, "
+            "`labels` and `replicas` fields the overlays use; install kubectl 1.22 or newer"
+        )
+    return None
+
+
+def copy_with_secret(folder: Path) -> tuple[Path, str]:
+    """A copy of deploy/k8s under ``folder`` with the secret file a user makes (the
+    repository has none), and the secret."""
+    copy = folder / "k8s"
+    shutil.copytree(K8S, copy)
+    secret = secrets.token_urlsafe(32)
+    (copy / "base" / "spark-secret.txt").write_text(secret)
+    return copy, secret
+
+
+def render(folder: Path) -> subprocess.CompletedProcess[str]:
+    """``kubectl kustomize FOLDER``, finished."""
+    assert KUBECTL is not None
+    return subprocess.run(
+        [KUBECTL, "kustomize", str(folder)],
+        capture_output=True, text=True, timeout=RENDER_DEADLINE_S, check=False,
+    )  # fmt: skip
+
+
+def render_overlay(copy: Path, overlay: str) -> list[dict[str, Any]]:
+    """The objects an overlay of a copy renders to."""
+    done = render(copy / "overlays" / overlay)
+    assert done.returncode == 0, f"{overlay}: {done.stderr}"
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    """The one object of that kind whose name is ``name`` (with a generator's suffix)."""
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(name)]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} objects"
+    return found[0]
+
 
 # Settings a container may inherit from its pod's security context.
 _INHERITED = ("runAsNonRoot", "runAsUser", "runAsGroup", "seccompProfile")
@@ -44,13 +129,14 @@ def _resources(kind: str) -> Callable[[dict[str, Any], dict[str, Any]], bool]:
 # Each setting, and whether a container satisfies it.
 SETTINGS: dict[str, Callable[[dict[str, Any], dict[str, Any]], bool]] = {
     "runAsNonRoot": lambda p, c: effective(p, c, "runAsNonRoot") is True,
-    "runAsUser": lambda p, c: isinstance(effective(p, c, "runAsUser"), int)
-    and effective(p, c, "runAsUser") > 0,
+    "runAsUser": lambda p, c: (
+        isinstance(effective(p, c, "runAsUser"), int) and effective(p, c, "runAsUser") > 0
+    ),
     "allowPrivilegeEscalation": lambda p, c: effective(p, c, "allowPrivilegeEscalation") is False,
-    "capabilities": lambda p, c: "ALL"
-    in (effective(p, c, "capabilities") or {}).get("drop", []),
-    "seccompProfile": lambda p, c: (effective(p, c, "seccompProfile") or {}).get("type")
-    == "RuntimeDefault",
+    "capabilities": lambda p, c: "ALL" in (effective(p, c, "capabilities") or {}).get("drop", []),
+    "seccompProfile": lambda p, c: (
+        (effective(p, c, "seccompProfile") or {}).get("type") == "RuntimeDefault"
+    ),
     "readOnlyRootFilesystem": lambda p, c: effective(p, c, "readOnlyRootFilesystem") is True,
     "requests": _resources("requests"),
     "limits": _resources("limits"),

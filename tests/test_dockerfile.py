@@ -84,9 +84,9 @@ def unpinned_packages(run: str) -> list[str]:
         words = shlex.split(command)
         if words[:2] == ["apt-get", "install"]:
             loose += [w for w in words[2:] if not w.startswith("-") and "=" not in w]
-        if words[:1] == ["pip"] and words[1:2] in (["install"], ["wheel"]):
-            if not {"-c", "--constraint", "--no-index"} & set(words):
-                loose.append(command.strip())
+        installs = words[:1] == ["pip"] and words[1:2] in (["install"], ["wheel"])
+        if installs and not {"-c", "--constraint", "--no-index"} & set(words):
+            loose.append(command.strip())
     return loose
 
 
@@ -110,9 +110,11 @@ def test_the_image_runs_as_a_fixed_non_root_user_it_creates(image: str) -> None:
     user = final_user(path)
     assert re.fullmatch(r"\d+:\d+", user), f"USER {user}: name a numeric UID:GID"
     uid, gid = user.split(":")
-    assert uid != "0" and gid != "0"
+    assert uid != "0"
+    assert gid != "0"
     runs = " ".join(rest for k, rest in stages(path.read_text())[-1].steps if k == "RUN")
-    assert f"--uid {uid}" in runs and f"--gid {gid}" in runs, "the user is not created"
+    assert f"--uid {uid}" in runs, "the user is not created"
+    assert f"--gid {gid}" in runs, "the user's group is not created"
 
 
 @pytest.mark.parametrize("image", sorted(IMAGES))
@@ -126,7 +128,8 @@ def test_every_base_image_is_pinned(image: str) -> None:
 def test_the_pin_check_can_fail() -> None:
     for loose in ("python", "python:latest", "python:3.11-slim", "nvidia/cuda:13-runtime"):
         assert not pinned(loose), loose
-    assert pinned("registry:5000/python:3.11.11-slim") and pinned("python@sha256:" + "0" * 64)
+    assert pinned("registry:5000/python:3.11.11-slim")
+    assert pinned("python@sha256:" + "0" * 64)
     assert unpinned_packages("apt-get install -y --no-install-recommends curl=8.1 procps") == [
         "procps"
     ]
@@ -135,8 +138,7 @@ def test_the_pin_check_can_fail() -> None:
 
 def _requirement_names(requirements: list[str]) -> set[str]:
     return {
-        re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower().replace("_", "-")
-        for r in requirements
+        re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements
     }
 
 
@@ -149,7 +151,7 @@ def test_every_package_is_pinned(image: str) -> None:
     for line in CONSTRAINTS.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, sep, version = line.partition("==")
-            assert sep and re.fullmatch(r"[\w.]+", version), f"constraints.txt: {line}"
+            assert re.fullmatch(r"[\w.]+", version) if sep else False, f"constraints: {line}"
             pins[name.lower().replace("_", "-")] = version
     # Every requirement of perfkit and of the extra the image installs has a pin.
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -162,7 +164,7 @@ def test_every_package_is_pinned(image: str) -> None:
 def test_no_secret_is_baked_into_the_image(image: str) -> None:
     assert secret_problems(IMAGES[image].read_text()) == []
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
-    assert ignored[[i for i, x in enumerate(ignored) if x and not x.startswith("#")][0]] == "*"
+    assert ignored[next(i for i, x in enumerate(ignored) if x and not x.startswith("#"))] == "*"
     assert "**/spark-secret.txt" in ignored
 
 
@@ -224,9 +226,11 @@ def test_the_build_stage_builds_a_whole_wheel_from_what_it_copies(tmp_path: Path
 
 def _container_runtime() -> str | None:
     for tool in ("docker", "podman"):
-        if shutil.which(tool) and subprocess.run(
-            [tool, "info"], capture_output=True, timeout=60, check=False
-        ).returncode == 0:
+        if shutil.which(tool) is None:
+            continue
+        # Deadline: a runtime answers `info` in a second; one that hangs is none.
+        done = subprocess.run([tool, "info"], capture_output=True, timeout=60, check=False)
+        if done.returncode == 0:
             return tool
     return None
 

@@ -93,10 +93,11 @@ def test_every_perfkit_command_shown_parses_and_names_what_exists() -> None:
 
 def test_the_readme_reads_in_a_few_minutes() -> None:
     """What the project is, the two commands, a picture, a tour, the summary tables of
-    measured figures the README must hold (every table cell counts as words) and links:
-    the reference, and every full table, lives under docs/."""
+    measured figures the README must hold (every table cell counts as words), the five
+    commands of a Kubernetes run, and links: the reference, and every full table, lives
+    under docs/."""
     words = len((ROOT / "README.md").read_text().split())
-    assert words < 2100, f"the README has {words} words"
+    assert words < 2250, f"the README has {words} words"
 
 
 ENGINES = {"PyTorch": "torch", "Spark": "spark", "classic ML": "sklearn", "CuPy": "cupy"}

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
-import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -17,90 +15,43 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.k8s_checks import (
+    K8S,
     SETTINGS,
+    copy_with_secret,
     drop_setting,
     effective,
+    one,
     pod_specs,
+    render,
+    render_overlay,
     security_problems,
     selects,
+    why_not_rendered,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = sorted(path.name for path in (K8S / "overlays").iterdir() if path.is_dir())
 # The oldest Kubernetes release the manifests are checked against (docs/kubernetes.md says
 # 1.31 or newer); each rendered object is also validated against the newest release the
 # installed kubernetes-validate knows.
 SCHEMA_VERSION = "1.31.0"
-KUBECTL = shutil.which("kubectl")
-# Rendering takes a second here; the deadline allows a machine whose cores are both busy.
-RENDER_DEADLINE_S = 120
-
-
-def _kustomize_major() -> int | None:
-    """The major version of the kustomize built into kubectl (None: too old to say)."""
-    assert KUBECTL is not None
-    done = subprocess.run(
-        [KUBECTL, "version", "--client", "-o", "json"],
-        capture_output=True, text=True, timeout=RENDER_DEADLINE_S, check=False,
-    )  # fmt: skip
-    version = json.loads(done.stdout or "{}").get("kustomizeVersion", "")
-    return int(version.lstrip("v").split(".")[0]) if version[1:2].isdigit() else None
-
-
-def _why_not_rendered() -> str | None:
-    if KUBECTL is None:
-        return "kubectl is not installed (apt-get install kubectl; .ci/run installs it)"
-    major = _kustomize_major()
-    if major is None or major < 4:
-        return (
-            "this kubectl embeds a kustomize older than v4, which lacks the `patches`, "
-            "`labels` and `replicas` fields the overlays use; install kubectl 1.22 or newer"
-        )
-    return None
-
-
-_NOT_RENDERED = _why_not_rendered()
+_NOT_RENDERED = why_not_rendered()
 pytestmark = pytest.mark.skipif(_NOT_RENDERED is not None, reason=_NOT_RENDERED or "")
-
-
-def _render(folder: Path) -> subprocess.CompletedProcess[str]:
-    assert KUBECTL is not None
-    return subprocess.run(
-        [KUBECTL, "kustomize", str(folder)],
-        capture_output=True, text=True, timeout=RENDER_DEADLINE_S, check=False,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A copy of deploy/k8s with the secret file a user makes (the repository has none)."""
-    folder = tmp_path_factory.mktemp("k8s") / "k8s"
-    shutil.copytree(K8S, folder)
-    secret = secrets.token_urlsafe(32)
-    (folder / "base" / "spark-secret.txt").write_text(secret)
-    return folder, secret
+    return copy_with_secret(tmp_path_factory.mktemp("k8s"))
 
 
 @pytest.fixture(scope="module")
 def rendered(checkout: tuple[Path, str]) -> dict[str, list[dict[str, Any]]]:
     """Every overlay's objects, as `kubectl kustomize` renders them."""
     folder, _ = checkout
-    out = {}
-    for overlay in OVERLAYS:
-        done = _render(folder / "overlays" / overlay)
-        assert done.returncode == 0, f"{overlay}: {done.stderr}"
-        out[overlay] = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
-    return out
-
-
-def _one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(name)]
-    assert len(found) == 1, f"{kind}/{name}: {len(found)} objects"
-    return found[0]
+    return {overlay: render_overlay(folder, overlay) for overlay in OVERLAYS}
 
 
 def _pods(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -126,7 +77,7 @@ def test_every_overlay_renders_the_whole_application(
             if obj["kind"] != "Namespace":
                 assert obj["metadata"]["namespace"] == "perfkit", (overlay, obj["kind"])
             assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "perfkit"
-        namespace = _one(objects, "Namespace", "perfkit")
+        namespace = one(objects, "Namespace", "perfkit")
         assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
             "restricted"
         )
@@ -149,11 +100,11 @@ def test_the_schema_check_can_fail(rendered: dict[str, list[dict[str, Any]]]) ->
     """A misplaced field (the container's security context one level too high) and a wrong
     type are errors: the check above is not vacuous."""
     kubernetes_validate = pytest.importorskip("kubernetes_validate")
-    job = copy.deepcopy(_one(rendered["local"], "Job", "perfkit-runner"))
+    job = copy.deepcopy(one(rendered["local"], "Job", "perfkit-runner"))
     job["spec"]["template"]["spec"]["readOnlyRootFilesystem"] = True
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(job, SCHEMA_VERSION, strict=True)
-    job = copy.deepcopy(_one(rendered["local"], "Job", "perfkit-runner"))
+    job = copy.deepcopy(one(rendered["local"], "Job", "perfkit-runner"))
     job["spec"]["backoffLimit"] = "none"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(job, SCHEMA_VERSION, strict=True)
@@ -191,7 +142,8 @@ def test_a_second_container_without_the_settings_is_caught(
     spec = copy.deepcopy(spec)
     spec["containers"].append({"name": "sidecar", "image": "perfkit"})
     problems = security_problems(spec)
-    assert problems and all("sidecar" in p for p in problems)
+    assert problems
+    assert all("sidecar" in p for p in problems)
 
 
 def test_only_workers_and_runners_reach_the_master_port(
@@ -202,7 +154,8 @@ def test_only_workers_and_runners_reach_the_master_port(
         pods = {where: spec_labels for where, spec_labels in _pod_labels(objects)}
         master = pods["Deployment/spark-master"]
         deny = [p for p in policies if p["spec"]["podSelector"] == {}]
-        assert len(deny) == 1 and "ingress" not in deny[0]["spec"], overlay
+        assert len(deny) == 1, overlay
+        assert "ingress" not in deny[0]["spec"], overlay
         assert deny[0]["spec"]["policyTypes"] == ["Ingress"]
         allowed: set[str] = set()
         for policy in policies:
@@ -232,9 +185,7 @@ def test_every_pod_that_takes_connections_has_a_policy_that_lets_them_in(
     """Default deny, then one policy per role: a pod no policy selects could not be reached
     at all (the workers by the driver, the runner by its executors, the report server)."""
     for overlay, objects in rendered.items():
-        policies = [
-            o for o in objects if o["kind"] == "NetworkPolicy" and o["spec"].get("ingress")
-        ]
+        policies = [o for o in objects if o["kind"] == "NetworkPolicy" and o["spec"].get("ingress")]
         for where, labels in _pod_labels(objects):
             assert any(selects(p["spec"]["podSelector"], labels) for p in policies), (
                 f"{overlay}: nothing may reach {where}"
@@ -245,8 +196,8 @@ def test_the_secret_comes_from_the_users_file_and_is_never_committed(
     checkout: tuple[Path, str], rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
     folder, secret = checkout
-    for overlay, objects in rendered.items():
-        made = _one(objects, "Secret", "spark-auth")
+    for _overlay, objects in rendered.items():
+        made = one(objects, "Secret", "spark-auth")
         assert base64.b64decode(made["data"]["secret"]).decode() == secret
         for where, spec in _pods(objects):
             for volume in spec.get("volumes", []):
@@ -255,7 +206,8 @@ def test_the_secret_comes_from_the_users_file_and_is_never_committed(
     tracked = subprocess.run(
         ["git", "ls-files", "deploy"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert tracked and not any(path.endswith("spark-secret.txt") for path in tracked)
+    assert tracked
+    assert not any(path.endswith("spark-secret.txt") for path in tracked)
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", "deploy/k8s/base/spark-secret.txt"], cwd=ROOT, check=False
     )
@@ -264,12 +216,13 @@ def test_the_secret_comes_from_the_users_file_and_is_never_committed(
     bare = folder.parent / "bare"
     shutil.copytree(folder, bare)
     (bare / "base" / "spark-secret.txt").unlink()
-    done = _render(bare / "overlays" / "local")
-    assert done.returncode != 0 and "spark-secret.txt" in done.stderr
+    done = render(bare / "overlays" / "local")
+    assert done.returncode != 0
+    assert "spark-secret.txt" in done.stderr
 
 
 def _runner(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    job = _one(objects, "Job", "perfkit-runner")
+    job = one(objects, "Job", "perfkit-runner")
     spec = job["spec"]["template"]["spec"]
     return spec, spec["containers"][0]
 
@@ -307,7 +260,8 @@ def test_the_runner_jobs_command_is_one_perfkit_parses_and_runs(
     args = _build_parser().parse_args(argv[1:])
     assert args.command == "run"
     cases = cases_from(args, resolve_selection(args)[0])
-    assert cases and {c.implementation.backend for c in cases} <= set(args.backends)
+    assert cases
+    assert {c.implementation.backend for c in cases} <= set(args.backends)
     mounts = _mounts(spec, container)
     # The record and report go to reports/ under the working folder: the shared volume.
     reports = mounts[f"{container['workingDir']}/reports"]
@@ -333,15 +287,16 @@ def test_the_report_server_serves_the_volume_the_runner_writes(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
     for overlay, objects in rendered.items():
-        deployment = _one(objects, "Deployment", "report-server")
+        deployment = one(objects, "Deployment", "report-server")
         spec = deployment["spec"]["template"]["spec"]
         (server,) = spec["containers"]
         folder = server["args"][server["args"].index("--directory") + 1]
         mount = _mounts(spec, server)[folder]
         assert mount["persistentVolumeClaim"]["claimName"] == "reports", overlay
-        assert mount["readOnly"] and mount["persistentVolumeClaim"]["readOnly"], overlay
+        assert mount["readOnly"], overlay
+        assert mount["persistentVolumeClaim"]["readOnly"], overlay
         port = server["ports"][0]
-        service = _one(objects, "Service", "report-server")
+        service = one(objects, "Service", "report-server")
         assert service["spec"]["ports"][0]["targetPort"] == port["name"]
         assert selects({"matchLabels": service["spec"]["selector"]},
                        deployment["spec"]["template"]["metadata"]["labels"])  # fmt: skip
@@ -351,12 +306,13 @@ def test_each_overlay_makes_its_change(rendered: dict[str, list[dict[str, Any]]]
     local, large, gpu = rendered["local"], rendered["large"], rendered["gpu"]
     for _, spec in _pods(local):
         assert all(c["imagePullPolicy"] == "IfNotPresent" for c in spec["containers"])
-    assert _one(large, "Deployment", "spark-worker")["spec"]["replicas"] == 8
-    assert _one(large, "PersistentVolumeClaim", "reports")["spec"]["accessModes"] == [
+    assert one(large, "Deployment", "spark-worker")["spec"]["replicas"] == 8
+    assert one(large, "PersistentVolumeClaim", "reports")["spec"]["accessModes"] == [
         "ReadWriteMany"
     ]
     images = {c["image"] for _, spec in _pods(large) for c in spec["containers"]}
-    assert len(images) == 1 and images.pop().startswith("registry.example.com/perfkit:")
+    assert len(images) == 1
+    assert images.pop().startswith("registry.example.com/perfkit:")
     spec, container = _runner(gpu)
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec[
