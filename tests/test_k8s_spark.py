@@ -60,8 +60,8 @@ class Pod:
         if paths:  # in one pass, where a path begins: a mapped folder is not mapped again
             text = re.sub(rf"(?<![\w/])({paths})(?![\w-])", lambda m: str(self.folders[m[1]]), text)
         text = re.sub(r"(?<![-\w])spark-master(?![-\w])", LOOPBACK, text)  # as a host
-        for pod_port, port in self.ports.items():
-            text = text.replace(pod_port, port)
+        for pod_port, port in self.ports.items():  # a port after a space, colon or "="
+            text = re.sub(rf"(?<=[\s:=]){pod_port}(?!\d)", port, text)
         return text
 
     def environment(self) -> dict[str, str]:
