@@ -302,6 +302,9 @@ def test_the_report_server_serves_the_volume_the_runner_writes(
                        deployment["spec"]["template"]["metadata"]["labels"])  # fmt: skip
 
 
+SPARK = ("spark-master", "spark-worker")
+
+
 def test_each_overlay_makes_its_change(rendered: dict[str, list[dict[str, Any]]]) -> None:
     local, large, gpu = rendered["local"], rendered["large"], rendered["gpu"]
     for _, spec in _pods(local):
@@ -320,8 +323,9 @@ def test_each_overlay_makes_its_change(rendered: dict[str, list[dict[str, Any]]]
     ]
     assert spec["nodeSelector"]
     assert container["image"].startswith("perfkit-gpu:")
-    spark_images = {c["image"] for w, s in _pods(gpu) if "spark" in w for c in s["containers"]}
-    assert spark_images == {"perfkit:0.1.0"}
+    # The GPU runner uses no Spark: no master or worker pods run beside it.
+    assert [one(gpu, "Deployment", name)["spec"]["replicas"] for name in SPARK] == [0, 0]
+    assert [one(local, "Deployment", name)["spec"]["replicas"] for name in SPARK] == [1, 2]
 
 
 def test_the_pod_security_patch_names_the_images_user(
