@@ -19,9 +19,11 @@ __all__ = [
     "K8S",
     "KUBECTL",
     "SETTINGS",
+    "container_variables",
     "copy_with_secret",
     "drop_setting",
     "effective",
+    "expand",
     "one",
     "pod_specs",
     "render",
@@ -108,6 +110,27 @@ def pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
     if kind == "CronJob":
         return [spec["jobTemplate"]["spec"]["template"]["spec"]]
     return []
+
+
+def container_variables(container: dict[str, Any], pod_ip: str) -> dict[str, str]:
+    """A container's environment variables as its pod sees them, ``pod_ip`` its address
+    (the one value the manifests take from the downward API)."""
+    variables = {}
+    for variable in container.get("env", []):
+        if "valueFrom" in variable:
+            assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+            variables[variable["name"]] = pod_ip
+        else:
+            variables[variable["name"]] = variable["value"]
+    return variables
+
+
+def expand(arg: str, variables: dict[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` expansion of a container's command and args."""
+    for name, value in variables.items():
+        arg = arg.replace(f"$({name})", value)
+    assert "$(" not in arg, f"{arg}: a variable the container does not define"
+    return arg
 
 
 def effective(pod: dict[str, Any], container: dict[str, Any], key: str) -> Any:

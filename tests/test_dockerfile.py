@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = {"cpu": ROOT / "Dockerfile", "gpu": ROOT / "deploy" / "docker" / "gpu.Dockerfile"}
@@ -136,12 +138,6 @@ def test_the_pin_check_can_fail() -> None:
     assert unpinned_packages("pip install numpy") == ["pip install numpy"]
 
 
-def _requirement_names(requirements: list[str]) -> set[str]:
-    return {
-        re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements
-    }
-
-
 @pytest.mark.parametrize("image", sorted(IMAGES))
 def test_every_package_is_pinned(image: str) -> None:
     text = IMAGES[image].read_text()
@@ -152,11 +148,12 @@ def test_every_package_is_pinned(image: str) -> None:
         if line.strip() and not line.startswith("#"):
             name, sep, version = line.partition("==")
             assert re.fullmatch(r"[\w.]+", version) if sep else False, f"constraints: {line}"
-            pins[name.lower().replace("_", "-")] = version
+            pins[canonicalize_name(name)] = version
     # Every requirement of perfkit and of the extra the image installs has a pin.
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     (extra,) = set(re.findall(r'"?\.\[([\w-]+)\]"?', text))
-    wanted = _requirement_names(project["dependencies"] + project["optional-dependencies"][extra])
+    required = project["dependencies"] + project["optional-dependencies"][extra]
+    wanted = {canonicalize_name(Requirement(r).name) for r in required}
     assert wanted - set(pins) == set(), f"{image}: not in constraints.txt"
 
 
@@ -204,12 +201,15 @@ def test_the_build_stage_builds_a_whole_wheel_from_what_it_copies(tmp_path: Path
     context = tmp_path / "src"
     context.mkdir()
     for source, destination in _build_copies(IMAGES["cpu"].read_text()):
-        target = context / destination if not destination.endswith("/") else context
-        if destination in ("./", "."):
-            target = context / Path(source).name
+        # Docker's rule: a folder's contents go to the destination; a file into a
+        # destination that ends with "/".
+        target = context / destination
         if (ROOT / source).is_dir():
-            shutil.copytree(ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            ignore = shutil.ignore_patterns("__pycache__", "build")
+            shutil.copytree(ROOT / source, target, ignore=ignore, dirs_exist_ok=True)
         else:
+            if destination.endswith("/"):
+                target = target / Path(source).name
             shutil.copy(ROOT / source, target)
     # Deadline: a wheel builds in seconds here; minutes on a loaded machine.
     done = subprocess.run(

@@ -19,9 +19,11 @@ import pytest
 from tests.k8s_checks import (
     K8S,
     SETTINGS,
+    container_variables,
     copy_with_secret,
     drop_setting,
     effective,
+    expand,
     one,
     pod_specs,
     render,
@@ -227,14 +229,6 @@ def _runner(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, An
     return spec, spec["containers"][0]
 
 
-def _expand(arg: str, env: dict[str, str]) -> str:
-    """Kubernetes' $(VAR) expansion of a container's args."""
-    for name, value in env.items():
-        arg = arg.replace(f"$({name})", value)
-    assert "$(" not in arg, f"{arg}: a variable the container does not define"
-    return arg
-
-
 def _mounts(spec: dict[str, Any], container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each mount path of a container, with the volume mounted there."""
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
@@ -253,9 +247,8 @@ def test_the_runner_jobs_command_is_one_perfkit_parses_and_runs(
     registry.load()
     objects = rendered[overlay]
     spec, container = _runner(objects)
-    env = {e["name"]: "10.1.2.3" for e in container["env"] if "valueFrom" in e}
-    env.update({e["name"]: e["value"] for e in container["env"] if "value" in e})
-    argv = [_expand(arg, env) for arg in container.get("command", []) + container["args"]]
+    env = container_variables(container, pod_ip="10.1.2.3")
+    argv = [expand(arg, env) for arg in container.get("command", []) + container["args"]]
     assert argv[0] == "perfkit", argv
     args = _build_parser().parse_args(argv[1:])
     assert args.command == "run"

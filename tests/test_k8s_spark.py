@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -21,9 +20,16 @@ from typing import Any
 
 import pytest
 
-from perfkit.spark.cluster import alive_workers, free_port, spark_home
+from perfkit.spark.cluster import alive_workers, free_port, spark_home, stop_sessions
 from tests.conftest import spark_marks
-from tests.k8s_checks import copy_with_secret, one, render_overlay, why_not_rendered
+from tests.k8s_checks import (
+    container_variables,
+    copy_with_secret,
+    expand,
+    one,
+    render_overlay,
+    why_not_rendered,
+)
 
 _NOT_RENDERED = why_not_rendered()
 pytestmark = [
@@ -71,9 +77,8 @@ class Pod:
         home = spark_home()
         env.update(SPARK_HOME=str(home), PATH=f"{home / 'bin'}{os.pathsep}{env['PATH']}")
         env.update(PYSPARK_PYTHON=sys.executable)
-        for variable in self.container.get("env", []):
-            value = LOOPBACK if "valueFrom" in variable else self.local(variable["value"])
-            env[variable["name"]] = value
+        variables = container_variables(self.container, pod_ip=LOOPBACK)
+        env.update({name: self.local(value) for name, value in variables.items()})
         return env
 
 
@@ -97,12 +102,7 @@ def _started(pod: Pod, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield process
     finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-                break
+        stop_sessions([process.pid], reap=process.poll)  # the JVM, its executors too
 
 
 def _wait_for(ready: Any, what: str, logs: list[Path]) -> None:
@@ -142,10 +142,10 @@ def test_the_spark_pods_make_a_cluster_the_runner_jobs_command_measures_on(
             stack.enter_context(_started(pod, log))
         _wait_for(lambda: (alive_workers(web) or 0) >= len(workers), "workers", logs)
         # The Job's command with its selection narrowed to one quick workload.
-        argv = [runner.local(arg) for arg in runner.container["args"]]
+        variables = container_variables(runner.container, pod_ip=LOOPBACK)
+        argv = [expand(runner.local(arg), variables) for arg in runner.container["args"]]
         suite = argv.index("--suite")
         argv[suite : suite + 2] = ["--workload", "groupby_agg", "--quick"]
-        argv = [a.replace("$(POD_IP)", LOOPBACK) for a in argv]  # Kubernetes' expansion
         assert argv[0] == "perfkit"
         # The working folder is the image's (read-only) with the reports volume in it.
         working = runner.root / "working"
