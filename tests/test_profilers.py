@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from perfkit.errors import RecordError, UsageError
 from perfkit.profilers import get_profiler, profilers
 from perfkit.profilers.counters import read_perf_stat
-from perfkit.profilers.gpu import kernels_from_trace
+from perfkit.profilers.gpu import kernel_event, kernels_from_trace
 from perfkit.profilers.instructions import read_callgrind
 from perfkit.profilers.sample import speedscope
 from perfkit.profiling.occupancy import DeviceLimits, theoretical_occupancy
@@ -169,6 +170,37 @@ def test_kernels_from_a_chrome_trace() -> None:
     assert kernels[1].occupancy is None  # a library kernel: its resources are unknown
 
 
+KERNEL_RECORD = {
+    "name": "sgemm_tiled", "start": 1_000, "end": 101_000, "grid_x": 64, "grid_y": 64,
+    "grid_z": 1, "block_x": 16, "block_y": 16, "block_z": 1, "registers_per_thread": 64,
+    "static_shared_memory": 8192, "dynamic_shared_memory": 1024,
+}  # fmt: skip
+
+
+def test_a_cupti_kernel_record_is_a_trace_event_with_its_own_resources() -> None:
+    """cupti-python's kernel records carry registers and shared memory for every kernel
+    (a library's too): with the device's limits known, each gets its occupancy."""
+    event = kernel_event(SimpleNamespace(**KERNEL_RECORD))
+    assert (event["cat"], event["dur"]) == ("kernel", 100.0)
+    resources = {"device": {"max_threads": 2048, "registers": 65536, "shared_bytes": 233472,
+                            "max_blocks": 32, "warp_size": 32}}  # fmt: skip
+    (kernel,) = kernels_from_trace({"traceEvents": [event]}, resources)
+    assert (kernel.grid, kernel.block, kernel.registers) == ("64x64x1", "16x16x1", 64)
+    assert kernel.shared_bytes == 9216
+    assert kernel.mean_s == pytest.approx(100e-6)
+    assert kernel.occupancy == pytest.approx(0.5)  # 64 registers: 4 blocks of 256
+
+
+def test_the_record_fields_read_are_those_of_cupti_python() -> None:
+    bindings = pytest.importorskip("cupti.cupti", reason="cupti-python is not installed")
+    newest = max(
+        (n for n in dir(bindings) if n.startswith("ActivityKernel") and n[14:].isdigit()),
+        key=lambda n: int(n[14:]),
+    )
+    record_class = getattr(bindings, newest)
+    assert [f for f in KERNEL_RECORD if not hasattr(record_class, f)] == []
+
+
 def test_speedscope_file_indexes_frames_and_weights_samples() -> None:
     stacks = Stacks("samples", (Stack(("a", "b"), 3.0), Stack(("a", "c"), 1.0)))
     data = speedscope(stacks, "t")
@@ -178,6 +210,31 @@ def test_speedscope_file_indexes_frames_and_weights_samples() -> None:
     assert profile["samples"] == [[0, 1], [0, 2]]
     assert profile["weights"] == [3.0, 1.0]
     assert profile["endValue"] == 4.0
+
+
+@pytest.mark.usefixtures("loaded")
+def test_memory_without_memray_states_tracemallocs_peak(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where memray cannot run, the memory profiler falls back on tracemalloc, which NumPy
+    reports its buffers to: a 64 MiB array held inside the loop is the peak."""
+    import numpy as np
+
+    from perfkit import registry
+    from perfkit.profilers import memory
+
+    monkeypatch.setattr(memory, "_has_memray", lambda: False)
+    case = registry.expand_cases(registry.get_workload("matmul"), ["numpy"], quick=True)[0]
+    profiler = memory.MemoryProfiler()
+    profiler.start(case, tmp_path)
+    held = np.ones(64 * 2**20 // 8)
+    del held
+    profiler.stop()
+    summary = profiler.summarize(tmp_path, calls=1)
+    (peak,) = summary.counters
+    assert peak.value == pytest.approx(64 * 2**20, rel=0.05)
+    assert "tracemalloc" in summary.notes[0]
+    assert summary.stacks is None
 
 
 def _run() -> ProfileRun:

@@ -80,13 +80,7 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
         help="GPU backends: flush the L2 cache before every timed call, one call a sample "
         "(CPU backends are measured warm either way)",
     )
-    group.add_argument(
-        "--plugin",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a Python file that registers more workloads or backends",
-    )
+    group.add_argument("--plugin", **_PLUGIN)
     group.add_argument("-o", "--output", type=Path, help="record file (default reports/runs/)")
     group.add_argument("--no-report", action="store_true", help="write no HTML report")
     group.add_argument("--open", action="store_true", help="open the report in a browser")
@@ -153,6 +147,12 @@ _PARAMS: dict[str, Any] = {
     "metavar": "NAME=V[,V...]",
     "help": "parameter values instead of the defaults (n=2^20,2^24); repeatable",
 }
+_PLUGIN: dict[str, Any] = {
+    "action": "append",
+    "default": [],
+    "metavar": "FILE",
+    "help": "a Python file that registers more workloads or backends; repeatable",
+}
 _DATA: dict[str, Any] = {
     "type": Path,
     "metavar": "PATH",
@@ -217,7 +217,7 @@ def _profile_case_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=_positive_int, help="BLAS threads (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the input generators")
     parser.add_argument("--timeout", type=float, help="seconds a profile before it is failed")
-    parser.add_argument("--plugin", action="append", default=[], metavar="FILE")
+    parser.add_argument("--plugin", **_PLUGIN)
     add_spark_options(parser)
     add_torch_options(parser)
 
@@ -226,7 +226,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="perfkit", description="Matched-workload benchmarks across engines.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     listing = sub.add_parser("list", help="workloads, their parameters and ports; backends")
-    listing.add_argument("--plugin", action="append", default=[], metavar="FILE")
+    listing.add_argument("--plugin", **_PLUGIN)
     compare = sub.add_parser("compare", help="measure one workload across backends")
     compare.add_argument("--workload", "-w", help="the workload (perfkit list shows them)")
     compare.add_argument("--backends", "-b", **_BACKENDS)
