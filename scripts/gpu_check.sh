@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # perfkit's GPU checks in one command, on a machine with an NVIDIA GPU:
 #
-#   scripts/gpu_check.sh OUTDIR [core] [torch] [profile]
+#   scripts/gpu_check.sh OUTDIR [core] [torch] [profile] [sweep]
 #
 # Parts (default: core and torch). `core` is steps 1-3, time-boxed (90 + 150 + 330 s) to
 # stay inside 10 minutes on an H100; `torch` is step 4 (at most 495 s), for a second call;
-# `profile` is step 5 (at most 150 s).
+# `profile` is step 5 (at most 150 s); `sweep` is step 6 (at most 400 s).
 #
 # 1. device.log: the card, driver, package versions, then `perfkit calibrate` (the copy
 #    bandwidth and cuBLAS GEMM ceilings every result's % of roof is taken against);
@@ -23,12 +23,18 @@
 # 5. profiles/: `perfkit profile --profiler gpu,torch` of matmul on cupy_raw, cupy and
 #    torch_eager at n=4096 (kernel names, launches, time, grid, block; registers, shared
 #    memory and occupancy of the cupy_raw kernels), and the `gpu` profiler's tests.
+# 6. kernels.tsv and sweep-<workload>.json: every kernel's registers, local memory, shared
+#    memory and launch bound as the driver compiles it, for its shipped geometry and each
+#    configuration of the tuning sweep (scripts/kernel_sweep.py); then the sweep measured:
+#    matmul's tile sizes and the reduce_sum and softmax block sizes, each configuration a
+#    `cupy_raw` port checked and timed beside the shipped ones and CuPy's own (cuBLAS,
+#    CUB) in the same run (one process a case).
 #
 # Runs from a source tree (PYTHONPATH=src, no install). PYTHON picks the interpreter.
 # Exit status: 0 when every step passed, 1 when one failed (the others still ran).
 set -uo pipefail
 
-out=${1:?usage: scripts/gpu_check.sh OUTDIR [core] [torch] [profile]}
+out=${1:?usage: scripts/gpu_check.sh OUTDIR [core] [torch] [profile] [sweep]}
 shift
 parts=" ${*:-core torch} "
 mkdir -p "$out"
@@ -94,6 +100,16 @@ if [[ $parts == *" profile "* ]]; then
         --no-report -o "$out/profiles" >"$out/profile.log" 2>&1 || status=1
     timeout 30 "$py" -m pytest -q -p no:cacheprovider tests/test_profilers.py \
         >>"$out/profile.log" 2>&1 || status=1
+fi
+
+if [[ $parts == *" sweep "* ]]; then
+    timeout 60 "$py" scripts/kernel_resources.py >"$out/kernels.tsv" 2>"$out/sweep.log" || status=1
+    export LOG=sweep PREFIX=sweep-
+    sweep=(--plugin scripts/kernel_sweep.py --processes 1 --budget 1)
+    run 180 matmul "cupy cupy_raw" -p n=4096 -p dtype=float32 -p shape=square "${sweep[@]}"
+    run 80 reduce_sum "cupy cupy_raw" -p n=268435456 "${sweep[@]}"
+    run 80 softmax cupy_raw -p rows=65536 -p cols=1024 "${sweep[@]}"
+    unset LOG PREFIX
 fi
 
 echo "gpu_check:${parts% } exit $status" | tee -a "$out/summary.log"

@@ -3,9 +3,14 @@
 // there, and the tiles move along K. Each element loaded from global memory is used 32
 // times instead of once. Needs M, N and K to be multiples of 32.
 
-#define TILE 32
+// Launch geometry: TILE, THREADS come as -D options from the port, which launches the
+// kernel with the same numbers (GEOMETRIES in src/perfkit/workloads/matmul.py).
+#if !defined(TILE) || !defined(THREADS)
+#error "matmul 03 needs -D TILE THREADS (its port's launch geometry)"
+#endif
+static_assert(THREADS == TILE * TILE, "a TILE x TILE block");
 
-extern "C" __global__ void __launch_bounds__(TILE * TILE)
+extern "C" __global__ void __launch_bounds__(THREADS)
     matmul_smem_tiled(const float* __restrict__ A, const float* __restrict__ B,
                       float* __restrict__ C, int M, int N, int K) {
     __shared__ float As[TILE][TILE];

@@ -4,11 +4,16 @@
 // per multiply-add drop from 2 to about 1.1. Tiles of K are 8 deep. Needs M and N multiples
 // of 64 and K a multiple of 8.
 
-#define BM 64
-#define BN 64
-#define BK 8
-#define TM 8
-#define THREADS ((BM * BN) / TM)
+// Launch geometry: BM, BN, BK, TM, THREADS come as -D options from the port, which launches
+// the kernel with the same numbers (GEOMETRIES in src/perfkit/workloads/matmul.py).
+#if !defined(BM) || !defined(BN) || !defined(BK) || !defined(TM) || !defined(THREADS)
+#error "matmul 04 needs -D BM BN BK TM THREADS (its port's launch geometry)"
+#endif
+static_assert(THREADS == (BM * BN) / TM,
+              "one thread per TM elements of a column of the BM x BN tile");
+static_assert(BM % TM == 0, "TM divides BM");
+static_assert(BM * BK == THREADS && BK * BN == THREADS,
+              "one element of each tile loaded a thread");
 
 extern "C" __global__ void __launch_bounds__(THREADS)
     matmul_1d_blocktiling(const float* __restrict__ A, const float* __restrict__ B,

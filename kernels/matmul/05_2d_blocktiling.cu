@@ -3,12 +3,20 @@
 // registers and does 64 multiply-adds with them (an outer product): 4 shared loads per 16
 // multiply-adds instead of about 18 in 04. Needs M and N multiples of 128, K of 8.
 
-#define BM 128
-#define BN 128
-#define BK 8
-#define TM 8
-#define TN 8
-#define THREADS ((BM * BN) / (TM * TN))
+// Launch geometry: BM, BN, BK, TM, TN, THREADS come as -D options from the port, which
+// launches the kernel with the same numbers (GEOMETRIES in
+// src/perfkit/workloads/matmul.py).
+#if !defined(BM) || !defined(BN) || !defined(BK) || !defined(TM) || !defined(TN) || \
+    !defined(THREADS)
+#error "matmul 05 needs -D BM BN BK TM TN THREADS (its port's launch geometry)"
+#endif
+static_assert(THREADS == (BM * BN) / (TM * TN),
+              "one thread per TM x TN piece of the BM x BN tile");
+static_assert(BM % TM == 0 && BN % TN == 0, "the pieces tile the block's tile");
+static_assert(THREADS % BK == 0 && BM % (THREADS / BK) == 0,
+              "whole rows of A's tile a load step");
+static_assert(THREADS % BN == 0 && BK % (THREADS / BN) == 0,
+              "whole rows of B's tile a load step");
 
 extern "C" __global__ void __launch_bounds__(THREADS)
     matmul_2d_blocktiling(const float* __restrict__ A, const float* __restrict__ B,

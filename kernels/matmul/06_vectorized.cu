@@ -4,12 +4,19 @@
 // are read with 128-bit shared loads; C is written as float4. Needs M and N multiples of
 // 128, K of 8.
 
-#define BM 128
-#define BN 128
-#define BK 8
-#define TM 8
-#define TN 8
-#define THREADS ((BM * BN) / (TM * TN))
+// Launch geometry: BM, BN, BK, TM, TN, THREADS come as -D options from the port, which
+// launches the kernel with the same numbers (GEOMETRIES in
+// src/perfkit/workloads/matmul.py).
+#if !defined(BM) || !defined(BN) || !defined(BK) || !defined(TM) || !defined(TN) || \
+    !defined(THREADS)
+#error "matmul 06 needs -D BM BN BK TM TN THREADS (its port's launch geometry)"
+#endif
+static_assert(THREADS == (BM * BN) / (TM * TN),
+              "one thread per TM x TN piece of the BM x BN tile");
+static_assert(BM % TM == 0 && BN % TN == 0, "the pieces tile the block's tile");
+static_assert(TM % 4 == 0 && TN % 4 == 0 && BK % 4 == 0, "float4 loads and stores");
+static_assert(BM * BK == 4 * THREADS && BK * BN == 4 * THREADS,
+              "one float4 of each tile loaded a thread");
 
 extern "C" __global__ void __launch_bounds__(THREADS)
     matmul_vectorized(const float* __restrict__ A, const float* __restrict__ B,

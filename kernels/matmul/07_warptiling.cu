@@ -4,18 +4,28 @@
 // shared-memory words (fewer bank conflicts), and the 16-deep K tiles halve the barriers
 // per multiply-add. Needs M and N multiples of 128, K of 16.
 
-#define BM 128
-#define BN 128
-#define BK 16
-#define WM 64
-#define WN 64
-#define WNITER 4
-#define TM 8
-#define TN 4
-#define THREADS 128
+// Launch geometry: BM, BN, BK, WM, WN, WNITER, TM, TN, THREADS come as -D options from the
+// port, which launches the kernel with the same numbers (GEOMETRIES in
+// src/perfkit/workloads/matmul.py).
+#if !defined(BM) || !defined(BN) || !defined(BK) || !defined(WM) || !defined(WN) || \
+    !defined(WNITER) || !defined(TM) || !defined(TN) || !defined(THREADS)
+#error "matmul 07 needs -D BM BN BK WM WN WNITER TM TN THREADS (its port's launch geometry)"
+#endif
 #define WMITER ((WM * WN) / (32 * TM * TN * WNITER))
 #define WSUBM (WM / WMITER)
 #define WSUBN (WN / WNITER)
+static_assert(THREADS == 32 * (BM / WM) * (BN / WN),
+              "a warp per WM x WN tile of the BM x BN tile");
+static_assert(BM % WM == 0 && BN % WN == 0, "the warp tiles tile the block's tile");
+static_assert(TN == 4, "a thread stores its TN results of a row as one float4");
+static_assert((WM * WN) % (32 * TM * TN * WNITER) == 0, "whole sub-tiles a warp");
+static_assert(WM % WMITER == 0 && WN % WNITER == 0, "sub-tiles split the warp tile");
+static_assert((WSUBM / TM) * (WSUBN / TN) == 32 && WSUBN % TN == 0 && WSUBM % TM == 0,
+              "a warp's 32 threads cover a WSUBM x WSUBN sub-tile");
+static_assert(BK % 4 == 0 && BM % ((THREADS * 4) / BK) == 0,
+              "whole float4 rows of A's tile a load step");
+static_assert(THREADS % (BN / 4) == 0 && BK % (THREADS / (BN / 4)) == 0,
+              "whole float4 rows of B's tile a load step");
 
 extern "C" __global__ void __launch_bounds__(THREADS)
     matmul_warptiling(const float* __restrict__ A, const float* __restrict__ B,

@@ -4,8 +4,14 @@
 // result (zeroed by the host before the launch). Memory traffic is the input read once;
 // there are no partials and no second launch.
 
-#define BLOCK 256
-#define WARPS (BLOCK / 32)
+// Launch geometry: THREADS comes as a -D option from the port, which launches the kernel
+// with the same number (GEOMETRIES in src/perfkit/workloads/reduce_sum.py).
+#if !defined(THREADS)
+#error "reduce_sum 03 needs -D THREADS (its port's launch geometry)"
+#endif
+static_assert(THREADS % 32 == 0 && THREADS <= 1024,
+              "whole warps, one partial a warp in one warp");
+#define WARPS (THREADS / 32)
 
 __device__ __forceinline__ double warp_sum(double value) {
     for (int offset = 16; offset > 0; offset >>= 1)
@@ -26,10 +32,10 @@ __device__ __forceinline__ void block_add(double value, double* out) {
     }
 }
 
-extern "C" __global__ void __launch_bounds__(BLOCK)
+extern "C" __global__ void __launch_bounds__(THREADS)
     reduce_sum_multi_f32(const float* __restrict__ x, double* out, long long n) {
-    long long stride = (long long)gridDim.x * BLOCK;
-    long long start = (long long)blockIdx.x * BLOCK + threadIdx.x;
+    long long stride = (long long)gridDim.x * THREADS;
+    long long start = (long long)blockIdx.x * THREADS + threadIdx.x;
     const float4* x4 = reinterpret_cast<const float4*>(x);
     long long vectors = n / 4;
     double sum = 0.0;
@@ -41,10 +47,10 @@ extern "C" __global__ void __launch_bounds__(BLOCK)
     block_add(sum, out);
 }
 
-extern "C" __global__ void __launch_bounds__(BLOCK)
+extern "C" __global__ void __launch_bounds__(THREADS)
     reduce_sum_multi_f64(const double* __restrict__ x, double* out, long long n) {
-    long long stride = (long long)gridDim.x * BLOCK;
-    long long start = (long long)blockIdx.x * BLOCK + threadIdx.x;
+    long long stride = (long long)gridDim.x * THREADS;
+    long long start = (long long)blockIdx.x * THREADS + threadIdx.x;
     const double2* x2 = reinterpret_cast<const double2*>(x);
     long long vectors = n / 2;
     double sum = 0.0;

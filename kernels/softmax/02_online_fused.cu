@@ -5,9 +5,15 @@
 // (the "online softmax" of Milakov and Gimelshein). Longer rows stream through the same
 // online update and read the row a second time for the output (from L2).
 
-#define BLOCK 256
-#define PER_THREAD 8
-#define WARPS (BLOCK / 32)
+// Launch geometry: THREADS, PER_THREAD come as -D options from the port, which launches the
+// kernel with the same numbers (GEOMETRIES in src/perfkit/workloads/softmax.py).
+#if !defined(THREADS) || !defined(PER_THREAD)
+#error "softmax 02 needs -D THREADS PER_THREAD (its port's launch geometry)"
+#endif
+static_assert(THREADS % 32 == 0 && THREADS <= 1024,
+              "whole warps, one partial a warp in one warp");
+static_assert(PER_THREAD >= 1, "a row piece a thread");
+#define WARPS (THREADS / 32)
 
 __device__ __forceinline__ float exp_of(float v) { return expf(v); }
 __device__ __forceinline__ double exp_of(double v) { return exp(v); }
@@ -59,39 +65,39 @@ __device__ void online_fused(const T* __restrict__ x, T* __restrict__ out, int c
     T* row_out = out + (long long)blockIdx.x * cols;
     T m = lowest<T>();
     T s = 0;
-    if (cols <= BLOCK * PER_THREAD) {
+    if (cols <= THREADS * PER_THREAD) {
         T v[PER_THREAD];
 #pragma unroll
         for (int i = 0; i < PER_THREAD; ++i) {
-            int c = threadIdx.x + i * BLOCK;
+            int c = threadIdx.x + i * THREADS;
             v[i] = c < cols ? row[c] : lowest<T>();
             m = max_of(m, v[i]);
         }
 #pragma unroll
         for (int i = 0; i < PER_THREAD; ++i) {
-            if (threadIdx.x + i * BLOCK < cols) s += exp_of(v[i] - m);
+            if (threadIdx.x + i * THREADS < cols) s += exp_of(v[i] - m);
         }
         block_combine(m, s);
         T scale = T(1) / s;
 #pragma unroll
         for (int i = 0; i < PER_THREAD; ++i) {
-            int c = threadIdx.x + i * BLOCK;
+            int c = threadIdx.x + i * THREADS;
             if (c < cols) row_out[c] = exp_of(v[i] - m) * scale;
         }
         return;
     }
-    for (int c = threadIdx.x; c < cols; c += BLOCK) combine(m, s, row[c], T(1));
+    for (int c = threadIdx.x; c < cols; c += THREADS) combine(m, s, row[c], T(1));
     block_combine(m, s);
     T scale = T(1) / s;
-    for (int c = threadIdx.x; c < cols; c += BLOCK) row_out[c] = exp_of(row[c] - m) * scale;
+    for (int c = threadIdx.x; c < cols; c += THREADS) row_out[c] = exp_of(row[c] - m) * scale;
 }
 
-extern "C" __global__ void __launch_bounds__(BLOCK)
+extern "C" __global__ void __launch_bounds__(THREADS)
     softmax_online_fused_f32(const float* x, float* out, int cols) {
     online_fused(x, out, cols);
 }
 
-extern "C" __global__ void __launch_bounds__(BLOCK)
+extern "C" __global__ void __launch_bounds__(THREADS)
     softmax_online_fused_f64(const double* x, double* out, int cols) {
     online_fused(x, out, cols);
 }

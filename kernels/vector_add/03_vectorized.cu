@@ -3,10 +3,15 @@
 // and fuller memory transactions. The arrays must be 16-byte aligned (device allocations
 // are); the last n % width elements are done one by one.
 
-extern "C" __global__ void vector_add_vectorized_f32(const float* __restrict__ x,
-                                                     const float* __restrict__ y,
-                                                     float* __restrict__ z, float a,
-                                                     long long n) {
+// Launch geometry: THREADS comes as a -D option from the port, which launches the kernel
+// with the same number (GEOMETRIES in src/perfkit/workloads/vector_add.py).
+#if !defined(THREADS)
+#error "vector_add 03 needs -D THREADS (its port's launch geometry)"
+#endif
+
+extern "C" __global__ void __launch_bounds__(THREADS)
+    vector_add_vectorized_f32(const float* __restrict__ x, const float* __restrict__ y,
+                              float* __restrict__ z, float a, long long n) {
     long long stride = (long long)gridDim.x * blockDim.x;
     long long start = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     long long vectors = n / 4;
@@ -21,10 +26,9 @@ extern "C" __global__ void vector_add_vectorized_f32(const float* __restrict__ x
     for (long long i = vectors * 4 + start; i < n; i += stride) z[i] = a * x[i] + y[i];
 }
 
-extern "C" __global__ void vector_add_vectorized_f64(const double* __restrict__ x,
-                                                     const double* __restrict__ y,
-                                                     double* __restrict__ z, double a,
-                                                     long long n) {
+extern "C" __global__ void __launch_bounds__(THREADS)
+    vector_add_vectorized_f64(const double* __restrict__ x, const double* __restrict__ y,
+                              double* __restrict__ z, double a, long long n) {
     long long stride = (long long)gridDim.x * blockDim.x;
     long long start = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     long long vectors = n / 2;

@@ -1,12 +1,15 @@
 """Hand-written CUDA C from ``kernels/`` run through ``cupy.RawModule``.
 
-Every ``kernels/<workload>/<NN>_<variant>.cu`` is compiled once per process by NVRTC (the
-module cache below) and its ``extern "C"`` entry points are looked up by name.
+Every ``kernels/<workload>/<NN>_<variant>.cu`` is compiled by NVRTC once per process and
+set of ``-D`` sizes (the module cache below; the sizes are its port's launch geometry), and
+its ``extern "C"`` entry points are looked up by name.
 """
 
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from perfkit.backends._cuda import CupyBackendBase
 __all__ = [
     "NVRTC_OPTIONS",
     "CupyRawBackend",
+    "define_options",
+    "entry_points",
     "kernel",
     "kernel_file",
     "kernels_dir",
@@ -42,19 +47,36 @@ def kernel_file(workload: str, variant: str) -> Path:
     return found[0]
 
 
+_ENTRY = re.compile(r'extern "C" __global__ void(?: __launch_bounds__\(\w+\))?\s+(\w+)\(')
+
+
+def entry_points(path: Path) -> list[str]:
+    """The ``extern "C"`` kernels a file defines, in order."""
+    return _ENTRY.findall(path.read_text())
+
+
+def define_options(defines: Mapping[str, int]) -> tuple[str, ...]:
+    """Compile-time sizes as NVRTC's (and nvcc's) ``-D`` options, in a stable order."""
+    return tuple(f"-D{name}={value}" for name, value in sorted(defines.items()))
+
+
 @functools.cache
-def _module(path: Path) -> Any:
+def _module(path: Path, options: tuple[str, ...]) -> Any:
     import cupy
 
-    return cupy.RawModule(code=path.read_text(), options=NVRTC_OPTIONS)
+    return cupy.RawModule(code=path.read_text(), options=(*NVRTC_OPTIONS, *options))
 
 
 _LOADED: dict[str, Any] = {}
 
 
-def kernel(workload: str, variant: str, function: str) -> Any:
-    """The compiled entry point ``function`` of a workload's kernel file (cached)."""
-    found = _module(kernel_file(workload, variant)).get_function(function)
+def kernel(
+    workload: str, variant: str, function: str, defines: Mapping[str, int] | None = None
+) -> Any:
+    """The entry point ``function`` of a workload's kernel file, compiled with ``defines``
+    as ``-D`` options (cached)."""
+    options = define_options(defines or {})
+    found = _module(kernel_file(workload, variant), options).get_function(function)
     _LOADED[function] = found
     return found
 

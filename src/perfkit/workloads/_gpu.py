@@ -4,7 +4,9 @@ the workload module is)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,9 +17,12 @@ from perfkit.workload import Implementation, Prepare, Workload
 
 __all__ = [
     "BLOCK",
+    "Geometry",
+    "add_geometry_port",
     "add_raw_ports",
     "bind_numba",
     "cupy_of",
+    "kernel_geometry",
     "need_multiple",
     "numba_of",
     "numba_resident_blocks",
@@ -28,6 +33,43 @@ __all__ = [
 ]
 
 BLOCK = 256  # threads per block of the one-dimensional kernels
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """A raw kernel's launch geometry, its one source: the thread block's shape and the
+    kernel's compile-time sizes. NVRTC gets the sizes as ``-D`` options, with ``THREADS``
+    (the block's thread count, the kernel's ``__launch_bounds__``); a kernel file defines
+    none of them, and compiled without them stops at an ``#error``."""
+
+    block: tuple[int, ...]
+    sizes: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def of(cls, block: tuple[int, ...], **sizes: int) -> Geometry:
+        return cls(block, tuple(sizes.items()))
+
+    @property
+    def threads(self) -> int:
+        return math.prod(self.block)
+
+    def size(self, name: str) -> int:
+        return dict(self.sizes)[name]
+
+    def defines(self) -> dict[str, int]:
+        return {**dict(self.sizes), "THREADS": self.threads}
+
+    def label(self) -> str:
+        return ",".join(f"{name}={value}" for name, value in self.defines().items())
+
+
+_GEOMETRIES: dict[tuple[str, str], Geometry] = {}
+_MAKERS: dict[tuple[str, str], Callable[[str, Geometry], Prepare]] = {}
+
+
+def kernel_geometry(workload: str, variant: str) -> Geometry:
+    """The geometry the ``cupy_raw`` port of a kernel file compiles and launches it with."""
+    return _GEOMETRIES[(workload, variant)]
 
 
 def cupy_of(backend: str) -> Any:
@@ -62,10 +104,19 @@ def suffix(dtype: np.dtype[Any]) -> str:
     return {"float32": "f32", "float64": "f64"}[np.dtype(dtype).name]
 
 
-def raw_kernel(workload: str, variant: str, function: str) -> Any:
+def raw_kernel(workload: str, variant: str, function: str, geometry: Geometry) -> Any:
+    """The entry point compiled with ``geometry``'s sizes, checked against the compiled
+    function: its launch bound must be the block the port launches."""
     from perfkit.backends.cupy_raw import kernel
 
-    return kernel(workload, variant, function)
+    found = kernel(workload, variant, function, geometry.defines())
+    bound = int(found.max_threads_per_block)
+    if bound != geometry.threads:
+        raise RuntimeError(
+            f"{function} is compiled for blocks of {bound} threads, but its port launches "
+            f"{geometry.threads} ({geometry.label()})"
+        )
+    return found
 
 
 def resident_blocks(threads_per_block: int = BLOCK) -> int:
@@ -100,17 +151,36 @@ def _header(workload: str, variant: str) -> str:
 
 
 def add_raw_ports(
-    workload: Workload, variants: tuple[str, ...], make: Callable[[str], Prepare]
+    workload: Workload,
+    geometries: Mapping[str, Geometry],
+    make: Callable[[str, Geometry], Prepare],
 ) -> None:
-    """Register one ``cupy_raw`` port per kernel file, documented by its header."""
-    for variant in variants:
+    """Register one ``cupy_raw`` port per kernel file, documented by its header, which
+    compiles and launches its kernel with the variant's geometry."""
+    for variant, geometry in geometries.items():
+        _GEOMETRIES[(workload.name, variant)] = geometry
+        _MAKERS[(workload.name, variant)] = make
         workload.add(
             Implementation(
                 workload.name,
                 "cupy_raw",
                 variant,
-                make(variant),
+                make(variant, geometry),
                 False,
                 _header(workload.name, variant),
             )
         )
+
+
+def add_geometry_port(workload: Workload, variant: str, geometry: Geometry) -> str:
+    """Register one more ``cupy_raw`` port of a kernel file, compiled and launched with
+    another geometry (a tuning sweep's configuration); its variant name, which says the
+    sizes (``2d_blocktiling_bm64_bn64_bk8_tm8_tn8_threads64``), is returned."""
+    make = _MAKERS[(workload.name, variant)]
+    sizes = "_".join(f"{k.lower().replace('_', '')}{v}" for k, v in geometry.defines().items())
+    name = f"{variant}_{sizes}"
+    doc = f"{_header(workload.name, variant)} Sweep: {geometry.label()}."
+    workload.add(
+        Implementation(workload.name, "cupy_raw", name, make(variant, geometry), False, doc)
+    )
+    return name

@@ -12,6 +12,7 @@ from perfkit.registry import register_workload
 from perfkit.workload import Implementation, Prepare, Thunk, Work, relative_error, workload
 from perfkit.workloads._common import dtype_axis, dtype_of, itemsize
 from perfkit.workloads._gpu import (
+    Geometry,
     add_raw_ports,
     bind_numba,
     cupy_of,
@@ -103,25 +104,44 @@ def _cupy(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
-# Each kernel: (threads per block, tile of C per block (rows, cols), K-tile, grid order).
-# "rows-first" grids put blockIdx.x along M (the naive kernel's uncoalesced mapping).
-_LAUNCH: dict[str, tuple[tuple[int, ...], tuple[int, int], int, bool]] = {
-    "naive": ((32, 32), (32, 32), 1, True),
-    "coalesced": ((32, 32), (32, 32), 1, False),
-    "smem_tiled": ((32, 32), (32, 32), 32, False),
-    "1d_blocktiling": ((512,), (64, 64), 8, False),
-    "2d_blocktiling": ((256,), (128, 128), 8, False),
-    "vectorized": ((256,), (128, 128), 8, False),
-    "warptiling": ((128,), (128, 128), 16, False),
-}
+_ROWS_FIRST = ("naive",)  # a grid with blockIdx.x along M (the uncoalesced mapping)
 _BOUNDS_CHECKED = ("naive", "coalesced")
 
 
-def _raw(variant: str) -> Prepare:
+def tiles(variant: str, **sizes: int) -> Geometry:
+    """A matmul kernel's geometry from its tile sizes, its block following from them:
+    TILE x TILE threads (01-03, one element of C each), one thread per TM elements of a
+    BM x BN tile of C (04), per TM x TN piece (05, 06), or a warp per WM x WN tile (07).
+    BK is the depth of a K step. The kernel asserts the same relations as it compiles."""
+    if "TILE" in sizes:
+        return Geometry.of((sizes["TILE"], sizes["TILE"]), **sizes)
+    tile = sizes["BM"] * sizes["BN"]
+    if variant == "warptiling":
+        threads = 32 * tile // (sizes["WM"] * sizes["WN"])
+    else:
+        threads = tile // (sizes["TM"] * sizes.get("TN", 1))
+    return Geometry.of((threads,), **sizes)
+
+
+GEOMETRIES: dict[str, Geometry] = {
+    "naive": tiles("naive", TILE=32),
+    "coalesced": tiles("coalesced", TILE=32),
+    "smem_tiled": tiles("smem_tiled", TILE=32),
+    "1d_blocktiling": tiles("1d_blocktiling", BM=64, BN=64, BK=8, TM=8),
+    "2d_blocktiling": tiles("2d_blocktiling", BM=128, BN=128, BK=8, TM=8, TN=8),
+    "vectorized": tiles("vectorized", BM=128, BN=128, BK=8, TM=8, TN=8),
+    "warptiling": tiles("warptiling", BM=128, BN=128, BK=16, WM=64, WN=64, WNITER=4, TM=8, TN=4),
+}
+
+
+def _raw(variant: str, geometry: Geometry) -> Prepare:
+    sizes = dict(geometry.sizes)
+    tile_m, tile_n = sizes.get("BM", sizes.get("TILE", 1)), sizes.get("BN", sizes.get("TILE", 1))
+    tile_k = sizes.get("BK", sizes.get("TILE", 1))
+
     def prepare(inputs: dict[str, Any], params: Params) -> Thunk:
         if params["dtype"] != "float32":
             raise Skip("the hand-written GEMM kernels are float32 only")
-        threads, (tile_m, tile_n), tile_k, rows_first = _LAUNCH[variant]
         m, k, n = dims(params)
         if variant not in _BOUNDS_CHECKED:
             need_multiple("M", m, tile_m)
@@ -130,13 +150,13 @@ def _raw(variant: str) -> Prepare:
         cp = cupy_of("cupy_raw")
         a, b = cp.asarray(inputs["a"]), cp.asarray(inputs["b"])
         out = cp.empty((m, n), dtype=cp.float32)
-        function = raw_kernel("matmul", variant, f"matmul_{variant}")
+        function = raw_kernel("matmul", variant, f"matmul_{variant}", geometry)
         blocks_m, blocks_n = -(-m // tile_m), -(-n // tile_n)
-        grid = (blocks_m, blocks_n) if rows_first else (blocks_n, blocks_m)
+        grid = (blocks_m, blocks_n) if variant in _ROWS_FIRST else (blocks_n, blocks_m)
         args = (a, b, out, np.int32(m), np.int32(n), np.int32(k))
 
         def run() -> Any:
-            function(grid, threads, args)
+            function(grid, geometry.block, args)
             return out
 
         return run
@@ -144,7 +164,7 @@ def _raw(variant: str) -> Prepare:
     return prepare
 
 
-add_raw_ports(MATMUL, tuple(_LAUNCH), _raw)
+add_raw_ports(MATMUL, GEOMETRIES, _raw)
 
 cuda: Any = None  # numba.cuda, bound by the first Numba port prepared (see bind_numba)
 _TILE = 16  # shared-tiled: 16 x 16 threads, one element of C each

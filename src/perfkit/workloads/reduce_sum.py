@@ -13,6 +13,7 @@ from perfkit.workload import Prepare, Thunk, Work, relative_error, workload
 from perfkit.workloads._common import dtype_axis, dtype_of, itemsize
 from perfkit.workloads._gpu import (
     BLOCK,
+    Geometry,
     add_raw_ports,
     bind_numba,
     cupy_of,
@@ -93,20 +94,20 @@ def _cupy(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
-def _passes(variant: str, x: Any) -> Thunk:
-    """01 and 02: one launch per pass, 512 elements a block, until one partial is left."""
+def _passes(variant: str, geometry: Geometry, x: Any) -> Thunk:
+    """01 and 02: one launch per pass, two elements a thread, until one partial is left."""
     cp = cupy_of("cupy_raw")
     stem = {"smem_tree": "reduce_sum_tree", "warp_shuffle": "reduce_sum_shuffle"}[variant]
     launches: list[tuple[Any, int, tuple[Any, ...]]] = []
     source, count, dtype = x, x.size, x.dtype
     buffers: list[Any] = [None, None]
     while True:
-        blocks = -(-count // (2 * BLOCK))
+        blocks = -(-count // (2 * geometry.threads))
         index = len(launches) % 2
         if buffers[index] is None or buffers[index].size < blocks:
             buffers[index] = cp.empty(blocks, dtype=cp.float64)
         target = buffers[index]
-        function = raw_kernel("reduce_sum", variant, f"{stem}_{suffix(dtype)}")
+        function = raw_kernel("reduce_sum", variant, f"{stem}_{suffix(dtype)}", geometry)
         launches.append((function, blocks, (source, target, np.int64(count))))
         if blocks == 1:
             break
@@ -115,26 +116,28 @@ def _passes(variant: str, x: Any) -> Thunk:
 
     def run() -> Any:
         for function, blocks, args in launches:
-            function((blocks,), (BLOCK,), args)
+            function((blocks,), geometry.block, args)
         return result
 
     return run
 
 
-def _raw(variant: str) -> Prepare:
+def _raw(variant: str, geometry: Geometry) -> Prepare:
     def prepare(inputs: dict[str, Any], params: Params) -> Thunk:
         cp = cupy_of("cupy_raw")
         x = cp.asarray(inputs["x"])
         if variant != "multi_element":
-            return _passes(variant, x)
-        function = raw_kernel("reduce_sum", variant, f"reduce_sum_multi_{suffix(x.dtype)}")
+            return _passes(variant, geometry, x)
+        entry = f"reduce_sum_multi_{suffix(x.dtype)}"
+        function = raw_kernel("reduce_sum", variant, entry, geometry)
         out = cp.zeros((), dtype=cp.float64)
-        grid = min(resident_blocks(), -(-x.size // BLOCK))
+        threads = geometry.threads
+        grid = min(resident_blocks(threads), -(-x.size // threads))
         args = (x, out, np.int64(x.size))
 
         def run() -> Any:
             cp.cuda.runtime.memsetAsync(out.data.ptr, 0, 8, cp.cuda.get_current_stream().ptr)
-            function((grid,), (BLOCK,), args)
+            function((grid,), geometry.block, args)
             return out
 
         return run
@@ -142,7 +145,8 @@ def _raw(variant: str) -> Prepare:
     return prepare
 
 
-add_raw_ports(REDUCE_SUM, ("smem_tree", "warp_shuffle", "multi_element"), _raw)
+GEOMETRIES = {v: Geometry.of((BLOCK,)) for v in ("smem_tree", "warp_shuffle", "multi_element")}
+add_raw_ports(REDUCE_SUM, GEOMETRIES, _raw)
 
 cuda: Any = None  # numba.cuda, bound by the first Numba port prepared (see bind_numba)
 

@@ -14,6 +14,7 @@ from perfkit.workload import Prepare, Thunk, Work, relative_error, workload
 from perfkit.workloads._common import dtype_axis, dtype_of, itemsize
 from perfkit.workloads._gpu import (
     BLOCK,
+    Geometry,
     add_raw_ports,
     bind_numba,
     cupy_of,
@@ -83,17 +84,18 @@ def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
-def _raw(variant: str) -> Prepare:
+def _raw(variant: str, geometry: Geometry) -> Prepare:
     def prepare(inputs: dict[str, Any], params: Params) -> Thunk:
         cp = cupy_of("cupy_raw")
         x = cp.asarray(inputs["x"])
         out = cp.empty_like(x)
         rows, cols = x.shape
-        function = raw_kernel("softmax", variant, f"softmax_{variant}_{suffix(x.dtype)}")
+        entry = f"softmax_{variant}_{suffix(x.dtype)}"
+        function = raw_kernel("softmax", variant, entry, geometry)
         args = (x, out, np.int32(cols))
 
         def run() -> Any:
-            function((rows,), (BLOCK,), args)
+            function((rows,), geometry.block, args)
             return out
 
         return run
@@ -101,7 +103,12 @@ def _raw(variant: str) -> Prepare:
     return prepare
 
 
-add_raw_ports(SOFTMAX, ("three_pass", "online_fused"), _raw)
+# One block a row; the fused kernel holds a row of up to THREADS x PER_THREAD in registers.
+GEOMETRIES = {
+    "three_pass": Geometry.of((BLOCK,)),
+    "online_fused": Geometry.of((BLOCK,), PER_THREAD=8),
+}
+add_raw_ports(SOFTMAX, GEOMETRIES, _raw)
 
 cuda: Any = None  # numba.cuda, bound by the first Numba port prepared (see bind_numba)
 _NUMBA_BLOCK = 128

@@ -13,6 +13,7 @@ from perfkit.workload import Prepare, Thunk, Work, relative_error, workload
 from perfkit.workloads._common import dtype_axis, dtype_of, itemsize
 from perfkit.workloads._gpu import (
     BLOCK,
+    Geometry,
     add_raw_ports,
     bind_numba,
     cupy_of,
@@ -106,18 +107,20 @@ def _cupy(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
-def _raw(variant: str) -> Prepare:
+def _raw(variant: str, geometry: Geometry) -> Prepare:
     def prepare(inputs: dict[str, Any], params: Params) -> Thunk:
         cp = cupy_of("cupy_raw")
         x, y = cp.asarray(inputs["x"]), cp.asarray(inputs["y"])
         z = cp.empty_like(x)
         n = x.size
-        function = raw_kernel("vector_add", variant, f"vector_add_{variant}_{suffix(x.dtype)}")
-        grid = -(-n // BLOCK) if variant == "naive" else resident_blocks()
+        entry = f"vector_add_{variant}_{suffix(x.dtype)}"
+        function = raw_kernel("vector_add", variant, entry, geometry)
+        threads = geometry.threads
+        grid = -(-n // threads) if variant == "naive" else resident_blocks(threads)
         args = (x, y, z, inputs["a"], np.int64(n))
 
         def run() -> Any:
-            function((grid,), (BLOCK,), args)
+            function((grid,), geometry.block, args)
             return z
 
         return run
@@ -125,7 +128,8 @@ def _raw(variant: str) -> Prepare:
     return prepare
 
 
-add_raw_ports(VECTOR_ADD, ("naive", "grid_stride", "vectorized"), _raw)
+GEOMETRIES = {v: Geometry.of((BLOCK,)) for v in ("naive", "grid_stride", "vectorized")}
+add_raw_ports(VECTOR_ADD, GEOMETRIES, _raw)
 
 
 cuda: Any = None  # numba.cuda, bound by the first Numba port prepared (see bind_numba)
