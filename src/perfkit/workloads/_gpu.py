@@ -53,9 +53,6 @@ class Geometry:
     def threads(self) -> int:
         return math.prod(self.block)
 
-    def size(self, name: str) -> int:
-        return dict(self.sizes)[name]
-
     def defines(self) -> dict[str, int]:
         return {**dict(self.sizes), "THREADS": self.threads}
 
