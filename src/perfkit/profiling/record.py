@@ -72,7 +72,7 @@ class StageCost:
 @dataclass(frozen=True, slots=True)
 class CaseProfile:
     """One case under one profiler. ``per_call_s`` is the profiled loop's time a call and
-    ``baseline_s`` the same worker's unprofiled median, so ``overhead`` is their ratio.
+    ``baseline_s`` the same worker's unprofiled mean, so ``overhead`` is their ratio.
     ``files`` are relative to the run's folder. ``side`` tells the two sides of a
     differential run apart (``base``, ``cand``)."""
 

@@ -85,7 +85,7 @@ def _against_plain(profiles: list[tuple[CaseProfile, bool]]) -> list[CaseProfile
             out.append(profile)
             continue
         ratio = profile.per_call_s / fastest
-        note = f"a call took {ratio:,.0f}x the plain worker's unprofiled median here"
+        note = f"a call took {ratio:,.0f}x the plain worker's unprofiled mean here"
         metrics = {**(profile.metrics or {}), "profile/vs_plain": ratio}
         out.append(_with(profile, notes=(*profile.notes, note), metrics=metrics))
     return out

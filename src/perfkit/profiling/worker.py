@@ -1,5 +1,5 @@
-"""One profiling worker: prepares and verifies a case as the measuring worker does, times it
-unprofiled, then calls it in a loop for a stated time under one profiler.
+"""One profiling worker: prepares and verifies a case as the measuring worker does, calls it
+in a loop for a stated time under one profiler, then times it unprofiled.
 
 The runner writes one JSON job on stdin and reads one JSON line back from the worker's
 original stdout; everything the case prints goes to stderr. The loop's frame,
@@ -45,7 +45,9 @@ def _profiled_loop(thunk: Callable[[], Any], sync: Callable[[], None], seconds: 
 def _unprofiled(
     thunk: Callable[[], Any], sync: Callable[[], None], seconds: float, at_least: int = 3
 ) -> float:
-    """The median seconds a call, over calls for ``seconds`` (``at_least`` calls)."""
+    """The mean seconds a call, over calls for ``seconds`` (``at_least`` calls): the mean,
+    as the profiled loop's time a call is (its total over its calls), so a case whose calls
+    vary (a JVM's garbage collection) is not charged its spread as overhead."""
     times: list[float] = []
     deadline = time.perf_counter() + seconds
     while len(times) < at_least or time.perf_counter() < deadline:
@@ -53,7 +55,30 @@ def _unprofiled(
         thunk()
         sync()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.fmean(times)
+
+
+def _warm_up(
+    thunk: Callable[[], Any], sync: Callable[[], None], seconds: float, at_most: float
+) -> None:
+    """Call for ``seconds``, then on until the calls stop getting faster (the median of the
+    last three within 5% of the three before), for ``at_most`` seconds in all: a JVM's or
+    PyTorch's JIT keeps speeding calls up for seconds."""
+    times: list[float] = []
+    started = time.perf_counter()
+    while True:
+        start = time.perf_counter()
+        thunk()
+        sync()
+        end = time.perf_counter()
+        times.append(end - start)
+        if end - started >= at_most:
+            return
+        settled = len(times) >= 6 and statistics.median(times[-3:]) >= 0.95 * statistics.median(
+            times[-6:-3]
+        )
+        if settled and end - started >= seconds:
+            return
 
 
 def _prepared(case: Case, backend: Backend, seed: int) -> tuple[dict[str, Any], Any]:
@@ -79,7 +104,7 @@ def _prepared(case: Case, backend: Backend, seed: int) -> tuple[dict[str, Any], 
 def profile_case(
     case: Case, profiler: Profiler, folder: Path, *, seed: int, duration: float
 ) -> dict[str, Any]:
-    """Verify ``case``, time it unprofiled, then profile ``duration`` seconds of calls."""
+    """Verify ``case``, profile ``duration`` seconds of calls, then time it unprofiled."""
     backend = get_backend(case.implementation.backend)
     availability = backend.probe()
     if not availability.ok:
@@ -89,8 +114,7 @@ def profile_case(
         if thunk is None:
             return report
         try:
-            _unprofiled(thunk, backend.sync, min(0.5, duration / 10), 1)  # warm-up: JITs, caches
-            baseline = _unprofiled(thunk, backend.sync, min(1.0, duration / 4))
+            _warm_up(thunk, backend.sync, min(0.5, duration / 10), duration)
             profiler.start(case, folder)
             started = time.perf_counter()
             try:
@@ -98,6 +122,9 @@ def profile_case(
             finally:
                 seconds = time.perf_counter() - started
                 profiler.stop()
+            # The unprofiled time after the loop: any warming left charges the profiler no
+            # less than it cost.
+            baseline = _unprofiled(thunk, backend.sync, min(1.0, duration / 4))
         except Exception as exc:
             return {"status": "failed", "reason": _reason(exc)}
     return {
