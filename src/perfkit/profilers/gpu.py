@@ -1,6 +1,7 @@
 """``gpu``: a kernel-level timeline of a GPU case through CUPTI, as a Chrome trace and a
-table: per kernel, launches, total and mean time, grid and block; for ``cupy_raw`` kernels
-also registers a thread, shared memory and theoretical occupancy.
+table: per kernel, launches, total and mean time, grid and block, registers a thread,
+shared memory and theoretical occupancy (from CUPTI's record; a ``cupy_raw`` kernel's from
+CuPy where the record lacks them).
 
 CUPTI comes through PyTorch's profiler where PyTorch sees a CUDA device, else through
 cupti-python's activity API (``pip install cupti-python``), whose kernel records are written
@@ -20,7 +21,7 @@ from perfkit.profiling.record import Kernel
 from perfkit.profiling.stacks import Stack, Stacks
 from perfkit.workload import Case
 
-__all__ = ["GpuProfiler", "kernels_from_trace"]
+__all__ = ["GpuProfiler", "kernel_event", "kernels_from_trace"]
 
 _TRACE = "kernels_trace.json"
 _RESOURCES = "kernel_resources.json"
