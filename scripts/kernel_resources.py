@@ -13,31 +13,18 @@ from pathlib import Path
 
 from perfkit import registry
 from perfkit.backends.cupy_raw import entry_points, kernel, kernel_file
-from perfkit.workloads._gpu import Geometry, kernel_geometry
+from perfkit.workloads._gpu import raw_ports
 
 SWEEP = Path(__file__).resolve().parent / "kernel_sweep.py"
 COLUMNS = ("workload", "variant", "geometry", "entry", "registers", "local_bytes",
            "shared_bytes", "max_threads")  # fmt: skip
 
 
-def configurations() -> list[tuple[str, str, Geometry]]:
-    """The shipped geometry of every kernel file, then the sweep's."""
-    registry.load([SWEEP])
-    plugin = next(m for n, m in sys.modules.items() if n.startswith("perfkit_plugin_kernel_sweep"))
-    shipped = [
-        (w.name, i.variant, kernel_geometry(w.name, i.variant))
-        for w in registry.workloads().values()
-        for i in w.implementations
-        if i.backend == "cupy_raw" and "Sweep: " not in i.doc
-    ]
-    swept = [(w, v, g) for (w, v), gs in plugin.SWEEP.items() for g in gs]
-    return shipped + swept
-
-
 def main() -> int:
     print("\t".join(COLUMNS))
     status = 0
-    for workload, variant, geometry in configurations():
+    registry.load([SWEEP])  # each kernel file's own geometry, then the sweep's
+    for workload, _, variant, geometry in raw_ports():
         for entry in entry_points(kernel_file(workload, variant)):
             found: tuple[object, ...]
             try:

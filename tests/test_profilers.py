@@ -155,8 +155,7 @@ def test_kernels_from_a_chrome_trace() -> None:
         ]
     }  # fmt: skip
     resources = {
-        "device": {"max_threads": 2048, "registers": 65536, "shared_bytes": 233472,
-                   "max_blocks": 32, "warp_size": 32},
+        "device": dataclasses.asdict(H100),
         "kernels": {"sgemm_tiled": {"registers": 64, "shared_bytes": 8192}},
     }  # fmt: skip
     kernels = kernels_from_trace(trace, resources)
@@ -182,8 +181,7 @@ def test_a_cupti_kernel_record_is_a_trace_event_with_its_own_resources() -> None
     (a library's too): with the device's limits known, each gets its occupancy."""
     event = kernel_event(SimpleNamespace(**KERNEL_RECORD))
     assert (event["cat"], event["dur"]) == ("kernel", 100.0)
-    resources = {"device": {"max_threads": 2048, "registers": 65536, "shared_bytes": 233472,
-                            "max_blocks": 32, "warp_size": 32}}  # fmt: skip
+    resources = {"device": dataclasses.asdict(H100)}
     (kernel,) = kernels_from_trace({"traceEvents": [event]}, resources)
     assert (kernel.grid, kernel.block, kernel.registers) == ("64x64x1", "16x16x1", 64)
     assert kernel.shared_bytes == 9216

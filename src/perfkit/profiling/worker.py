@@ -51,11 +51,16 @@ def _unprofiled(
     times: list[float] = []
     deadline = time.perf_counter() + seconds
     while len(times) < at_least or time.perf_counter() < deadline:
-        start = time.perf_counter()
-        thunk()
-        sync()
-        times.append(time.perf_counter() - start)
+        times.append(_timed_call(thunk, sync))
     return statistics.fmean(times)
+
+
+def _timed_call(thunk: Callable[[], Any], sync: Callable[[], None]) -> float:
+    """The seconds one call takes, its device work included."""
+    start = time.perf_counter()
+    thunk()
+    sync()
+    return time.perf_counter() - start
 
 
 def _warm_up(
@@ -67,17 +72,14 @@ def _warm_up(
     times: list[float] = []
     started = time.perf_counter()
     while True:
-        start = time.perf_counter()
-        thunk()
-        sync()
-        end = time.perf_counter()
-        times.append(end - start)
-        if end - started >= at_most:
+        times.append(_timed_call(thunk, sync))
+        elapsed = time.perf_counter() - started
+        if elapsed >= at_most:
             return
         settled = len(times) >= 6 and statistics.median(times[-3:]) >= 0.95 * statistics.median(
             times[-6:-3]
         )
-        if settled and end - started >= seconds:
+        if settled and elapsed >= seconds:
             return
 
 

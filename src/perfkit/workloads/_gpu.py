@@ -28,6 +28,7 @@ __all__ = [
     "numba_resident_blocks",
     "numba_type",
     "raw_kernel",
+    "raw_ports",
     "resident_blocks",
     "suffix",
 ]
@@ -60,13 +61,21 @@ class Geometry:
         return ",".join(f"{name}={value}" for name, value in self.defines().items())
 
 
-_GEOMETRIES: dict[tuple[str, str], Geometry] = {}
+# Every cupy_raw port, (workload, port variant) -> (kernel file's variant, geometry): a kernel
+# file's own port has the file's variant; a sweep's ports are named after their sizes.
+_RAW_PORTS: dict[tuple[str, str], tuple[str, Geometry]] = {}
 _MAKERS: dict[tuple[str, str], Callable[[str, Geometry], Prepare]] = {}
 
 
 def kernel_geometry(workload: str, variant: str) -> Geometry:
     """The geometry the ``cupy_raw`` port of a kernel file compiles and launches it with."""
-    return _GEOMETRIES[(workload, variant)]
+    return _RAW_PORTS[(workload, variant)][1]
+
+
+def raw_ports() -> list[tuple[str, str, str, Geometry]]:
+    """Every registered ``cupy_raw`` port as (workload, port variant, kernel file's variant,
+    geometry): each kernel file's own, then any a sweep added."""
+    return [(w, port, variant, g) for (w, port), (variant, g) in _RAW_PORTS.items()]
 
 
 def cupy_of(backend: str) -> Any:
@@ -155,7 +164,7 @@ def add_raw_ports(
     """Register one ``cupy_raw`` port per kernel file, documented by its header, which
     compiles and launches its kernel with the variant's geometry."""
     for variant, geometry in geometries.items():
-        _GEOMETRIES[(workload.name, variant)] = geometry
+        _RAW_PORTS[(workload.name, variant)] = (variant, geometry)
         _MAKERS[(workload.name, variant)] = make
         workload.add(
             Implementation(
@@ -177,6 +186,7 @@ def add_geometry_port(workload: Workload, variant: str, geometry: Geometry) -> s
     sizes = "_".join(f"{k.lower().replace('_', '')}{v}" for k, v in geometry.defines().items())
     name = f"{variant}_{sizes}"
     doc = f"{_header(workload.name, variant)} Sweep: {geometry.label()}."
+    _RAW_PORTS[(workload.name, name)] = (variant, geometry)
     workload.add(
         Implementation(workload.name, "cupy_raw", name, make(variant, geometry), False, doc)
     )
