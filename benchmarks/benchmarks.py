@@ -16,28 +16,28 @@ from typing import Any, ClassVar, NoReturn
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from perfkit import registry
-from perfkit.axes import ParamValue, Skip
-from perfkit.backend import Backend, get_backend
+from perfkit.model import registry
+from perfkit.model.axes import ParamValue, Skip
+from perfkit.model.backend import Backend, get_backend
 
 try:
-    from perfkit.backend import ensure_session
+    from perfkit.model.backend import ensure_session
 except ImportError:  # a perfkit from before it: asv runs this suite against older commits
 
     def ensure_session(backend: Backend) -> None:
         return None
 
 
-from perfkit.measure import MeasurePolicy, measure_thunk
-from perfkit.tables import BYTE_RATE, FLOP_RATE, ITEM_RATE, rate_of
-from perfkit.workload import Workload
+from perfkit.engine.sampler import MeasurePolicy, measure_thunk
+from perfkit.model.workload import Workload
+from perfkit.records.format import BYTE_RATE, FLOP_RATE, ITEM_RATE, rate_of
 
 # track_throughput measures with perfkit's own loop, briefly: asv only keeps one number.
 _TRACK_POLICY = MeasurePolicy.quick(budget=0.3)
 # BLAS threads as perfkit's workers pin them: every usable CPU, fixed for the whole run, so
 # a pool that grew or shrank between benchmarks cannot move the numbers.
 BLAS_THREADS = len(os.sched_getaffinity(0))
-# Units of track_throughput: the rate each case is bound by (perfkit.tables.rate_of).
+# Units of track_throughput: the rate each case is bound by (perfkit.records.format.rate_of).
 _RATE_SCALE = {FLOP_RATE[1]: "flops", BYTE_RATE[1]: "bytes", ITEM_RATE[1]: "items"}
 
 

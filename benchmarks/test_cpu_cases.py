@@ -18,9 +18,9 @@ try:
 except ImportError:  # imported by asv's discovery
     pytest = None  # type: ignore[assignment]
 
-from perfkit import registry
-from perfkit._typed import to_json
-from perfkit.backend import ensure_session, get_backend
+from perfkit.model import registry
+from perfkit.model.backend import ensure_session, get_backend
+from perfkit.records.typed import to_json
 
 registry.load()
 CPU_CASES = [

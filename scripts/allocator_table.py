@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfkit.record import CaseResult, RunRecord, load_record
+from perfkit.records.run_record import CaseResult, RunRecord, load_record
 
 PATTERNS = (
     "alloc_churn",

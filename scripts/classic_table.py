@@ -19,8 +19,8 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from perfkit.record import CaseResult, load_record
-from perfkit.tables import format_seconds
+from perfkit.records.format import format_seconds
+from perfkit.records.run_record import CaseResult, load_record
 
 WORKLOADS = ("linear_regression", "logistic_regression", "decision_tree", "svm", "kmeans")
 DATASETS = ("diabetes", "iris", "wine", "breast_cancer", "digits", "generated")

@@ -26,14 +26,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from perfkit import MeasurePolicy, registry
-from perfkit._ab_run import planned_looks, run_until_decided
-from perfkit._runner import Campaign, Side, effective_threads, run_sides
-from perfkit.backend import get_backend
-from perfkit.gate import GatePolicy, GateReport, run_gate
-from perfkit.metadata import capture_environment
-from perfkit.record import RunRecord, dump_record, load_record
-from perfkit.workload import Case
+from perfkit import MeasurePolicy
+from perfkit.cli.ab import planned_looks, run_until_decided
+from perfkit.engine.runner import Campaign, Side, effective_threads, run_sides
+from perfkit.machine.capture import capture_environment
+from perfkit.model import registry
+from perfkit.model.backend import get_backend
+from perfkit.model.workload import Case
+from perfkit.records.run_record import RunRecord, dump_record, load_record
+from perfkit.verdict.gate import GatePolicy, GateReport, run_gate
 
 PLUGIN = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "slowdown.py"
 SUITE = ("matmul", "reduce_sum", "softmax", "vector_add")

@@ -35,8 +35,8 @@ sys.path.insert(0, str(HERE))
 
 from overhead_probe import SPINS, spin  # noqa: E402
 
-from perfkit.measure import MeasurePolicy, measure_thunk  # noqa: E402
-from perfkit.timing import WallTimer  # noqa: E402
+from perfkit.engine.sampler import MeasurePolicy, measure_thunk  # noqa: E402
+from perfkit.model.timers import WallTimer  # noqa: E402
 
 
 def with_timeit(n: int) -> float:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from perfkit import registry
 from perfkit.backends.cupy_raw import entry_points, kernel, kernel_file
+from perfkit.model import registry
 from perfkit.workloads._gpu import raw_ports
 
 SWEEP = Path(__file__).resolve().parent / "kernel_sweep.py"

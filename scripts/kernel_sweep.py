@@ -15,7 +15,7 @@ geometries are the ``GEOMETRIES`` of each workload module, chosen from this swee
 
 from __future__ import annotations
 
-from perfkit.registry import get_workload
+from perfkit.model.registry import get_workload
 from perfkit.workloads._gpu import Geometry, add_geometry_port
 from perfkit.workloads.matmul import tiles
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from perfkit import Axis, ParamSpace, Work, exact_match, register_workload, workload
-from perfkit.axes import Params
+from perfkit.model.axes import Params
 
 # Loop lengths giving about 1 µs and 1 ms a call with CPython 3.11 on a 2020s x86 core.
 SPINS = {"1us": 25, "1ms": 25_000}

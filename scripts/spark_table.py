@@ -17,9 +17,9 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from perfkit.axes import params_id
-from perfkit.record import CaseResult, load_record
-from perfkit.tables import format_seconds, ratio_text
+from perfkit.model.axes import params_id
+from perfkit.records.format import format_seconds, ratio_text
+from perfkit.records.run_record import CaseResult, load_record
 
 _ENGINES = ("python", "pandas", "numpy", "spark_local", "spark_cluster")  # column order
 

@@ -18,10 +18,10 @@ import argparse
 import math
 from pathlib import Path
 
-from perfkit.axes import params_id
 from perfkit.backends.torch_compile import MODES
-from perfkit.record import CaseResult, load_record
-from perfkit.tables import format_seconds
+from perfkit.model.axes import params_id
+from perfkit.records.format import format_seconds
+from perfkit.records.run_record import CaseResult, load_record
 
 __all__ = ["break_even", "main", "torch_rows"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from perfkit import registry
+from perfkit.model import registry
 
 PLUGINS = Path(__file__).parent / "plugins"
 FAULTY = PLUGINS / "faulty.py"

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from perfkit import registry
-from perfkit.axes import Skip
-from perfkit.backend import get_backend
+from perfkit.model import registry
+from perfkit.model.axes import Skip
+from perfkit.model.backend import get_backend
 
 BOTH = ("float32", "float64")
 # Small sizes with ragged edges (not multiples of a block or a vector width), and the

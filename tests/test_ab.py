@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from perfkit import MeasurePolicy, UsageError, registry
-from perfkit._runner import Side, run_sides
-from perfkit.ab import checkout, repository_root, resolve_ref
-from perfkit.harness import fingerprint, ports_load
+from perfkit import MeasurePolicy, UsageError
+from perfkit.engine.harness import fingerprint, ports_load
+from perfkit.engine.runner import Side, run_sides
+from perfkit.model import registry
+from perfkit.vcs.worktree import checkout, repository_root, resolve_ref
 from tests.conftest import FAULTY, PLUGINS, perfkit
 
 ROOT = Path(__file__).resolve().parent.parent

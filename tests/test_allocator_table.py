@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from perfkit.record import CaseResult, Measurement, RunRecord, load_record
+from perfkit.records.run_record import CaseResult, Measurement, RunRecord, load_record
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "reports" / "baselines" / "allocators-2core-vm" / "round-1.json"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from perfkit import registry
-from perfkit.backend import get_backend
 from perfkit.backends._allocator import run_driver
-from perfkit.native import NativeBuildError, build, library, native_dir
+from perfkit.model import registry
+from perfkit.model.backend import get_backend
+from perfkit.native.build import NativeBuildError, build, library, native_dir
 from tests.conftest import perfkit
 
 pytestmark = [
@@ -68,7 +68,7 @@ def test_every_allocator_is_available_or_says_what_to_install() -> None:
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_every_driver_runs_clean_under_pkmalloc(pattern: str) -> None:
-    from perfkit.native import driver
+    from perfkit.native.build import driver
 
     ops = "40" if pattern == "large_blocks" else "20000"
     result = run_driver(driver(pattern), ["--threads", "2", "--ops", ops], library(), {})
@@ -82,7 +82,7 @@ def test_pkmalloc_memory_stays_within_twice_glibcs_over_a_thousand_thread_genera
     """Generations of threads that hand blocks to each other and exit, beside a long-lived
     main thread: pkmalloc once grew by about 50 KiB a generation (58 MiB after 1000, glibc
     under 4 MiB), its main thread adopting pages of classes it never allocated."""
-    from perfkit.native import driver
+    from perfkit.native.build import driver
 
     args = ["--threads", "2", "--ops", str(2 * 1000 * 2 * (512 + 64 + 64))]
     peaks: dict[str, list[int]] = {"glibc": [], "pkmalloc": []}
@@ -99,7 +99,7 @@ def test_pkmalloc_memory_stays_within_twice_glibcs_over_a_thousand_thread_genera
 def test_the_drivers_checks_pass_under_glibc_down_to_one_byte_blocks(pattern: str) -> None:
     """glibc is the reference: a block it hands back intact must pass the driver's check,
     also where the tag word and the last byte share a block of 1 to 9 bytes."""
-    from perfkit.native import driver
+    from perfkit.native.build import driver
 
     ops = "8" if pattern == "large_blocks" else "20000"
     args = ["--threads", "2", "--ops", ops, "--min-size", "1", "--max-size", "9"]
@@ -109,7 +109,7 @@ def test_the_drivers_checks_pass_under_glibc_down_to_one_byte_blocks(pattern: st
 
 
 def test_a_broken_allocator_is_caught_by_the_drivers_checks(tmp_path: Path) -> None:
-    from perfkit.native import driver
+    from perfkit.native.build import driver
 
     bad = tmp_path / "libbad.so"
     subprocess.run(
@@ -138,7 +138,7 @@ def test_every_timed_driver_run_is_checked() -> None:
     """The verification run came back clean; a later, timed run does not: the timer stops
     with the problem, and the worker makes the case invalid."""
     from perfkit.backends._allocator import _DriverRuns, _DriverTimer
-    from perfkit.workload import WrongOutputError
+    from perfkit.model.workload import WrongOutputError
 
     clean = {"exit": 0, "corrupt": 0, "seconds": 0.01}
     runs = iter([clean, clean, {"exit": 3, "corrupt": 2, "seconds": 0.01}])
@@ -150,7 +150,7 @@ def test_every_timed_driver_run_is_checked() -> None:
 
 def test_a_wrong_output_while_timing_makes_the_case_invalid() -> None:
     from perfkit import MeasurePolicy
-    from perfkit._runner import run_cases
+    from perfkit.engine.runner import run_cases
     from tests.conftest import FAULTY
 
     registry.load([FAULTY])

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from perfkit import registry
+from perfkit.model import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from perfkit import Axis, ParamSpace, UsageError
-from perfkit.axes import params_id
+from perfkit.model.axes import params_id
 
 SPACE = ParamSpace(
     (Axis("n", (10, 20), quick=(5,)), Axis("dtype", ("f4", "f8"), choices=("f4", "f8"))),

@@ -6,12 +6,13 @@ import dataclasses
 
 import pytest
 
-from perfkit import MeasurePolicy, registry
-from perfkit._runner import Side, run_sides
-from perfkit.callgrind import available, toggle_library
-from perfkit.gate import GatePolicy, run_gate
-from perfkit.metadata import capture_environment
-from perfkit.record import RunRecord
+from perfkit import MeasurePolicy
+from perfkit.engine.callgrind import available, toggle_library
+from perfkit.engine.runner import Side, run_sides
+from perfkit.machine.capture import capture_environment
+from perfkit.model import registry
+from perfkit.records.run_record import RunRecord
+from perfkit.verdict.gate import GatePolicy, run_gate
 from tests.conftest import PLUGINS
 
 pytestmark = pytest.mark.skipif(not available().ok, reason=available().reason)
@@ -55,7 +56,7 @@ def test_counts_repeat_across_processes_and_a_2_percent_slowdown_is_found() -> N
 
 
 def test_time_and_instruction_records_are_not_compared() -> None:
-    from perfkit.record import CaseResult, Measurement, SampleRun
+    from perfkit.records.run_record import CaseResult, Measurement, SampleRun
 
     result = CaseResult(
         "w/b:v[n=1]",

@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfkit import registry
-from perfkit.axes import Params, ParamValue
 from perfkit.classic.linear import fit_gradient_descent, fit_normal_equations
 from perfkit.classic.logistic import fit_newton
 from perfkit.classic.svm import fit_rbf
 from perfkit.classic.tree import fit_tree
 from perfkit.datasets.tabular import CLASSIFICATION_SETS, REGRESSION_SETS, load_table
+from perfkit.model import registry
+from perfkit.model.axes import Params, ParamValue
 from perfkit.workloads._classic import Fitted
 
 pytestmark = pytest.mark.usefixtures("loaded")
@@ -140,7 +140,7 @@ def test_kmeans_is_checked_on_its_inertia_and_linear_regression_on_r2() -> None:
 
 
 def test_kernel_svms_skip_past_their_row_limit() -> None:
-    from perfkit.axes import Skip
+    from perfkit.model.axes import Skip
 
     workload, params, inputs, _ = _case("svm", "generated", n=10_000)
     for key in ("numpy:rbf_smo", "sklearn:rbf"):

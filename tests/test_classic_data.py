@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from perfkit.datasets.tabular import load_table, read_csv
-from perfkit.errors import UsageError
-from perfkit.record import load_record
+from perfkit.model.errors import UsageError
+from perfkit.records.run_record import load_record
 from tests.conftest import perfkit
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perfkit.record import load_record
+from perfkit.records.run_record import load_record
 from tests.conftest import perfkit, spark_marks
 
 pytestmark = spark_marks()
@@ -43,9 +43,9 @@ def test_mllib_ports_pass_their_bands_on_the_bundled_sets() -> None:
     on the two-class set only: one-vs-rest on more classes is a minute a fit)."""
     import numpy as np
 
-    from perfkit import registry
-    from perfkit.axes import ParamValue
-    from perfkit.backend import get_backend
+    from perfkit.model import registry
+    from perfkit.model.axes import ParamValue
+    from perfkit.model.backend import get_backend
 
     registry.load()
     failures = []

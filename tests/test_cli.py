@@ -205,7 +205,7 @@ def test_import_and_help_need_only_numpy() -> None:
     code = (
         "import sys, contextlib, io\n"
         "import perfkit\n"
-        "from perfkit.cli import main\n"
+        "from perfkit.cli.parser import main\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "    main(['--help'])\n"
         f"print([m for m in {heavy!r} if m in sys.modules])\n"

@@ -20,7 +20,7 @@ from perfkit.datasets.ratings import (
     split_ratings,
 )
 from perfkit.datasets.text import generate_text
-from perfkit.errors import UsageError
+from perfkit.model.errors import UsageError
 from perfkit.workloads._als import _solve_side, als_wr, predict, rmse
 from perfkit.workloads.log_analysis import _summary_in_python
 from perfkit.workloads.wordcount import _counts_in_python
@@ -140,7 +140,7 @@ def test_zipf_text_has_a_few_frequent_words_and_many_rare_ones() -> None:
 
 
 def test_data_option_runs_a_real_log_and_refuses_what_it_cannot_use(tmp_path: Path) -> None:
-    from perfkit.record import load_record
+    from perfkit.records.run_record import load_record
     from tests.conftest import perfkit
 
     log = tmp_path / "access.log.gz"

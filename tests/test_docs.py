@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from perfkit import registry
-from perfkit.backend import get_backend
-from perfkit.cli import _build_parser
+from perfkit.cli.parser import _build_parser
+from perfkit.model import registry
+from perfkit.model.backend import get_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -109,7 +109,7 @@ def test_the_package_promises_only_engines_that_have_a_backend() -> None:
     import tomllib
 
     import perfkit
-    from perfkit.backend import backends
+    from perfkit.model.backend import backends
 
     registry.load()
     registered = " ".join(backends())

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from perfkit import MeasurePolicy, UsageError
-from perfkit.environment import BackendInfo, Environment, Gpu, Machine, PythonInfo
-from perfkit.gate import GatePolicy, parse_fail_on, parse_thresholds, run_gate
-from perfkit.record import CaseResult, Measurement, RunRecord, SampleRun, dump_record
+from perfkit.records.environment import BackendInfo, Environment, Gpu, Machine, PythonInfo
+from perfkit.records.run_record import CaseResult, Measurement, RunRecord, SampleRun, dump_record
+from perfkit.verdict.gate import GatePolicy, parse_fail_on, parse_thresholds, run_gate
 from tests.conftest import perfkit
 
 ENV = Environment(

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfkit import MeasurePolicy, registry
-from perfkit._runner import run_cases
-from perfkit.backend import get_backend
+from perfkit import MeasurePolicy
+from perfkit.engine.runner import run_cases
+from perfkit.model import registry
+from perfkit.model.backend import get_backend
 from tests.conftest import perfkit
 from tests.gpu_ports import check_port
 
@@ -90,7 +91,7 @@ def test_cold_timer_flushes_the_cache_a_resident_input_lives_in() -> None:
     memory and take longer; the launch gaps are the same in both, so only the cache can
     make the difference."""
     from perfkit.backends._cuda import _CupyClock
-    from perfkit.timing import CudaEventTimer
+    from perfkit.model.timers import CudaEventTimer
 
     backend = get_backend("cupy_raw")
     cp = backend.cupy  # type: ignore[attr-defined]
@@ -122,7 +123,7 @@ def test_a_measured_gpu_case_has_memory_clock_power_and_energy() -> None:
 
 
 def test_gpu_ceilings_and_percent_of_roof_in_a_record(tmp_path: Path) -> None:
-    from perfkit.gpu_ceilings import calibrate_gpu
+    from perfkit.engine.gpu_ceilings import calibrate_gpu
 
     ceilings = calibrate_gpu(quick=True)
     assert all(bandwidth > 1e11 for _, bandwidth in ceilings["bandwidth"])

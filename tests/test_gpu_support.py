@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from perfkit import registry
-from perfkit._worker import _energy
-from perfkit.backend import get_backend
-from perfkit.gpu_monitor import NullMonitor
-from perfkit.metrics import derive_metrics
-from perfkit.timing import CudaEventTimer
-from perfkit.workload import Work
+from perfkit.engine.metrics import derive_metrics
+from perfkit.engine.worker import _energy
+from perfkit.model import registry
+from perfkit.model.backend import get_backend
+from perfkit.model.monitor import NullMonitor
+from perfkit.model.timers import CudaEventTimer
+from perfkit.model.workload import Work
 from tests.conftest import perfkit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,7 +174,7 @@ def test_without_a_gpu_the_cpu_suite_runs_and_gpu_cases_are_skipped(tmp_path: Pa
 def test_calibrate_says_there_is_no_gpu() -> None:
     if get_backend("cupy").probe().ok:
         pytest.skip("a CUDA device is present")
-    from perfkit.gpu_ceilings import gpu_ceilings, gpu_key
+    from perfkit.engine.gpu_ceilings import gpu_ceilings, gpu_key
 
     assert gpu_key() is None
     assert gpu_ceilings() is None
@@ -213,7 +213,7 @@ class _FakeNvml:
 def test_nvml_monitor_reads_peak_memory_over_the_case_and_clocks_while_timed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from perfkit.gpu_monitor import NvmlMonitor
+    from perfkit.machine.nvml import NvmlMonitor
 
     fake = _FakeNvml()
     monkeypatch.setitem(sys.modules, "pynvml", fake)
@@ -236,7 +236,7 @@ def test_nvml_monitor_reads_peak_memory_over_the_case_and_clocks_while_timed(
 
 
 def test_nvml_monitor_does_not_flag_a_steady_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    from perfkit.gpu_monitor import NvmlMonitor
+    from perfkit.machine.nvml import NvmlMonitor
 
     fake = _FakeNvml()
     monkeypatch.setitem(sys.modules, "pynvml", fake)

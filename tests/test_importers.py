@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from perfkit import RecordError, load_record
-from perfkit.gate import GatePolicy, run_gate
-from perfkit.importers import import_file
+from perfkit.records.importers import import_file
+from perfkit.verdict.gate import GatePolicy, run_gate
 from tests.conftest import DATA, perfkit
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -239,10 +239,10 @@ def _mounts(spec: dict[str, Any], container: dict[str, Any]) -> dict[str, dict[s
 def test_the_runner_jobs_command_is_one_perfkit_parses_and_runs(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
-    from perfkit import registry
-    from perfkit._commands import cases_from, resolve_selection
-    from perfkit.cli import _build_parser
-    from perfkit.spark.for_run import parse_spark_conf
+    from perfkit.cli.parser import _build_parser
+    from perfkit.cli.selection import cases_from, resolve_selection
+    from perfkit.integrations.spark.for_run import parse_spark_conf
+    from perfkit.model import registry
 
     registry.load()
     objects = rendered[overlay]

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from perfkit.spark.cluster import alive_workers, free_port, spark_home, stop_sessions
+from perfkit.integrations.spark.cluster import alive_workers, free_port, spark_home, stop_sessions
 from tests.conftest import spark_marks
 from tests.k8s_checks import (
     container_variables,

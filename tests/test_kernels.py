@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from perfkit import registry
 from perfkit.backends.cupy_raw import (
     NVRTC_OPTIONS,
     define_options,
@@ -26,6 +25,7 @@ from perfkit.backends.cupy_raw import (
     kernel_file,
     kernels_dir,
 )
+from perfkit.model import registry
 from perfkit.workloads._gpu import Geometry, kernel_geometry
 
 KERNELS = sorted(kernels_dir().glob("*/*.cu"))
@@ -233,7 +233,7 @@ def test_a_kernel_file_is_found_by_its_variant_alone(
 SWEEP = Path(__file__).resolve().parent.parent / "scripts" / "kernel_sweep.py"
 _LIST_SWEEP = """
 import json, sys
-from perfkit import registry
+from perfkit.model import registry
 from perfkit.workloads._gpu import raw_ports
 registry.load([sys.argv[1]])
 plugin = next(m for n, m in sys.modules.items() if n.startswith("perfkit_plugin_kernel_sweep"))

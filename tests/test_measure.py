@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from perfkit import MeasurePolicy, UsageError
-from perfkit.measure import calibrate_loops, loops_for, measure_thunk
-from perfkit.timing import WallTimer
+from perfkit.engine.sampler import calibrate_loops, loops_for, measure_thunk
+from perfkit.model.timers import WallTimer
 
 
 class ScriptedTimer:

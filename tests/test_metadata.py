@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from perfkit.metadata import capture_environment, cpu_brand, git_state
+from perfkit.machine.capture import capture_environment, cpu_brand, git_state
 
 
 @pytest.mark.usefixtures("loaded")
@@ -55,7 +55,7 @@ def test_cpu_facts_come_from_the_kernel_not_a_cpuinfo_module() -> None:
     """py-cpuinfo and pytest-benchmark's py-cpuinfo2 install one ``cpuinfo`` module over the
     other; perfkit imports neither, and still records flags and cache sizes."""
     code = (
-        "import sys; from perfkit.metadata import capture_environment; "
+        "import sys; from perfkit.machine.capture import capture_environment; "
         "m = capture_environment(probe_backends=False).machine; "
         "print('cpuinfo' in sys.modules, len(m.flags), m.l2_cache_bytes or 0, m.cpu)"
     )

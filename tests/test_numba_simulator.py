@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from perfkit import registry
+from perfkit.model import registry
 
 pytest.importorskip("numba", reason="the simulator needs numba (pip install -e '.[test]')")
 
@@ -53,8 +53,8 @@ def test_every_numba_port_passes_its_checker_with_poisoned_outputs(
 def test_the_simulator_is_never_measured() -> None:
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(ROOT / "src")}
     code = (
-        "from perfkit import registry; registry.load([]);"
-        "from perfkit.backend import get_backend;"
+        "from perfkit.model import registry; registry.load([]);"
+        "from perfkit.model.backend import get_backend;"
         "print(get_backend('numba_cuda').probe().reason)"
     )
     done = subprocess.run(

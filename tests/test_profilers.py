@@ -10,13 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from perfkit.errors import RecordError, UsageError
-from perfkit.profilers import get_profiler, profilers
-from perfkit.profilers.counters import read_perf_stat
-from perfkit.profilers.gpu import kernel_event, kernels_from_trace
-from perfkit.profilers.instructions import read_callgrind
-from perfkit.profilers.sample import speedscope
+from perfkit.model.errors import RecordError, UsageError
 from perfkit.profiling.occupancy import DeviceLimits, theoretical_occupancy
+from perfkit.profiling.profilers import get_profiler, profilers
+from perfkit.profiling.profilers.counters import read_perf_stat
+from perfkit.profiling.profilers.gpu import kernel_event, kernels_from_trace
+from perfkit.profiling.profilers.instructions import read_callgrind
+from perfkit.profiling.profilers.sample import speedscope
 from perfkit.profiling.record import (
     PROFILE_SCHEMA,
     CaseProfile,
@@ -218,8 +218,8 @@ def test_memory_without_memray_states_tracemallocs_peak(
     reports its buffers to: a 64 MiB array held inside the loop is the peak."""
     import numpy as np
 
-    from perfkit import registry
-    from perfkit.profilers import memory
+    from perfkit.model import registry
+    from perfkit.profiling.profilers import memory
 
     monkeypatch.setattr(memory, "_has_memray", lambda: False)
     case = registry.expand_cases(registry.get_workload("matmul"), ["numpy"], quick=True)[0]
@@ -270,7 +270,7 @@ def test_a_bad_profile_record_is_one_line(tmp_path: Path, text: str, message: st
 
 
 def test_a_report_links_the_profile_pages_of_its_cases(tmp_path: Path) -> None:
-    from perfkit.record import load_record
+    from perfkit.records.run_record import load_record
     from perfkit.report.html import write_report
     from perfkit.report.profile_page import profile_links
 

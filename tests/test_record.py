@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from perfkit import SCHEMA_VERSION, MeasurePolicy, RecordError, load_record
-from perfkit.environment import Environment
-from perfkit.record import (
+from perfkit.records.environment import Environment
+from perfkit.records.run_record import (
     STATUSES,
     CaseResult,
     Measurement,
@@ -184,7 +184,7 @@ def test_schema_2_runs_migrate_as_not_sampled_in_turns() -> None:
 
 
 def test_a_journal_line_that_is_not_json_is_named_by_line_and_column(tmp_path: Path) -> None:
-    from perfkit.journal import recover
+    from perfkit.engine.journal import recover
 
     path = tmp_path / "run.journal.jsonl"
     path.write_text('{"journal": 1, oops}\n{"side": "base"}\n')

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from perfkit import UsageError, registry
-from perfkit.backend import Backend, backends
+from perfkit import UsageError
+from perfkit.model import registry
+from perfkit.model.backend import Backend, backends
 from tests.conftest import DERIVED, perfkit
 
 pytestmark = pytest.mark.usefixtures("loaded")
@@ -123,8 +124,8 @@ def test_suites_come_from_the_workloads_and_gpu_from_the_backends() -> None:
 
 
 def test_a_suite_selects_its_workloads_and_gpu_its_backends() -> None:
-    from perfkit._commands import resolve_selection
-    from perfkit.cli import _build_parser
+    from perfkit.cli.parser import _build_parser
+    from perfkit.cli.selection import resolve_selection
 
     parser = _build_parser()
     args = parser.parse_args(["run", "--suite", "gpu"])

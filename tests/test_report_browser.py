@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from perfkit import load_record
-from perfkit.record import RunRecord, record_from_dict
+from perfkit.records.run_record import RunRecord, record_from_dict
 from perfkit.report.browser import find_chromium, inspect_report
 from perfkit.report.html import write_report
 from tests.conftest import DATA, perfkit

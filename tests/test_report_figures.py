@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from perfkit import load_record
-from perfkit.record import CaseResult, Measurement, RunRecord, record_from_dict
+from perfkit.model.workload import Work
+from perfkit.records.run_record import CaseResult, Measurement, RunRecord, record_from_dict
 from perfkit.report import figures, overview
-from perfkit.workload import Work
 from tests.conftest import DATA
 
 EVIL = '<img src=x onerror="alert(1)">'

@@ -8,11 +8,11 @@ import json
 import pytest
 
 from perfkit import Work
-from perfkit.roofline import (
+from perfkit.engine.calibrate import cpu_ceilings
+from perfkit.machine.ceilings import (
     bandwidth_for,
     cache_path,
     ceilings_warning,
-    cpu_ceilings,
     load_cached_ceilings,
     roof_fraction,
 )

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from perfkit import MeasurePolicy, SampleRun, load_record, registry
-from perfkit._protocol import WorkerReport
-from perfkit._runner import interleave, run_cases, schedule, settled, turns
-from perfkit.journal import journal_path
+from perfkit import MeasurePolicy, SampleRun, load_record
+from perfkit.engine.journal import journal_path
+from perfkit.engine.protocol import WorkerReport
+from perfkit.engine.runner import interleave, run_cases, schedule, settled, turns
+from perfkit.model import registry
 from tests.conftest import FAULTY, perfkit
 
 QUICK = MeasurePolicy.quick(timeout=20.0)
@@ -305,7 +306,7 @@ def test_disagreeing_processes_get_extra_rounds_up_to_the_limit() -> None:
 def test_a_malformed_worker_message_fails_its_case_not_the_run(
     mode: str, reason: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from perfkit._supervisor import Side, Supervisor
+    from perfkit.engine.supervisor import Side, Supervisor
 
     monkeypatch.setenv("BAD_WORKER", mode)
     got: dict[str, WorkerReport] = {}
@@ -322,7 +323,7 @@ def test_a_malformed_worker_message_fails_its_case_not_the_run(
 def test_a_worker_that_ends_between_cases_costs_no_case(monkeypatch: pytest.MonkeyPatch) -> None:
     """The next case goes to a fresh worker, whether the end shows when the case is sent
     or only when its first message is awaited."""
-    from perfkit._supervisor import Side, Supervisor
+    from perfkit.engine.supervisor import Side, Supervisor
 
     monkeypatch.setenv("BAD_WORKER", "one_then_exit")
     got: dict[str, WorkerReport] = {}

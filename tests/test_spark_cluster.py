@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 import pytest
 
-from perfkit.spark.cluster import (
+from perfkit.integrations.spark.cluster import (
     ClusterError,
     ClusterSpec,
     ClusterState,
@@ -26,7 +26,7 @@ from perfkit.spark.cluster import (
     alive_workers,
     group_alive,
 )
-from perfkit.spark.session import cluster_settings, session_settings, start_session
+from perfkit.integrations.spark.session import cluster_settings, session_settings, start_session
 from tests.conftest import perfkit, spark_marks
 
 pytestmark = spark_marks()
@@ -119,7 +119,7 @@ def test_the_secret_is_on_no_command_line(cluster: ClusterState, spark: Any) -> 
 
 def test_a_driver_without_the_secret_is_refused(cluster: ClusterState, tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
-        from perfkit.spark.session import session_settings, start_session
+        from perfkit.integrations.spark.session import session_settings, start_session
         from pathlib import Path
         settings = session_settings({cluster.master_url!r}, Path({str(tmp_path)!r}))
         settings["spark.executor.memory"] = "512m"

@@ -20,9 +20,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from perfkit.journal import journal_path
-from perfkit.record import RunRecord, load_record
-from perfkit.spark.cluster import ClusterSpec, ClusterState, StandaloneCluster, group_alive
+from perfkit.engine.journal import journal_path
+from perfkit.integrations.spark.cluster import (
+    ClusterSpec,
+    ClusterState,
+    StandaloneCluster,
+    group_alive,
+)
+from perfkit.records.run_record import RunRecord, load_record
 from tests.conftest import perfkit, spark_marks
 
 pytestmark = spark_marks()

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from perfkit.stats import median_ci, relative_ci_width, summarize
+from perfkit.verdict.stats import median_ci, relative_ci_width, summarize
 
 
 def test_median_ci_covers_the_true_median_about_95_percent_of_the_time() -> None:

@@ -8,9 +8,10 @@ import io
 import pytest
 from rich.console import Console
 
-from perfkit.record import CaseResult, Measurement
-from perfkit.tables import format_seconds, results_table, speedups
-from perfkit.workload import Work
+from perfkit.cli.console import results_table
+from perfkit.model.workload import Work
+from perfkit.records.format import format_seconds, speedups
+from perfkit.records.run_record import CaseResult, Measurement
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,7 @@ def test_a_case_above_its_roof_is_marked_and_explained() -> None:
 
 
 def test_a_ratio_far_below_one_keeps_two_significant_digits() -> None:
-    from perfkit.tables import ratio_text
+    from perfkit.records.format import ratio_text
 
     assert ratio_text(1.4249) == "1.42x"
     assert ratio_text(0.5) == "0.50x"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perfkit.record import load_record
+from perfkit.records.run_record import load_record
 from tests.conftest import perfkit, torch_marks
 
 pytestmark = torch_marks()

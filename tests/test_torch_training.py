@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from perfkit.record import CaseResult, load_record
+from perfkit.records.run_record import CaseResult, load_record
 from tests.conftest import perfkit, torch_marks
 
 pytestmark = torch_marks()

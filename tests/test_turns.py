@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from perfkit import MeasurePolicy, registry
-from perfkit._affinity import allowed_cpus, pinned, sampling_cpu
-from perfkit._runner import Side, run_sides
-from perfkit._settle import OwnThreads
-from perfkit._supervisor import Supervisor
-from perfkit._turns import measure_in_turns
-from perfkit.load import ContentionMeter
+from perfkit import MeasurePolicy
+from perfkit.engine.affinity import allowed_cpus, pinned, sampling_cpu
+from perfkit.engine.runner import Side, run_sides
+from perfkit.engine.settle import OwnThreads
+from perfkit.engine.supervisor import Supervisor
+from perfkit.engine.turns import measure_in_turns
+from perfkit.machine.load import ContentionMeter
+from perfkit.model import registry
 from tests.conftest import FAULTY
 
 QUICK = MeasurePolicy.quick(timeout=60.0, processes=2)

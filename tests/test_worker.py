@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perfkit._worker import memory_metrics, peak_rss, reset_peak_rss
+from perfkit.engine.worker import memory_metrics, peak_rss, reset_peak_rss
 
 
 @pytest.mark.skipif(not reset_peak_rss(), reason="the kernel refuses /proc/self/clear_refs")

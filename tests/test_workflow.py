@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from perfkit.cli import _build_parser
+from perfkit.cli.parser import _build_parser
 
 WORKFLOW = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "benchmarks.yml"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perfkit import registry
-from perfkit.axes import Params
+from perfkit.model import registry
+from perfkit.model.axes import Params
 
 pytestmark = pytest.mark.usefixtures("loaded")
 

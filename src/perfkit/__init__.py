@@ -3,20 +3,18 @@
 Importing perfkit needs only NumPy; frameworks load inside backends when they are used.
 """
 
-from perfkit.axes import Axis, ParamSpace, Skip
-from perfkit.backend import Availability, Backend, CpuBackend, DerivedBackend, register_backend
-from perfkit.errors import RecordError, UsageError
-from perfkit.measure import MeasurePolicy
-from perfkit.record import (
-    SCHEMA_VERSION,
-    CaseResult,
-    Measurement,
-    RunRecord,
-    SampleRun,
-    load_record,
+from perfkit.engine.sampler import MeasurePolicy
+from perfkit.model.axes import Axis, ParamSpace, Skip
+from perfkit.model.backend import (
+    Availability,
+    Backend,
+    CpuBackend,
+    DerivedBackend,
+    register_backend,
 )
-from perfkit.registry import register_workload
-from perfkit.workload import (
+from perfkit.model.errors import RecordError, UsageError
+from perfkit.model.registry import register_workload
+from perfkit.model.workload import (
     Case,
     CheckResult,
     Implementation,
@@ -25,6 +23,14 @@ from perfkit.workload import (
     exact_match,
     relative_error,
     workload,
+)
+from perfkit.records.run_record import (
+    SCHEMA_VERSION,
+    CaseResult,
+    Measurement,
+    RunRecord,
+    SampleRun,
+    load_record,
 )
 
 __version__ = "0.1.0"

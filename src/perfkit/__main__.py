@@ -2,6 +2,6 @@
 
 import sys
 
-from perfkit.cli import main
+from perfkit.cli.parser import main
 
 sys.exit(main())

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from perfkit import CpuBackend, Implementation, register_backend
-from perfkit.axes import Params
+from perfkit.model.axes import Params
 
 
 class CopiedNumpy(CpuBackend):

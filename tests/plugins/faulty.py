@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from perfkit import Axis, ParamSpace, Skip, Work, register_workload, relative_error, workload
-from perfkit.axes import Params
-from perfkit.workload import WrongOutputError
+from perfkit.model.axes import Params
+from perfkit.model.workload import WrongOutputError
 
 FAULTY = workload(
     name="faulty_probe",

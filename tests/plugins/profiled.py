@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from perfkit import Axis, ParamSpace, Work, exact_match, register_workload, workload
-from perfkit.axes import Params
+from perfkit.model.axes import Params
 
 HEAVY_SHARE = 0.8
 MIB_64 = 64 * 2**20

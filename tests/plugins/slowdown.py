@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from perfkit import Axis, ParamSpace, Work, register_workload, relative_error, workload
-from perfkit.axes import Params
+from perfkit.model.axes import Params
 
 SLOWDOWN = workload(
     name="slowdown_probe",

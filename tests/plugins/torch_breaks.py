@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfkit.axes import Axis, Params, ParamSpace
-from perfkit.registry import register_workload
-from perfkit.workload import Thunk, Work, relative_error, workload
+from perfkit.model.axes import Axis, Params, ParamSpace
+from perfkit.model.registry import register_workload
+from perfkit.model.workload import Thunk, Work, relative_error, workload
 
 BREAKS = workload(
     name="torch_breaks",

@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from perfkit.backend import Availability, CpuBackend
-from perfkit.gpu_monitor import CaseMonitor, NullMonitor
-from perfkit.timing import Timer
-from perfkit.workload import WrongOutputError
+from perfkit.model.backend import Availability, CpuBackend
+from perfkit.model.monitor import CaseMonitor, NullMonitor
+from perfkit.model.timers import Timer
+from perfkit.model.workload import WrongOutputError
 
 __all__ = ["DRIVER_WRAPPER", "AllocatorBackend", "driver_problem", "find_library", "run_driver"]
 
@@ -156,7 +156,7 @@ class AllocatorBackend(CpuBackend):
         """Whether the drivers can be built and the allocator loaded; builds nothing, so
         that read-only commands (``perfkit list``, ``perfkit env``) stay read-only. The
         drivers are built on their first run."""
-        from perfkit.native import buildable
+        from perfkit.native.build import buildable
 
         try:
             buildable()
@@ -166,7 +166,7 @@ class AllocatorBackend(CpuBackend):
         return Availability.yes()
 
     def run(self, pattern: str, args: Sequence[str], env: Mapping[str, str]) -> dict[str, Any]:
-        from perfkit.native import driver
+        from perfkit.native.build import driver
 
         return run_driver(driver(pattern), args, self.preload(), env)
 

@@ -9,9 +9,10 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from perfkit.backend import Availability, Device, package_versions
-from perfkit.gpu_monitor import CaseMonitor, device_monitor
-from perfkit.timing import CudaEventTimer, Timer
+from perfkit.machine.nvml import device_monitor
+from perfkit.model.backend import Availability, Device, package_versions
+from perfkit.model.monitor import CaseMonitor
+from perfkit.model.timers import CudaEventTimer, Timer
 
 __all__ = [
     "CupyBackendBase",

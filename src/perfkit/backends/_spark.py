@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from perfkit.backend import Availability, CpuBackend, package_versions
-from perfkit.gpu_monitor import CaseMonitor
+from perfkit.model.backend import Availability, CpuBackend, package_versions
+from perfkit.model.monitor import CaseMonitor
 
-__all__ = ["ENV_UI", "SparkBackend", "spark_session"]
+__all__ = ["SparkBackend", "spark_session"]
 
-ENV_UI = "PERFKIT_SPARK_UI"  # "1": the driver's web UI on (on 127.0.0.1), off otherwise
 _OPEN: list[SparkBackend] = []  # the Spark backend whose session this process has open
 
 
@@ -29,17 +27,14 @@ class SparkBackend(CpuBackend):
         self.spark: Any = None
 
     def probe(self) -> Availability:
-        try:
-            import pyspark  # noqa: F401
-        except ImportError:
-            return Availability.no("pyspark is not installed (pip install -e '.[spark]')")
-        if shutil.which("java") is None:
-            return Availability.no(
-                "no java on PATH (Spark 4 needs Java 17: apt-get install openjdk-17-jre-headless)"
-            )
-        return Availability.yes()
+        from perfkit.integrations.spark.target import spark_missing
+
+        missing = spark_missing()
+        return Availability.no(missing) if missing else Availability.yes()
 
     def ui(self) -> bool:
+        from perfkit.integrations.spark.target import ENV_UI
+
         return os.environ.get(ENV_UI) == "1"
 
     def open_session(self, stack: contextlib.ExitStack) -> Any:
@@ -69,12 +64,12 @@ class SparkBackend(CpuBackend):
             spark.stop()
 
     def monitor(self) -> CaseMonitor:
-        from perfkit.spark.jobs import ExecutorWatch
+        from perfkit.integrations.spark.jobs import ExecutorWatch
 
         return ExecutorWatch(lambda: self.spark)
 
     def call_metrics(self, thunk: Callable[[], Any]) -> dict[str, float]:
-        from perfkit.spark.jobs import observe_call
+        from perfkit.integrations.spark.jobs import observe_call
 
         return observe_call(self.spark, thunk)
 
@@ -84,8 +79,8 @@ class SparkBackend(CpuBackend):
     def key_settings(self) -> dict[str, str]:
         """The session settings a record keeps (no folder, no secret): perfkit's own and the
         run's ``--spark-conf``."""
-        from perfkit.spark.session import SAFE_SETTINGS
-        from perfkit.spark.target import extra_settings
+        from perfkit.integrations.spark.session import SAFE_SETTINGS
+        from perfkit.integrations.spark.target import extra_settings
 
         settings = dict(SAFE_SETTINGS)
         settings["spark.ui.enabled"] = "true" if self.ui() else "false"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from perfkit.backend import register_backend
 from perfkit.backends._cuda import CupyBackendBase
+from perfkit.model.backend import register_backend
 
 
 class CupyBackend(CupyBackendBase):

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from perfkit._shipped import shipped_folder
-from perfkit.backend import Availability, register_backend
 from perfkit.backends._cuda import CupyBackendBase
+from perfkit.model.backend import Availability, register_backend
+from perfkit.native.shipped import shipped_folder
 
 __all__ = [
     "NVRTC_OPTIONS",

@@ -12,10 +12,11 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from perfkit.backend import Availability, Device, package_versions, register_backend
 from perfkit.backends._cuda import import_numba_cuda, l2_flush_bytes, simulated
-from perfkit.gpu_monitor import CaseMonitor, device_monitor
-from perfkit.timing import CudaEventTimer, Timer
+from perfkit.machine.nvml import device_monitor
+from perfkit.model.backend import Availability, Device, package_versions, register_backend
+from perfkit.model.monitor import CaseMonitor
+from perfkit.model.timers import CudaEventTimer, Timer
 
 __all__ = ["NumbaCudaBackend"]
 

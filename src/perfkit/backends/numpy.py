@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perfkit.backend import CpuBackend, register_backend
+from perfkit.model.backend import CpuBackend, register_backend
 
 
 class NumpyBackend(CpuBackend):

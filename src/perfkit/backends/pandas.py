@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perfkit.backend import Availability, CpuBackend, register_backend
+from perfkit.model.backend import Availability, CpuBackend, register_backend
 
 
 class PandasBackend(CpuBackend):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perfkit.backend import register_backend
 from perfkit.backends._allocator import AllocatorBackend
+from perfkit.model.backend import register_backend
 
 
 class PkmallocBackend(AllocatorBackend):
@@ -17,7 +17,7 @@ class PkmallocBackend(AllocatorBackend):
         """Built from ``native/`` on first use: nothing to find until then."""
 
     def preload(self) -> Path | None:
-        from perfkit.native import library
+        from perfkit.native.build import library
 
         return library()
 

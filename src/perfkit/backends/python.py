@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 
-from perfkit.backend import CpuBackend, register_backend
+from perfkit.model.backend import CpuBackend, register_backend
 
 
 class PythonBackend(CpuBackend):

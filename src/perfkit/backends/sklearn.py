@@ -3,7 +3,7 @@ quality on the same split and seed, and for fit time."""
 
 from __future__ import annotations
 
-from perfkit.backend import CpuBackend, register_backend
+from perfkit.model.backend import CpuBackend, register_backend
 
 
 class SklearnBackend(CpuBackend):

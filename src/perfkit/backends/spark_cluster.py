@@ -1,7 +1,8 @@
 """Spark on a standalone cluster of separate JVM processes: the master given with
 ``--spark-master`` (and its secret), else the cluster ``perfkit cluster up`` keeps, else
-one the run starts for itself (see ``perfkit.spark.target``). Every ``spark_local`` port
-runs here too, unchanged: this backend derives its implementations from that one's."""
+one the run starts for itself (see ``perfkit.integrations.spark.target``). Every
+``spark_local`` port runs here too, unchanged: this backend derives its implementations from
+that one's."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from perfkit.backend import Availability, register_backend
 from perfkit.backends._spark import SparkBackend
-from perfkit.errors import UsageError
-from perfkit.workload import Implementation
+from perfkit.model.backend import Availability, register_backend
+from perfkit.model.errors import UsageError
+from perfkit.model.workload import Implementation
 
 __all__ = ["SPARK_CLUSTER"]
 
@@ -31,7 +32,7 @@ class SparkClusterBackend(SparkBackend):
     base = "spark_local"
 
     def probe(self) -> Availability:
-        from perfkit.spark.for_run import ENV_UNAVAILABLE
+        from perfkit.integrations.spark.target import ENV_UNAVAILABLE
 
         if os.environ.get(ENV_UNAVAILABLE):
             return Availability.no(os.environ[ENV_UNAVAILABLE])
@@ -41,9 +42,13 @@ class SparkClusterBackend(SparkBackend):
         return [dataclasses.replace(implementation, backend=self.name, reference=False)]
 
     def open_session(self, stack: contextlib.ExitStack) -> Any:
-        from perfkit.spark.cluster import ClusterSpec, StandaloneCluster
-        from perfkit.spark.session import session_settings, start_session
-        from perfkit.spark.target import extra_settings, state_target, target_from_environment
+        from perfkit.integrations.spark.cluster import ClusterSpec, StandaloneCluster
+        from perfkit.integrations.spark.session import session_settings, start_session
+        from perfkit.integrations.spark.target import (
+            extra_settings,
+            state_target,
+            target_from_environment,
+        )
 
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="perfkit-spark-")))
         target = target_from_environment()
@@ -60,7 +65,7 @@ class SparkClusterBackend(SparkBackend):
 
     def settings(self) -> dict[str, str]:
         """Where the run's cluster is (without secrets) and what it was asked for."""
-        from perfkit.spark.target import public_master, target_from_environment
+        from perfkit.integrations.spark.target import public_master, target_from_environment
 
         try:
             target = target_from_environment()
@@ -76,7 +81,7 @@ class SparkClusterBackend(SparkBackend):
 
 def _wait_for_executors(spark: Any, count: int) -> None:
     """Until ``count`` executors have registered, so the first timed job runs on all."""
-    from perfkit.errors import RunError
+    from perfkit.model.errors import RunError
 
     tracker = spark.sparkContext.statusTracker()
     deadline = time.monotonic() + _EXECUTOR_WAIT

@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from perfkit.backend import register_backend
 from perfkit.backends._spark import SparkBackend, spark_session
+from perfkit.model.backend import register_backend
 
 __all__ = ["SPARK_LOCAL", "spark_session"]
 
@@ -27,8 +27,8 @@ class SparkLocalBackend(SparkBackend):
         return f"local[{threads}]" if threads not in ("", "0") else "local[*]"
 
     def open_session(self, stack: contextlib.ExitStack) -> Any:
-        from perfkit.spark.session import session_settings, start_session
-        from perfkit.spark.target import extra_settings
+        from perfkit.integrations.spark.session import session_settings, start_session
+        from perfkit.integrations.spark.target import extra_settings
 
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="perfkit-spark-")))
         return start_session(session_settings(self.master(), folder, self.ui(), extra_settings()))

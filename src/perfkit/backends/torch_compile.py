@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from perfkit.axes import Params
-from perfkit.backend import register_backend
 from perfkit.backends.torch_eager import TorchEagerBackend, compiling_with
-from perfkit.workload import Implementation, Prepare, Thunk
+from perfkit.model.axes import Params
+from perfkit.model.backend import register_backend
+from perfkit.model.workload import Implementation, Prepare, Thunk
 
 __all__ = ["MODES", "TORCH_COMPILE"]
 

@@ -14,14 +14,21 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from perfkit.backend import Availability, CpuBackend, Device, package_versions, register_backend
 from perfkit.backends._cuda import l2_flush_bytes
-from perfkit.gpu_monitor import CaseMonitor, NullMonitor, device_monitor
-from perfkit.timing import CudaEventTimer, Timer, WallTimer
+from perfkit.integrations.torch_run import ENV_DEVICE
+from perfkit.machine.nvml import device_monitor
+from perfkit.model.backend import (
+    Availability,
+    CpuBackend,
+    Device,
+    package_versions,
+    register_backend,
+)
+from perfkit.model.monitor import CaseMonitor, NullMonitor
+from perfkit.model.timers import CudaEventTimer, Timer, WallTimer
 
-__all__ = ["ENV_DEVICE", "TORCH_EAGER", "compiled", "selected_device", "torch_device", "torch_of"]
+__all__ = ["TORCH_EAGER", "compiled", "selected_device", "torch_device", "torch_of"]
 
-ENV_DEVICE = "PERFKIT_TORCH_DEVICE"
 
 # What torch_compile compiles of a port that marks a part (see ``compiled``); None: eager.
 _COMPILER: contextvars.ContextVar[Callable[[Any], Any] | None] = contextvars.ContextVar(

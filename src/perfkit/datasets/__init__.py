@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
-from perfkit.axes import Axis, Params, ParamValue
-from perfkit.errors import UsageError
-from perfkit.workload import Workload
+from perfkit.model.axes import Axis, Params, ParamValue
+from perfkit.model.errors import UsageError
+from perfkit.model.workload import Workload
 
 __all__ = [
     "GENERATED", "apply_data_option", "dataset_axis", "named_or_file", "only_first_size",

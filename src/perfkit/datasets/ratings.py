@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perfkit.errors import UsageError
+from perfkit.model.errors import UsageError
 
 __all__ = [
     "GENERATED_NOISE",

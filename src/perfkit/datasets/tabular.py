@@ -19,7 +19,7 @@ import numpy as np
 
 from perfkit.datasets import GENERATED
 from perfkit.datasets.classification import TEST_FRACTION, stratified_split
-from perfkit.errors import UsageError
+from perfkit.model.errors import UsageError
 
 __all__ = [
     "CLASSIFICATION_SETS", "REGRESSION_SETS", "Tabular", "Task", "check_csv", "load_table",

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfkit.profilers import Profiler
+from perfkit.model.workload import Case
+from perfkit.profiling.profilers import Profiler
 from perfkit.profiling.record import CaseProfile, ProfileRun
 from perfkit.profiling.run import ProfileOptions, profile_cases
 from perfkit.profiling.stacks import NodeChange, difference
 from perfkit.profiling.tables import format_amount
-from perfkit.workload import Case
 
 __all__ = [
     "SIDES",
@@ -168,8 +168,8 @@ def profile_slower(
     import dataclasses
     import time
 
-    from perfkit.metadata import capture_environment
-    from perfkit.profilers import get_profiler
+    from perfkit.machine.capture import capture_environment
+    from perfkit.profiling.profilers import get_profiler
     from perfkit.profiling.record import PROFILE_SCHEMA
 
     chosen = [get_profiler("instructions" if counting else "sample")]

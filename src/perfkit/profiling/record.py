@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from perfkit._atomic import write_text_atomic
-from perfkit._typed import FieldError, from_json, to_json
-from perfkit.errors import RecordError, not_json
+from perfkit.model.errors import RecordError, not_json
 from perfkit.profiling.stacks import Stacks
+from perfkit.records.atomic import write_text_atomic
+from perfkit.records.typed import FieldError, from_json, to_json
 
 __all__ = [
     "PROFILE_SCHEMA",

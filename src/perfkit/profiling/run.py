@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfkit._supervisor import Side, _kill, _tail, _worker_env
-from perfkit.profilers import Profiler
+from perfkit.engine.supervisor import Side, _kill, _tail, _worker_env
+from perfkit.model.workload import Case
+from perfkit.profiling.profilers import Profiler
 from perfkit.profiling.record import CaseProfile
-from perfkit.workload import Case
 
 __all__ = ["ProfileOptions", "case_folder", "profile_cases"]
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from perfkit.profiling.record import CaseProfile, ProfileRun
 from perfkit.profiling.stacks import FunctionCost
-from perfkit.tables import format_seconds
+from perfkit.records.format import format_seconds
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from perfkit import registry
-from perfkit._worker import _InputCache, _protocol_stream, _reason
-from perfkit.axes import Skip
-from perfkit.backend import Backend, get_backend
-from perfkit.harness import load_ports_from
-from perfkit.profilers import Profiler, get_profiler
-from perfkit.workload import Case
+from perfkit.engine.harness import load_ports_from
+from perfkit.engine.protocol import protocol_stream
+from perfkit.engine.verify import InputCache, failure_reason, verify
+from perfkit.model import registry
+from perfkit.model.backend import Backend, get_backend
+from perfkit.model.workload import Case
+from perfkit.profiling.profilers import Profiler, get_profiler
 
 __all__ = ["LOOP_FRAME", "main", "profile_case"]
 
@@ -84,23 +84,14 @@ def _warm_up(
 
 
 def _prepared(case: Case, backend: Backend, seed: int) -> tuple[dict[str, Any], Any]:
-    """The case's verified thunk, or the report of why there is none."""
-    try:
-        inputs, truth = _InputCache(seed).get(case)
-        start = time.perf_counter()
-        thunk = case.implementation.prepare(inputs, case.params)
-        prepare = time.perf_counter() - start
-        output = thunk()
-        backend.sync()
-        check = case.workload.check(backend.from_device(output), truth, case.check_params)
-        del output
-    except Skip as exc:
-        return {"status": "skipped", "reason": str(exc) or "not supported"}, None
-    except Exception as exc:
-        return {"status": "failed", "reason": _reason(exc)}, None
-    if not check.ok:
-        return {"status": "invalid", "reason": check.detail}, None
-    return {"status": "ok", "metrics": {"time/prepare": prepare}}, thunk
+    """The case's verified thunk, as the measuring worker verifies it, or the report of why
+    there is none."""
+    verified = verify(case, backend, InputCache(seed))
+    if verified.report is not None:
+        return {"status": verified.report.status, "reason": verified.report.reason}, None
+    return {"status": "ok", "metrics": {"time/prepare": verified.metrics["time/prepare"]}}, (
+        verified.thunk
+    )
 
 
 def profile_case(
@@ -128,7 +119,7 @@ def profile_case(
             # less than it cost.
             baseline = _unprofiled(thunk, backend.sync, min(1.0, duration / 4))
         except Exception as exc:
-            return {"status": "failed", "reason": _reason(exc)}
+            return {"status": "failed", "reason": failure_reason(exc)}
     return {
         **report,
         "calls": calls,
@@ -141,7 +132,7 @@ def profile_case(
 def main() -> None:
     job = json.loads(sys.stdin.buffer.readline())
     os.environ["PERFKIT_THREADS"] = str(job["threads"])
-    with _protocol_stream() as out:
+    with protocol_stream() as out:
         if job.get("ports_from"):
             load_ports_from(Path(job["ports_from"]))
         registry.load(job.get("plugins", []))

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from perfkit.axes import params_id
-from perfkit.record import CaseResult, RunRecord
+from perfkit.model.axes import params_id
+from perfkit.records.format import ABOVE_ROOF, above_roof, measured_cells, speedups
+from perfkit.records.run_record import CaseResult, RunRecord
 from perfkit.report.markup import escape, table
-from perfkit.tables import ABOVE_ROOF, above_roof, measured_cells, speedups
 
 __all__ = ["measured_table", "unmeasured_table"]
 

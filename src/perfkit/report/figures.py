@@ -13,9 +13,9 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from perfkit.axes import params_id
-from perfkit.record import CaseResult
-from perfkit.tables import BYTE_RATE, FLOP_RATE, ITEM_RATE, rate_of, ratio_text, speedups
+from perfkit.model.axes import params_id
+from perfkit.records.format import BYTE_RATE, FLOP_RATE, ITEM_RATE, rate_of, ratio_text, speedups
+from perfkit.records.run_record import CaseResult
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

@@ -9,52 +9,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from perfkit._atomic import write_text_atomic
-from perfkit.errors import UsageError
-from perfkit.record import RunRecord
+from perfkit.model.errors import UsageError
+from perfkit.records.atomic import write_text_atomic
+from perfkit.records.run_record import RunRecord
 from perfkit.report import figures, overview
 from perfkit.report.cases import measured_table, unmeasured_table
+from perfkit.report.markup import STYLE as _STYLE
 from perfkit.report.markup import escape as _e
+from perfkit.report.markup import figure_html as _figure_html
+from perfkit.report.markup import plotlyjs as _plotlyjs
 from perfkit.report.markup import table as _table
 
 __all__ = ["build_report", "update_index", "write_report"]
-
-_STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 1em 2em;
-       color: #222; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.92em; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f4f6fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.status-skipped { color: #a66f00; } .status-invalid, .status-failed { color: #b3261e; }
-.faster { color: #1b7f3b; } .slower { color: #b3261e; } .muted { color: #777; }
-details { margin: 0.4em 0; } summary { cursor: pointer; font-weight: 600; }
-.figure { margin: 0.5em 0 1.5em; }
-"""
-
-
-def _plotlyjs() -> str:
-    try:
-        from plotly.offline import get_plotlyjs
-    except ImportError:
-        raise UsageError(
-            "reports need plotly, which is not installed: pip install 'perfkit[report]'"
-        ) from None
-    return str(get_plotlyjs())
-
-
-def _figure_html(figure: Any, index: int) -> str:
-    import plotly.io as pio
-
-    body = pio.to_html(
-        figure,
-        include_plotlyjs=False,
-        full_html=False,
-        div_id=f"figure-{index}",
-        config={"displaylogo": False, "responsive": True},
-    )
-    return f'<div class="figure">{body}</div>'
 
 
 def _environment(record: RunRecord) -> str:
@@ -132,7 +98,7 @@ def _summary(records: Sequence[RunRecord]) -> str:
 
 def _gate_section(base: RunRecord, candidate: RunRecord) -> str:
     """The gate's verdicts, first record as baseline, second as candidate (default policy)."""
-    from perfkit.gate import GatePolicy, format_ratio, format_value, run_gate
+    from perfkit.verdict.gate import GatePolicy, format_ratio, format_value, run_gate
 
     report = run_gate(base, candidate, GatePolicy())
     rows = []
@@ -171,8 +137,8 @@ def _gate_section(base: RunRecord, candidate: RunRecord) -> str:
 
 def _backend_styles() -> tuple[dict[str, str], dict[str, str]]:
     """Colours and devices of the registered backends (records may name others)."""
-    from perfkit import registry
-    from perfkit.backend import backends
+    from perfkit.model import registry
+    from perfkit.model.backend import backends
 
     registry.load()
     known = backends()

@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from perfkit.record import CaseResult, RunRecord
+from perfkit.records.run_record import CaseResult, RunRecord
 from perfkit.report.figures import LAYOUT, color_for, implementations_by_speed, label, measured
 
 if TYPE_CHECKING:

@@ -7,15 +7,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from perfkit._atomic import write_text_atomic
 from perfkit.profiling.differential import Difference, grown_functions
 from perfkit.profiling.record import CaseProfile, ProfileRun
 from perfkit.profiling.stacks import NodeChange, Stacks
 from perfkit.profiling.tables import format_amount, overhead_text
-from perfkit.report.html import _STYLE, _figure_html, _plotlyjs
+from perfkit.records.atomic import write_text_atomic
+from perfkit.records.format import format_seconds
+from perfkit.report.markup import STYLE as _STYLE
 from perfkit.report.markup import escape as _e
+from perfkit.report.markup import figure_html as _figure_html
+from perfkit.report.markup import plotlyjs as _plotlyjs
 from perfkit.report.markup import table as _table
-from perfkit.tables import format_seconds
 
 __all__ = ["build_profile_page", "flame_figure", "profile_links", "write_profile_page"]
 
@@ -233,7 +235,7 @@ def profile_links(report: Path, case_ids: set[str]) -> list[tuple[str, str]]:
     """The profile pages under ``profiles/`` beside a report that profiled any of its
     cases: (link relative to the report, what it profiled), newest first. A profile
     record that cannot be read is passed over: it is not this report's to judge."""
-    from perfkit.errors import RecordError
+    from perfkit.model.errors import RecordError
     from perfkit.profiling.record import load_profile_run
 
     found = []

@@ -8,11 +8,19 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Axis, Params, ParamSpace
-from perfkit.backend import get_backend
 from perfkit.backends._allocator import driver_problem
-from perfkit.registry import register_workload
-from perfkit.workload import CheckResult, Implementation, Prepare, Thunk, Work, Workload, workload
+from perfkit.model.axes import Axis, Params, ParamSpace
+from perfkit.model.backend import get_backend
+from perfkit.model.registry import register_workload
+from perfkit.model.workload import (
+    CheckResult,
+    Implementation,
+    Prepare,
+    Thunk,
+    Work,
+    Workload,
+    workload,
+)
 
 __all__ = ["ALLOCATORS", "allocation_workload"]
 

@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Axis, Params, ParamSpace, Skip
 from perfkit.classic.kmeans import inertia
 from perfkit.datasets import GENERATED, dataset_axis, register_file_check
 from perfkit.datasets.classification import TEST_FRACTION
 from perfkit.datasets.tabular import Tabular, Task, check_csv, load_table
-from perfkit.registry import register_workload
-from perfkit.workload import CheckResult, Thunk, Work, Workload
+from perfkit.model.axes import Axis, Params, ParamSpace, Skip
+from perfkit.model.registry import register_workload
+from perfkit.model.workload import CheckResult, Thunk, Work, Workload
 
 __all__ = [
     "Band",

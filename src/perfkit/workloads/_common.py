@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Axis, Params
+from perfkit.model.axes import Axis, Params
 
 FLOAT_DTYPES = ("float32", "float64")
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Skip
-from perfkit.backend import get_backend
-from perfkit.workload import Implementation, Prepare, Workload
+from perfkit.model.axes import Skip
+from perfkit.model.backend import get_backend
+from perfkit.model.workload import Implementation, Prepare, Workload
 
 __all__ = [
     "BLOCK",

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Params
-from perfkit.workload import Implementation, Thunk, Workload
+from perfkit.model.axes import Params
+from perfkit.model.workload import Implementation, Thunk, Workload
 from perfkit.workloads._mlp import LEARNING_RATE, MOMENTUM
 
 __all__ = [

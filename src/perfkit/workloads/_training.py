@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.workload import CheckResult
+from perfkit.model.workload import CheckResult
 
 __all__ = ["ACCURACY_POINTS", "LOSS_FALL", "check_fit"]
 

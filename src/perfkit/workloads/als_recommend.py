@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Axis, Params, ParamSpace
 from perfkit.datasets import GENERATED, dataset_axis, only_first_size, register_file_check
 from perfkit.datasets.ratings import (
     GENERATED_NOISE,
@@ -24,8 +23,9 @@ from perfkit.datasets.ratings import (
     read_ratings,
     split_ratings,
 )
-from perfkit.registry import register_workload
-from perfkit.workload import CheckResult, Thunk, Work, workload
+from perfkit.model.axes import Axis, Params, ParamSpace
+from perfkit.model.registry import register_workload
+from perfkit.model.workload import CheckResult, Thunk, Work, workload
 from perfkit.workloads._als import als_wr, predict, rmse
 
 RANK, REG, ITERATIONS = 8, 0.03, 10

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Axis, Params, ParamSpace
 from perfkit.datasets.classification import Split, digits, synthetic_images
-from perfkit.registry import register_workload
-from perfkit.workload import CheckResult, Work, workload
+from perfkit.model.axes import Axis, Params, ParamSpace
+from perfkit.model.registry import register_workload
+from perfkit.model.workload import CheckResult, Work, workload
 from perfkit.workloads._torch_fit import add_classifier_ports, batches, held_out_accuracy
 from perfkit.workloads._training import check_fit
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Axis, Params, ParamSpace
-from perfkit.registry import register_workload
-from perfkit.workload import CheckResult, Thunk, Work, workload
+from perfkit.model.axes import Axis, Params, ParamSpace
+from perfkit.model.registry import register_workload
+from perfkit.model.workload import CheckResult, Thunk, Work, workload
 
 COLUMNS = ("key", "count", "sum", "min", "max", "mean")
 

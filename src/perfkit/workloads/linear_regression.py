@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Params
 from perfkit.classic.linear import fit_gradient_descent, fit_normal_equations
 from perfkit.datasets.tabular import REGRESSION_SETS
-from perfkit.workload import Thunk, workload
+from perfkit.model.axes import Params
+from perfkit.model.workload import Thunk, workload
 from perfkit.workloads._classic import (
     Band,
     Fitted,

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Axis, Params, ParamSpace
 from perfkit.datasets import dataset_axis, named_or_file, only_first_size, read_lines
 from perfkit.datasets.logs import (
     BUSY_HITS,
@@ -20,8 +19,9 @@ from perfkit.datasets.logs import (
     generate_log,
     top_endpoints,
 )
-from perfkit.registry import register_workload
-from perfkit.workload import Thunk, Work, exact_match, workload
+from perfkit.model.axes import Axis, Params, ParamSpace
+from perfkit.model.registry import register_workload
+from perfkit.model.workload import Thunk, Work, exact_match, workload
 
 _SIZES = (30_000, 100_000, 300_000)
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfkit.axes import Params
 from perfkit.classic.logistic import fit_gradient_descent, fit_newton
 from perfkit.datasets.tabular import CLASSIFICATION_SETS
-from perfkit.workload import Thunk, workload
+from perfkit.model.axes import Params
+from perfkit.model.workload import Thunk, workload
 from perfkit.workloads._classic import (
     Band,
     Fitted,

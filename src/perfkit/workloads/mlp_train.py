@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Axis, Params, ParamSpace
 from perfkit.datasets.classification import Split, digits, synthetic_vectors
-from perfkit.registry import register_workload
-from perfkit.workload import CheckResult, Thunk, Work, workload
+from perfkit.model.axes import Axis, Params, ParamSpace
+from perfkit.model.registry import register_workload
+from perfkit.model.workload import CheckResult, Thunk, Work, workload
 from perfkit.workloads._mlp import Ops, accuracy, fit, init_layers
 from perfkit.workloads._torch_fit import batches, functional_trainer, module_trainer
 from perfkit.workloads._training import check_fit

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.axes import Axis, Params, ParamSpace
 from perfkit.datasets.text import generate_text
-from perfkit.registry import register_workload
-from perfkit.workload import Thunk, Work, exact_match, workload
+from perfkit.model.axes import Axis, Params, ParamSpace
+from perfkit.model.registry import register_workload
+from perfkit.model.workload import Thunk, Work, exact_match, workload
 
 
 def _inputs(params: Params, rng: np.random.Generator) -> dict[str, Any]:

@@ -1,0 +1,57 @@
+"""The commands over records: ``report`` (an HTML report from records), ``import`` (a
+record from asv or pytest-benchmark results) and ``recover`` (the records a run's journal
+holds)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from perfkit.cli.run import write_report
+from perfkit.model.errors import ExitCode, UsageError
+
+__all__ = ["import_command", "recover_command", "report_command"]
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from perfkit.engine.journal import load_run
+
+    records = [load_run(path) for path in args.records]
+    path = args.output or Path("reports") / f"report-{time.strftime('%Y%m%d-%H%M%S')}.html"
+    if path.suffix != ".html":
+        raise UsageError(f"{path}: a report is an .html file")
+    write_report(records, path, args.title, args.open, args.shared_plotly)
+    return ExitCode.OK
+
+
+def import_command(args: argparse.Namespace) -> int:
+    from perfkit.records.importers import import_file
+    from perfkit.records.run_record import dump_record
+
+    record = import_file(args.source)
+    path = args.output or Path("reports") / "runs" / f"{record.run_id}.json"
+    dump_record(record, path)
+    counts = sum(r.status == "ok" for r in record.results)
+    print(f"record: {path} ({counts} measured cases from {record.environment.imported_from})")
+    return ExitCode.OK
+
+
+def recover_command(args: argparse.Namespace) -> int:
+    from perfkit.engine.journal import JOURNAL_SUFFIX, is_journal, recover
+    from perfkit.records.run_record import dump_record
+
+    if not is_journal(args.journal):
+        raise UsageError(f"{args.journal}: not a journal (a *{JOURNAL_SUFFIX} file)")
+    records = recover(args.journal)
+    stem = args.journal.name.removesuffix(JOURNAL_SUFFIX)
+    for side, record in records.items():
+        if side:
+            folder = args.output or args.journal.parent
+            path = folder / f"{side}.json"
+        else:
+            path = args.output or args.journal.with_name(f"{stem}.json")
+        dump_record(record, path)
+        done = sum(r.status == "ok" for r in record.results)
+        print(f"record: {path} (partial: {len(record.results)} cases, {done} measured)")
+    return ExitCode.OK

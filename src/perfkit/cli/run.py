@@ -1,0 +1,232 @@
+"""``perfkit compare`` and ``perfkit run``: from arguments to a record, a report and the
+results table; the record-making steps ``ab`` shares."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import secrets
+import shlex
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from perfkit.cli.console import (
+    console,
+    interrupted_code,
+    print_results,
+    progress_bar,
+    terminate_as_interrupt,
+)
+from perfkit.cli.selection import cases_from, policy_from
+from perfkit.integrations.spark.for_run import spark_for_run
+from perfkit.integrations.torch_run import torch_for_run
+from perfkit.model.errors import ExitCode, RunError
+from perfkit.model.policy import MeasurePolicy
+from perfkit.model.workload import Case
+from perfkit.records.environment import Environment
+
+__all__ = [
+    "ceilings_for",
+    "command_line",
+    "make_record",
+    "measure",
+    "new_run_id",
+    "run_environment",
+    "run_with_progress",
+    "write_or_keep_journal",
+    "write_report",
+]
+
+
+def write_report(
+    records: Sequence[Any], path: Path, title: str | None, open_it: bool, shared: bool = False
+) -> None:
+    from perfkit.report.html import write_report as write_html
+
+    write_html(records, path, title, shared)
+    print(f"report: {path}")
+    if open_it:
+        import webbrowser
+
+        if not webbrowser.open(path.resolve().as_uri()):
+            print("perfkit: no browser to open the report with", file=sys.stderr)
+
+
+def ceilings_for(policy: MeasurePolicy, calibrate: bool, cases: Sequence[Case]) -> dict[str, Any]:
+    """This machine's ceilings by device, measured once when missing (unless told not to):
+    the CPU's always, the GPU's when a case runs on one that is there."""
+    from perfkit.engine import runner as _runner
+    from perfkit.engine.calibrate import cpu_ceilings
+    from perfkit.machine.ceilings import ceilings_warning, load_cached_ceilings
+    from perfkit.model.backend import get_backend
+
+    threads = _runner.effective_threads(policy)
+    ceilings = load_cached_ceilings(threads)
+    note = "perfkit: measuring {}'s ceilings once (cached; `perfkit calibrate` refreshes them)"
+    if ceilings is None and calibrate:
+        console(sys.stderr).print(note.format("this machine"))
+        ceilings = cpu_ceilings(threads)
+        if (warning := ceilings_warning(ceilings)) is not None:
+            print(f"perfkit: warning: {warning}", file=sys.stderr)
+    found = {"cpu": ceilings} if ceilings else {}
+    backends = {get_backend(c.implementation.backend) for c in cases}
+    if any(b.device == "cuda" and b.probe().ok for b in backends):
+        from perfkit.engine.gpu_ceilings import gpu_ceilings, gpu_key
+        from perfkit.machine.ceilings import read_ceiling
+
+        key = gpu_key()
+        gpu = read_ceiling(key) if key else None
+        if gpu is None and key and calibrate:
+            console(sys.stderr).print(note.format("the GPU"))
+            gpu = gpu_ceilings()
+        if gpu:
+            found["cuda"] = gpu
+    return found
+
+
+def make_record(
+    args: argparse.Namespace,
+    run_id: str,
+    *,
+    outcome: Any,
+    policy: MeasurePolicy,
+    environment: Environment,
+    created: str,
+) -> Any:
+    from perfkit.records.run_record import RunRecord
+
+    return RunRecord(
+        run_id=run_id,
+        created=created,
+        command=command_line(args),
+        partial=outcome.partial,
+        environment=dataclasses.replace(
+            environment,
+            blas=tuple(outcome.blas),
+            harness=outcome.harness or environment.harness,
+        ),
+        policy=policy,
+        results=tuple(outcome.results),
+    )
+
+
+def command_line(args: argparse.Namespace) -> str:
+    return shlex.join(["perfkit", *args.argv])
+
+
+def run_environment(policy: MeasurePolicy, ceilings: dict[str, Any]) -> Environment:
+    """This machine's environment with the run's BLAS threads and ceilings; says so on
+    stderr when the machine is not quiet (``pyperf system show`` style)."""
+    from perfkit.engine import runner as _runner
+    from perfkit.machine.capture import capture_environment
+
+    environment = dataclasses.replace(
+        capture_environment(),
+        blas_threads=_runner.effective_threads(policy),
+        ceilings=ceilings,
+    )
+    if environment.load is not None:
+        for warning in environment.load.warnings:
+            console(sys.stderr).print(f"perfkit: the machine is not quiet: {warning}", markup=False)
+    return environment
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
+    """``compare`` and ``run``: measure, write the record and the report, print the table.
+
+    Every finished case is journalled beside the record as it arrives; the journal goes
+    once the record is written, and stays (for ``perfkit recover``) if that never happens.
+    A run with ``spark_cluster`` cases has its cluster arranged first (``spark_for_run``),
+    one with PyTorch cases its device and Inductor cache (``torch_for_run``)."""
+    cases = cases_from(args, names)
+    policy = policy_from(args)  # bad usage is said before a cluster is started
+    with spark_for_run(args, cases), torch_for_run(args, cases):
+        return _measure(args, cases, policy, label)
+
+
+def _measure(args: argparse.Namespace, cases: list[Case], policy: MeasurePolicy, label: str) -> int:
+    from perfkit.engine import runner as _runner
+    from perfkit.engine.journal import Journal, JournalHeader, journal_path
+
+    ceilings = ceilings_for(policy, not args.no_calibrate, cases)
+    environment = run_environment(policy, ceilings)
+    run_id = new_run_id()
+    created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    path = args.output or Path("reports") / "runs" / f"{label}-{run_id}.json"
+    header = JournalHeader(
+        run_id, created, command_line(args), environment, policy, ("",),
+        tuple(_runner.plan_of(c) for c in cases),
+    )  # fmt: skip
+    with Journal(journal_path(path), header) as journal, terminate_as_interrupt() as seen:
+        outcome = run_with_progress(
+            cases, policy, args.plugin, ceilings, {"": _runner.Side()}, journal=journal
+        )[""]
+        record = make_record(
+            args, run_id, outcome=outcome, policy=policy, environment=environment, created=created
+        )
+        write_or_keep_journal(record, path, journal)
+    print_results(record, f"{label} · {len(cases)} cases")
+    if journal.error:
+        print(f"perfkit: the journal could not be kept: {journal.error}", file=sys.stderr)
+    if outcome.partial:
+        print(f"interrupted: partial record written to {path}")
+        return interrupted_code(seen)
+    print(f"record: {path}")
+    if not args.no_report:
+        # Beside the record when -o names it; else in reports/, above the records' folder.
+        html = (
+            path.with_suffix(".html") if args.output else Path("reports") / f"{label}-{run_id}.html"
+        )
+        write_report([record], html, None, args.open, args.shared_plotly)
+    bad = [r for r in record.results if r.status in ("invalid", "failed")]
+    return ExitCode.FAILED if bad else ExitCode.OK
+
+
+def write_or_keep_journal(records: Any, path: Path, journal: Any) -> None:
+    """Write the record (or the records of several sides, ``path`` then being their
+    folder), then drop the journal; if a record cannot be written (a full disk), say where
+    the journal keeps the finished cases and fail."""
+    from perfkit.records.run_record import dump_record
+
+    try:
+        if isinstance(records, dict):
+            for side, record in records.items():
+                dump_record(record, path / f"{side}.json")
+        else:
+            dump_record(records, path)
+    except OSError as exc:
+        raise RunError(
+            f"{path}: cannot write the record ({exc.strerror or exc}); the finished cases "
+            f"are kept in {journal.path}: `perfkit recover {journal.path}`"
+        ) from None
+    journal.discard()
+
+
+def run_with_progress(
+    cases: list[Case],
+    policy: MeasurePolicy,
+    plugins: list[str],
+    ceilings: dict[str, Any],
+    sides: Mapping[str, Any],
+    *,
+    journal: Any = None,
+) -> dict[str, Any]:
+    from perfkit.engine import runner as _runner
+
+    with progress_bar() as bar:
+        return _runner.run_sides(
+            cases,
+            policy,
+            sides,
+            plugins=plugins,
+            ceilings=ceilings,
+            progress=bar,
+            journal=journal,
+        )

@@ -1,0 +1,335 @@
+"""Orchestration: probe backends, interleave cases over repetitions and sides, merge results.
+
+Workers are started and watched by ``_supervisor``; their reports are merged by
+``_protocol.merge`` and, when a journal is given, written down the moment they arrive.
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from perfkit.engine import callgrind
+from perfkit.engine.affinity import allowed_cpus, sampling_cpu
+from perfkit.engine.journal import Journal
+from perfkit.engine.protocol import CasePlan, WorkerReport, merge
+from perfkit.engine.supervisor import Side, Supervisor, effective_threads
+from perfkit.engine.turns import measure_in_turns
+from perfkit.model.backend import Availability, get_backend
+from perfkit.model.policy import MeasurePolicy
+from perfkit.model.workload import Case
+from perfkit.records.run_record import CaseResult
+
+__all__ = [
+    "Campaign",
+    "RunOutcome",
+    "Side",
+    "effective_threads",
+    "interleave",
+    "plan_of",
+    "run_cases",
+    "run_sides",
+    "schedule",
+    "settled",
+    "turns",
+]
+
+
+class Progress(Protocol):
+    """What the runner tells a progress display: rounds as they are planned, cases as
+    they finish."""
+
+    def planned(self, cases: int) -> None: ...
+
+    def finished(self, case_id: str) -> None: ...
+
+
+@dataclass
+class RunOutcome:
+    results: list[CaseResult]
+    partial: bool
+    blas: list[dict[str, Any]] = field(default_factory=list)
+    harness: str | None = None
+
+
+def _ordered_groups(cases: Sequence[Case], round_index: int) -> list[list[Case]]:
+    """The parameter groups of one repetition in their order, each rotated by the round."""
+    groups: dict[str, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(case.group_key, []).append(case)
+    ordered = list(groups.values())
+    if round_index % 2:
+        ordered.reverse()
+    return [_rotated(group, round_index) for group in ordered]
+
+
+def _rotated(items: Sequence[Any], shift: int) -> list[Any]:
+    shift %= len(items)
+    return [*items[shift:], *items[:shift]]
+
+
+def interleave(cases: Sequence[Case], round_index: int) -> list[Case]:
+    """The order of one repetition: grouped by parameters (inputs are made once a group),
+    the implementations inside each group rotated by the round, so no backend is always
+    first after fresh inputs, and the groups reversed on odd rounds, so drift over the run
+    hits early and late groups alike."""
+    return [case for group in _ordered_groups(cases, round_index) for case in group]
+
+
+def schedule(
+    active: Sequence[Case], round_index: int, sides: Sequence[str]
+) -> list[tuple[str, list[Case]]]:
+    """Which side runs which cases, in order, in one round measured side after side (one
+    side alone, or instruction counts that no load disturbs): each side runs the round's
+    ``interleave`` order in one worker, the first side alternating between rounds."""
+    ordered = interleave(active, round_index)
+    return [(side, ordered) for side in _rotated(sides, round_index)]
+
+
+def turns(
+    active: Sequence[Case], round_index: int, sides: Sequence[str], numbers: Mapping[str, int]
+) -> list[tuple[Case, list[str]]]:
+    """The order of one round timed on several sides: each case of ``interleave``'s order
+    measured on every side at once, in turns (``measure_in_turns``). The side that begins a
+    case turns with every round, by the case's fixed number in the run (``numbers``), not
+    its place in the round: ``interleave`` reverses the groups on odd rounds, and a place
+    that turned with the round would hand a case to the same side first in every round, so
+    whatever going first does to a case would read as a difference between the sides."""
+    return [
+        (case, _rotated(sides, round_index + numbers[case.id]))
+        for case in interleave(active, round_index)
+    ]
+
+
+def _uncontended_medians(reports: Sequence[WorkerReport]) -> list[float]:
+    return [
+        statistics.median(r.run.samples)
+        for r in reports
+        if r.status == "ok" and r.run is not None and not r.run.contended
+    ]
+
+
+def settled(reports: Sequence[WorkerReport], policy: MeasurePolicy) -> bool:
+    """Whether a case needs no more processes: it has the planned number measured while the
+    machine was quiet, and their medians lie within twice the CI target of each other (the
+    spread a single process's CI cannot see: placement in memory, the machine's mood)."""
+    medians = _uncontended_medians(reports)
+    if len(medians) < policy.processes:
+        return False
+    spread = float((max(medians) - min(medians)) / statistics.median(medians))
+    return spread <= 2 * policy.target_rel_ci
+
+
+def _probe(backend_name: str, counting: bool) -> Availability:
+    backend = get_backend(backend_name)
+    if counting and backend.device != "cpu":
+        return Availability.no("instruction counts need a CPU backend")
+    if counting and not getattr(backend, "in_process", True):
+        return Availability.no("its work runs in a child process, which callgrind does not count")
+    if counting and not callgrind.available().ok:
+        return callgrind.available()
+    return backend.probe()
+
+
+def plan_of(case: Case) -> CasePlan:
+    return CasePlan.of(case, get_backend(case.implementation.backend).device)
+
+
+class Campaign:
+    """The reports of every case on every side, gathered round by round.
+
+    Unavailable backends are skipped without starting a worker. A case that is skipped,
+    invalid or failed on any side is not run again. ``run_round`` may be called as often
+    as a caller's design needs (``perfkit ab`` adds rounds for undecided cases).
+    """
+
+    def __init__(
+        self,
+        cases: Sequence[Case],
+        policy: MeasurePolicy,
+        sides: Mapping[str, Side],
+        *,
+        plugins: Sequence[str] = (),
+        ceilings: Mapping[str, Any] | None = None,
+        progress: Progress | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        self.cases = list(cases)
+        self.numbers = {case.id: i for i, case in enumerate(self.cases)}  # fixed for the run
+        self.cpus = allowed_cpus()
+        self.turns_name = uuid.uuid4().hex[:12]  # marks the runs sampled in turns
+        self.policy = policy
+        self.sides = dict(sides)
+        self.plugins = list(plugins)
+        self.ceilings = dict(ceilings or {})
+        self.progress = progress
+        self.journal = journal
+        self.rounds = 0
+        self.reports: dict[tuple[str, str], list[WorkerReport]] = {
+            (side, case.id): [] for side in self.sides for case in self.cases
+        }
+        self.blas: dict[str, list[dict[str, Any]]] = {side: [] for side in self.sides}
+        self.harness: dict[str, str | None] = {side: None for side in self.sides}
+        counting = policy.counting
+        if counting and callgrind.available().ok:
+            callgrind.toggle_library()  # built here, once, not by every worker under valgrind
+        probes: dict[str, Availability] = {}
+        for case in self.cases:
+            name = case.implementation.backend
+            if name not in probes:
+                probes[name] = _probe(name, counting)
+            if not probes[name].ok:
+                for side in self.sides:
+                    report = WorkerReport("skipped", probes[name].reason)
+                    self._add(side, case, report, counted=False)
+
+    def _add(self, side: str, case: Case, report: WorkerReport, counted: bool = True) -> None:
+        self.reports[side, case.id].append(report)
+        if self.journal is not None:
+            self.journal.add(side, case.id, report)
+        if counted and self.progress is not None:
+            self.progress.finished(case.id)
+
+    def measured(self, case: Case) -> bool:
+        """Every report of the case, on every side, is ``ok`` (and there is one)."""
+        mine = [self.reports[side, case.id] for side in self.sides]
+        return all(r and all(x.status == "ok" for x in r) for r in mine)
+
+    def runnable(self, case: Case) -> bool:
+        return all(r.status == "ok" for side in self.sides for r in self.reports[side, case.id])
+
+    def quiet_repetitions(self, case: Case) -> int:
+        """Rounds in which the case was measured on no side under contention."""
+        per_side = [
+            {r.run.process for r in self.reports[side, case.id] if r.run and not r.run.contended}
+            for side in self.sides
+        ]
+        return len(set.intersection(*per_side)) if per_side else 0
+
+    def run_round(self, cases: Sequence[Case]) -> None:
+        """One more repetition of ``cases`` on every side: when timing two sides, each
+        case on both at once, sample by sample in turns (``turns``), both sides' sampling
+        on one CPU that changes with the case and the round (``sampling_cpu``); else side
+        after side (``schedule``)."""
+        round_index = self.rounds
+        self.rounds += 1
+        active = [c for c in cases if self.runnable(c)]
+        if not active:
+            return
+        if self.progress is not None:
+            self.progress.planned(len(active) * len(self.sides))
+        names = list(self.sides)
+        # One worker a side for the whole round.
+        workers = {
+            side: Supervisor(self.policy, self.plugins, round_index, self.sides[side])
+            for side in names
+        }
+        finished = False
+        try:
+            if len(names) > 1 and not self.policy.counting:
+                for case, order in turns(active, round_index, names, self.numbers):
+                    cpu = sampling_cpu(self.cpus, self.numbers[case.id], round_index)
+                    in_turns = [workers[side] for side in order]
+                    reports = measure_in_turns(in_turns, case, cpu, self.turns_name)
+                    for side, report in zip(order, reports, strict=True):
+                        self._add(side, case, report)
+            else:
+                for side, block in schedule(active, round_index, names):
+                    for case in block:
+                        self._add(side, case, workers[side].measure(case))
+            finished = True
+        finally:
+            for side, worker in workers.items():
+                if finished:
+                    worker.close()
+                else:
+                    worker.abort()
+                self.blas[side] = self.blas[side] or worker.blas
+                self.harness[side] = self.harness[side] or worker.harness
+
+    def outcomes(self, partial: bool) -> dict[str, RunOutcome]:
+        measure = self.policy.measure
+        return {
+            side: RunOutcome(
+                [
+                    merge(plan_of(c), self.reports[side, c.id], self.ceilings, measure)
+                    for c in self.cases
+                    if self.reports[side, c.id]
+                ],
+                partial,
+                self.blas[side],
+                self.harness[side],
+            )
+            for side in self.sides
+        }
+
+
+def run_cases(
+    cases: Sequence[Case],
+    policy: MeasurePolicy,
+    plugins: Sequence[str] = (),
+    ceilings: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    *,
+    journal: Journal | None = None,
+) -> RunOutcome:
+    """Probe, verify and measure every case in ``policy.processes`` interleaved repetitions,
+    plus up to ``policy.extra_processes`` for the cases that have not ``settled``. Ctrl-C
+    (or SIGTERM, which the command line turns into it) ends the run early: the cases that
+    finished are kept and the outcome is marked partial."""
+    return run_sides(
+        cases,
+        policy,
+        {"": Side()},
+        plugins=plugins,
+        ceilings=ceilings,
+        progress=progress,
+        journal=journal,
+    )[""]
+
+
+def run_sides(
+    cases: Sequence[Case],
+    policy: MeasurePolicy,
+    sides: Mapping[str, Side],
+    *,
+    plugins: Sequence[str] = (),
+    ceilings: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    journal: Journal | None = None,
+) -> dict[str, RunOutcome]:
+    """``run_cases`` for several sides at once (perfkit source trees, environments): in
+    every round each side runs every active case, and when timing, the sides measure each
+    case at once, taking turns sample by sample, so load on the machine that comes and goes
+    within seconds hits every side alike. This is how two commits are compared on a shared
+    machine."""
+    campaign = Campaign(
+        cases,
+        policy,
+        sides,
+        plugins=plugins,
+        ceilings=ceilings,
+        progress=progress,
+        journal=journal,
+    )
+    partial = False
+    try:
+        for round_index in range(policy.processes + policy.extra_processes):
+            active = [
+                c
+                for c in cases
+                if campaign.runnable(c)
+                and (
+                    round_index < policy.processes
+                    or not all(settled(campaign.reports[s, c.id], policy) for s in sides)
+                )
+            ]
+            if not active:
+                break
+            campaign.run_round(active)
+    except KeyboardInterrupt:
+        partial = True
+    return campaign.outcomes(partial)

@@ -1,0 +1,156 @@
+"""The sampling loop: warm-up, loop calibration, convergence (the policy is in ``policy``)."""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from perfkit.model.policy import MeasurePolicy
+from perfkit.model.timers import Timer
+from perfkit.records.run_record import SampleRun, StopReason
+from perfkit.verdict.stats import relative_ci_width
+
+__all__ = ["MeasurePolicy", "Sampler", "calibrate_loops", "loops_for", "measure_thunk"]
+
+# Samples from this many calls onwards are enough to compute a CI of the median that exists.
+_MIN_CI_SAMPLES = 6
+
+
+def _timed(timer: Timer, thunk: Callable[[], Any], loops: int) -> float:
+    """One sample with the collector off, as timeit does: a cycle collection inside a
+    sample would be charged to whichever case happened to trigger it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return timer.time(thunk, loops)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _calibrate(timer: Timer, thunk: Callable[[], Any], min_sample_time: float) -> tuple[int, float]:
+    """Calls per sample and the seconds per call seen at that count."""
+    loops = 1
+    while True:
+        elapsed = _timed(timer, thunk, loops)
+        if elapsed >= min_sample_time or loops >= 1 << 30:
+            return loops, elapsed / loops
+        # Aim 20% past the target, at most 10x per step so one lucky fast sample cannot overshoot.
+        scale = 10.0 if elapsed <= 0 else min(10.0, min_sample_time / elapsed * 1.2)
+        loops = max(loops + 1, math.ceil(loops * scale))
+
+
+def calibrate_loops(timer: Timer, thunk: Callable[[], Any], min_sample_time: float) -> int:
+    """The number of calls per sample that makes one sample last ``min_sample_time``."""
+    return _calibrate(timer, thunk, min_sample_time)[0]
+
+
+def loops_for(calibrated: int, per_call: float, min_samples: int, budget: float) -> int:
+    """Calls per sample, fewer than calibrated where ``min_samples`` samples of the
+    calibrated length would not fit in ``budget``: a 15 ms call gets 15 ms samples, not
+    30 ms ones, when that is what it takes to have the samples a median needs."""
+    if per_call <= 0:
+        return calibrated
+    fitting = math.floor(budget / (min_samples * per_call))
+    return max(1, min(calibrated, fitting))
+
+
+class Sampler:
+    """The sampling loop of one case, a sample at a time: warm-up and calibration when made,
+    then ``take`` until ``done``.
+
+    ``budget`` counts this sampler's own sampling time only, so two samplers taking turns
+    (the two sides of a comparison, sample by sample) each get the whole of theirs. Sampling
+    is done once ``policy.min_samples`` are in and the median's CI is narrow, or the budget
+    is spent, or ``policy.max_samples`` are in; a sampler asked for more once done goes on
+    (up to ``max_samples``) but keeps the reason it first stopped for. A slow call that
+    could not fit ``min_samples`` in the budget gets fewer calls per sample. A sample that
+    is not a finite, non-negative number raises ValueError, so a broken timer fails its
+    case instead of reaching the record.
+    """
+
+    def __init__(
+        self,
+        thunk: Callable[[], Any],
+        timer: Timer,
+        policy: MeasurePolicy,
+        budget: float,
+        process: int = 0,
+    ) -> None:
+        self.thunk = thunk
+        self.timer = timer
+        self.policy = policy
+        self.budget = budget
+        self.process = process
+        for _ in range(policy.warmup):
+            thunk()
+        calibrated, per_call = _calibrate(timer, thunk, policy.min_sample_time)
+        self.loops = loops_for(calibrated, per_call, policy.min_samples, budget)
+        self.samples: list[float] = []
+        self.stop: StopReason | None = None
+        self.spent = 0.0
+        gc.collect()
+
+    @property
+    def done(self) -> bool:
+        return self.stop is not None
+
+    @property
+    def full(self) -> bool:
+        return len(self.samples) >= self.policy.max_samples
+
+    def take(self) -> None:
+        """One more sample, unless ``max_samples`` are in."""
+        if self.full:
+            return
+        start = time.perf_counter()
+        sample = _timed(self.timer, self.thunk, self.loops) / self.loops
+        self.spent += time.perf_counter() - start
+        if not (math.isfinite(sample) and sample >= 0):
+            raise ValueError(f"sample {len(self.samples) + 1} is {sample!r}, not a time")
+        self.samples.append(sample)
+        if self.stop is None:
+            self.stop = self._stop_reason()
+
+    def take_until_done(self) -> None:
+        """Sample on until the sampling rule is done (a sampler alone, not in turns)."""
+        while not self.done:
+            self.take()
+
+    def _stop_reason(self) -> StopReason | None:
+        count = len(self.samples)
+        if count < self.policy.min_samples:
+            return None
+        if count >= _MIN_CI_SAMPLES and (
+            relative_ci_width(self.samples, self.policy.confidence) <= self.policy.target_rel_ci
+        ):
+            return "converged"
+        if self.spent >= self.budget:
+            return "budget"
+        return "max_samples" if self.full else None
+
+    def run(self) -> SampleRun:
+        return SampleRun(
+            process=self.process,
+            loops=self.loops,
+            samples=tuple(self.samples),
+            stop=self.stop or "max_samples",
+        )
+
+
+def measure_thunk(
+    thunk: Callable[[], Any],
+    timer: Timer,
+    policy: MeasurePolicy,
+    budget: float,
+    process: int = 0,
+) -> SampleRun:
+    """Warm up, calibrate, then sample until done (``Sampler``); ``budget`` counts sampling
+    only (warm-up and calibration come before it), and the per-case timeout still applies
+    to a call too slow for ``policy.min_samples`` in it."""
+    sampler = Sampler(thunk, timer, policy, budget, process)
+    sampler.take_until_done()
+    return sampler.run()

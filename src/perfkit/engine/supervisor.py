@@ -1,0 +1,397 @@
+"""Worker processes, supervised: start, feed, read, time out, kill, and blame the right case.
+
+A worker runs in its own session so that a kill reaches everything it started. It must not
+outlive the runner either: the runner holds the write end of the worker's stdin open for the
+worker's whole life, and the worker kills its own process group when that pipe reaches end
+of file, which happens however the runner dies (SIGKILL included).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from perfkit.engine.callgrind import valgrind_prefix
+from perfkit.engine.protocol import WorkerReport, parse_message, read_report
+from perfkit.model.policy import MeasurePolicy
+from perfkit.model.workload import Case
+from perfkit.records.typed import FieldError
+
+__all__ = ["Side", "Supervisor", "effective_threads"]
+
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding perfkit/
+_STDERR_TAIL = 1500
+_STARTUP_SECONDS = 120.0
+
+OnResult = Callable[[Case, WorkerReport], None]
+
+
+def effective_threads(policy: MeasurePolicy) -> int:
+    return policy.blas_threads or len(os.sched_getaffinity(0))
+
+
+@dataclass(frozen=True)
+class Side:
+    """Where a side's workers come from: the folder holding its ``perfkit`` package (this
+    process's own when None), variables added to their environment, and, when ``harness``
+    is set, the folder whose workloads and backends this process's harness measures (one
+    harness for both sides of ``perfkit ab``)."""
+
+    source: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    ports_from: Path | None = None
+
+
+def _worker_env(side: Side) -> dict[str, str]:
+    env = {**os.environ, **side.env}
+    src = str(side.source or _SOURCE_ROOT)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _tail(handle: IO[bytes]) -> str:
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(max(0, size - 64 * _STDERR_TAIL))  # room for the lines filtered out below
+    text = handle.read().decode("utf-8", "replace")
+    # faulthandler ends a crash report with the list of loaded extension modules: noise.
+    lines = [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip() and not ln.startswith("Extension modules:")
+    ]
+    return " | ".join(lines)[-_STDERR_TAIL:]
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """End the worker and anything it started (it leads its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+class _Deadline:
+    """A time limit in seconds from now."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+
+class _Stalled:
+    """The deadline passed with no word from the worker."""
+
+
+class _LineReader:
+    """Protocol lines from a worker's stdout, across calls, each read under a deadline."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._fd = stream.fileno()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(stream, selectors.EVENT_READ)
+        self._buffer = b""
+
+    def next(self, deadline: _Deadline) -> bytes | _Stalled | None:
+        """The next non-empty line; ``_Stalled`` past the deadline; None at end of file."""
+        while True:
+            if b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                if line.strip():
+                    return line
+                continue
+            remaining = deadline.at - time.monotonic()
+            if remaining <= 0:
+                return _Stalled()
+            if not self._selector.select(timeout=min(remaining, 1.0)):
+                continue
+            chunk = os.read(self._fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+
+    def close(self) -> None:
+        self._selector.close()
+
+
+class _Process:
+    """One live worker: its process, where its stderr goes, its line reader."""
+
+    def __init__(self, command: list[str], env: dict[str, str], job: dict[str, Any]) -> None:
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in end())
+        self.scratch: tempfile.TemporaryDirectory[str] | None = None
+        if job.get("counting"):
+            # Each worker its own callgrind output: a restarted worker numbers dumps from 1.
+            self.scratch = tempfile.TemporaryDirectory(prefix="perfkit-cg-")
+            out_file = Path(self.scratch.name) / "callgrind.out"
+            job = {**job, "callgrind_out": str(out_file)}
+            command = [*valgrind_prefix(out_file), *command]
+        self.proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=env,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        self.lines = _LineReader(self.proc.stdout)
+        self.send(job)
+
+    def send(self, message: object) -> None:
+        """One line to the worker; the pipe stays open (its end tells the worker we are
+        gone)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def failure(self) -> str:
+        """Why the worker ended: its exit code and the tail of its stderr."""
+        code = self.proc.wait()
+        return f"worker exited with code {code}: {_tail(self.stderr)}"
+
+    def end(self, kill: bool) -> None:
+        """Stop the worker (kill it, or ask it to finish and wait) and free what it held."""
+        try:
+            if not kill:
+                with contextlib.suppress(OSError):
+                    self.send(None)  # the end of the cases: the worker says done and exits
+                try:
+                    self.proc.wait(timeout=_STARTUP_SECONDS)
+                except subprocess.TimeoutExpired:
+                    kill = True
+            if kill:
+                _kill(self.proc)
+        finally:
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+            self.lines.close()
+            self.stderr.close()
+            if self.scratch is not None:
+                self.scratch.cleanup()
+
+
+class Supervisor:
+    """One repetition's worker on one side, fed one case at a time: ``measure`` it whole,
+    or ``begin``, ``sample`` and ``finish`` it when it is sampled in turns with other
+    workers (``measure_in_turns``).
+
+    The worker lives across the cases it is given, so a round on one side costs one worker
+    start however its cases are interleaved with another side's. A crash, a hang past the
+    per-case timeout or a malformed message fails the case it happened in; the next case
+    starts a fresh worker. ``close`` ends the worker: every repetition is its own process.
+    """
+
+    def __init__(
+        self,
+        policy: MeasurePolicy,
+        plugins: list[str],
+        round_index: int,
+        side: Side,
+        on_result: OnResult | None = None,
+    ) -> None:
+        self.policy = policy
+        self.side = side
+        self.plugins = [str(Path(p).resolve()) for p in plugins]
+        self.round_index = round_index
+        self.on_result = on_result
+        self.blas: list[dict[str, Any]] = []
+        self.harness: str | None = None
+        self.command = [sys.executable, "-m", "perfkit.engine.worker"]  # tests stand in their own
+        self._worker: _Process | None = None
+        self._spent = 0.0  # seconds waited on the worker for the current case
+
+    def run(self, cases: list[Case]) -> None:
+        """Measure ``cases`` in order, telling ``on_result`` of each, then end the worker."""
+        try:
+            for case in cases:
+                report = self.measure(case)
+                if self.on_result is not None:
+                    self.on_result(case, report)
+        finally:
+            self.close()
+
+    def measure(self, case: Case) -> WorkerReport:
+        """The worker's report on ``case``, or a failed one saying what went wrong."""
+        reply = self._hand_over(case, None)
+        assert isinstance(reply, WorkerReport)
+        return reply
+
+    def begin(self, case: Case, cpu: int | None = None) -> WorkerReport | None:
+        """Hand ``case`` over to be sampled in turns (``sample``, then ``finish``), on
+        ``cpu`` when given: None once the worker is ready to sample, else the case's final
+        report (it failed, was skipped or found invalid first, or the worker, of another
+        harness, measured it whole)."""
+        reply = self._hand_over(case, {"paired": True, "cpu": cpu})
+        return reply if isinstance(reply, WorkerReport) else None
+
+    def sample(self, case: Case, settle: bool = True) -> bool | WorkerReport:
+        """One more sample of the case begun, its thread pools let go quiet after it
+        unless ``settle`` is False (its next sample comes next): whether the worker's
+        sampling rule is done, or, where the sample failed, the case's final report."""
+        reply = self._command(case, {"sample": True, "settle": settle}, "sampled")
+        if isinstance(reply, WorkerReport):
+            return reply
+        done = reply.get("done")
+        if not isinstance(done, bool):
+            self._stop(kill=True)
+            return WorkerReport.failed(f"malformed worker message: done is {done!r}")
+        return done
+
+    def finish(self, case: Case) -> WorkerReport:
+        """The final report on the case begun, its samples all taken."""
+        reply = self._command(case, {"finish": True}, "result")
+        assert isinstance(reply, WorkerReport)
+        return reply
+
+    def _hand_over(self, case: Case, turns: dict[str, Any] | None) -> WorkerReport | dict[str, Any]:
+        """Give the worker ``case``, whole or, with ``turns`` (the paired spec's extra
+        fields), to be sampled in turns; its result, or its ``ready``."""
+        self._spent = 0.0
+        reason = ""
+        for _ in range(2):  # once more when a worker ended before it began the case
+            try:
+                worker = self._send(case, turns)
+            except _StartError as exc:
+                return WorkerReport.failed(str(exc))
+            try:
+                reply, began = self._follow(worker, case, "result" if turns is None else "ready")
+            except BaseException:
+                self._stop(kill=True)
+                raise
+            if began:
+                return reply
+            reason = reply.reason if isinstance(reply, WorkerReport) else ""
+        return WorkerReport.failed(f"the worker ended before it began the case: {reason}")
+
+    def _command(
+        self, case: Case, command: dict[str, Any], until: str
+    ) -> WorkerReport | dict[str, Any]:
+        worker = self._worker
+        if worker is None:
+            return WorkerReport.failed("the worker is gone")
+        try:
+            worker.send(command)
+        except OSError:  # it ended: its exit code and stderr say why
+            reason = worker.failure()
+            self._stop(kill=True)
+            return WorkerReport.failed(reason)
+        try:
+            return self._follow(worker, case, until)[0]
+        except BaseException:
+            self._stop(kill=True)
+            raise
+
+    def _send(self, case: Case, turns: dict[str, Any] | None) -> _Process:
+        """Hand ``case`` to the worker, starting one if there is none; a worker that ended
+        while idle is not the case's fault: a fresh one gets it."""
+        spec = {**case.to_json(), **(turns or {})}
+        for _ in range(2):
+            worker = self._worker or self._start()
+            try:
+                worker.send(spec)
+            except OSError:  # the pipe is closed: it died between cases
+                self._stop(kill=True)
+                continue
+            return worker
+        raise _StartError("the worker ended before it could be given the case, twice")
+
+    def close(self) -> None:
+        """End the worker once it has finished (it is asked to, then waited for)."""
+        self._stop(kill=False)
+
+    def abort(self) -> None:
+        """End the worker at once (the run is being interrupted)."""
+        self._stop(kill=True)
+
+    def _stop(self, kill: bool) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.end(kill)
+
+    def _start(self) -> _Process:
+        job = {
+            "policy": self.policy.to_json(),
+            "plugins": self.plugins,
+            "process": self.round_index,
+            "ports_from": str(self.side.ports_from) if self.side.ports_from else None,
+            # Under callgrind one BLAS thread: spinning helper threads make counts vary.
+            "blas_threads": 1 if self.policy.counting else effective_threads(self.policy),
+            "counting": self.policy.counting,
+        }
+        worker = _Process(list(self.command), _worker_env(self.side), job)
+        # Start-up (imports, plugins, valgrind) has its own allowance, so a short per-case
+        # timeout does not fail a worker that is merely slow to start.
+        line = worker.lines.next(_Deadline(_STARTUP_SECONDS))
+        try:
+            if isinstance(line, _Stalled):
+                raise _StartError(f"worker did not start within {_STARTUP_SECONDS:g} s")
+            if line is None:
+                raise _StartError(worker.failure())
+            try:
+                hello = parse_message(line)
+            except FieldError as exc:
+                raise _StartError(f"malformed worker message: {exc}") from None
+            if hello["event"] != "hello":
+                raise _StartError(f"malformed worker message: {hello['event']!r} before hello")
+        except _StartError:
+            worker.end(kill=True)
+            raise
+        self.blas = hello.get("blas", [])
+        self.harness = hello.get("harness")
+        self._worker = worker
+        return worker
+
+    def _follow(
+        self, worker: _Process, case: Case, until: str
+    ) -> tuple[WorkerReport | dict[str, Any], bool]:
+        """Read the worker's messages about ``case`` until its result, or the ``until``
+        event (returned whole); on a stall, an end or a bad message, end the worker and
+        fail the case with the reason. Also whether the worker began the case (an end
+        before that is not the case's doing). The per-case timeout counts the time spent
+        waiting on this worker only, however many steps the case takes."""
+        started = time.monotonic()
+        deadline = _Deadline(self.policy.timeout - self._spent)
+        began = False
+        try:
+            while True:
+                line = worker.lines.next(deadline)
+                if isinstance(line, _Stalled):
+                    self._stop(kill=True)
+                    reason = f"timed out after {self.policy.timeout:g} s"
+                    return WorkerReport.failed(reason), True
+                if line is None:
+                    reason = worker.failure()
+                    self._stop(kill=True)
+                    return WorkerReport.failed(reason), began
+                try:
+                    message = parse_message(line)
+                    if message.get("case") != case.id:
+                        raise FieldError(
+                            "worker message", f"a case it was not given: {message.get('case')!r}"
+                        )
+                    began = True
+                    if message["event"] == "result":
+                        return read_report(message, f"report on {case.id}"), True
+                    if message["event"] == until:
+                        return message, True
+                except FieldError as exc:
+                    self._stop(kill=True)
+                    return WorkerReport.failed(f"malformed worker message: {exc}"), True
+        finally:
+            self._spent += time.monotonic() - started
+
+
+class _StartError(Exception):
+    """The worker could not be started; the message says why."""

@@ -1,0 +1,123 @@
+"""Is the machine quiet? Other processes' CPU before a run and during each repetition.
+
+A timing taken while another job holds the cores measures the scheduler as much as the
+code. pyperf's ``system show`` checks the machine before a run; perfkit does that and also
+meters every repetition: the CPU time the whole system spent busy (steal time, CPU a
+hypervisor gave to other guests, included) less what the measuring process and its
+children spent, over the repetition's wall time, is the CPU other processes took, in cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+
+import psutil
+
+from perfkit.records.environment import SystemLoad
+
+__all__ = ["ContentionMeter", "other_cpu_warning", "system_load"]
+
+_GOVERNOR = Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+
+
+def _busy_seconds() -> tuple[float, float, float]:
+    """(busy, steal, total) CPU seconds of the whole machine since boot, over all CPUs."""
+    times = psutil.cpu_times()
+    total = float(sum(times))
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    # Linux counts guest time inside user time already; leave it out of the sum's busy part.
+    guest = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
+    return total - idle - guest, getattr(times, "steal", 0.0), total - guest
+
+
+def _own_seconds(process: psutil.Process) -> float:
+    """CPU seconds of ``process``, its reaped children and its live descendants."""
+    own = process.cpu_times()
+    seconds = own.user + own.system + own.children_user + own.children_system
+    for child in process.children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        seconds += times.user + times.system
+    return seconds
+
+
+class ContentionMeter:
+    """Meters the CPU other processes take while the block runs: ``other_cpu`` in cores.
+
+    The meter may be entered again: it then sums its windows, so a worker that samples in
+    turns with another (which is idle meanwhile) meters only its own turns.
+    """
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self.other_cpu: float | None = None
+        self.steal: float | None = None
+        self.seconds = 0.0  # the wall time metered, over every window
+        self._others = self._steal = self._spent = 0.0
+
+    def __enter__(self) -> ContentionMeter:
+        self._start = time.monotonic()
+        self._busy = _busy_seconds()
+        self._own = _own_seconds(self._process)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        wall = time.monotonic() - self._start
+        busy, steal, total = _busy_seconds()
+        own = _own_seconds(self._process) - self._own
+        if wall <= 0:
+            return
+        self._others += max(0.0, (busy - self._busy[0]) - own)
+        self.seconds += wall
+        self._steal += steal - self._busy[1]
+        self._spent += total - self._busy[2]
+        self.other_cpu = self._others / self.seconds
+        self.steal = self._steal / self._spent if self._spent > 0 else 0.0
+
+
+def other_cpu_warning(other_cpu: float, limit: float) -> str | None:
+    if other_cpu <= limit:
+        return None
+    return f"other processes used {other_cpu:.2f} cores"
+
+
+def system_load(look: float = 0.3, limit: float = 0.25) -> SystemLoad:
+    """One look at the machine before a run: other processes' CPU over ``look`` seconds,
+    steal time, the frequency governor, swap in use and the load average; ``warnings`` in
+    words for whatever is not quiet."""
+    with ContentionMeter() as meter:
+        time.sleep(look)
+    governor = None
+    with contextlib.suppress(OSError):
+        governor = _GOVERNOR.read_text().strip()
+    swap = psutil.swap_memory().used
+    load = os.getloadavg()[0]
+    warnings = []
+    other = meter.other_cpu or 0.0
+    if (note := other_cpu_warning(other, limit)) is not None:
+        warnings.append(note)
+    if meter.steal is not None and meter.steal > 0.05:
+        warnings.append(f"{meter.steal:.0%} of CPU time was stolen by the hypervisor")
+    if governor is not None and governor != "performance":
+        warnings.append(f"CPU frequency governor is {governor!r}, not 'performance'")
+    if swap > 0:
+        warnings.append(f"{swap / 2**20:.0f} MiB of swap in use")
+    return SystemLoad(
+        other_cpu=meter.other_cpu,
+        steal=meter.steal,
+        governor=governor,
+        swap_used_bytes=int(swap),
+        load_average=load,
+        warnings=tuple(warnings),
+    )

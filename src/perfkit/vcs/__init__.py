@@ -1,0 +1,4 @@
+"""Git worktrees of the commits ``perfkit ab`` measures (``worktree``).
+
+It imports ``model`` only.
+"""

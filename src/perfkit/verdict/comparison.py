@@ -1,0 +1,329 @@
+"""Baseline against candidate, case by case: what can be compared, and what the samples say.
+
+The unit of evidence is the repetition (one worker process), not the sample. Samples within
+one process share its memory placement and its moment on the machine, and processes of the
+same code differ here by up to 10-20%; a test that treats samples as independent calls that
+luck significant. So repetition i of the baseline is paired with repetition i of the
+candidate, each pair gives one ratio, and the evidence is the per-pair ratios. A pair's
+ratio is candidate median / baseline median, except where the two sampled in turns
+(``perfkit ab``: sample i of each taken one right after the other, on one CPU): then it is
+the median of their sample-by-sample ratios. A slow spell of the machine (here a second
+or two in which everything runs 1.6x slower) lands on both samples of a sample pair and
+cancels in its ratio, while it can move one side's median and not the other's, when about
+half of each side's samples fall inside it. Then:
+
+- the **ratio** is the median of the per-pair ratios;
+- its **interval** is the distribution-free confidence interval of that median (order
+  statistics, ``stats.median_ci``);
+- the **p-value** is the sign test's (scipy's exact binomial test) over those ratios. It
+  assumes nothing about how processes differ (a bimodal memory placement included) beyond
+  each pair's order being a coin toss, which the interleaving makes true.
+
+Test and interval are two faces of one procedure, so they cannot contradict each other. Both
+need pairs: with fewer than six, no outcome reaches p < 0.05 (``smallest_sign_test_p``) and
+no 95% interval exists, and the case is ``UNDERPOWERED``, never a quiet pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+
+from perfkit.records.environment import environment_mismatches
+from perfkit.records.run_record import CaseResult, RunRecord, SampleRun
+from perfkit.verdict.stats import median_ci, sign_test, smallest_sign_test_p
+
+__all__ = [
+    "VERDICTS",
+    "Comparison",
+    "Verdict",
+    "compare_records",
+    "pair_ratio",
+    "paired_ratios",
+    "pairs_needed",
+]
+
+Verdict = Literal[
+    "SAME",
+    "FASTER",
+    "SLOWER",
+    "AMBIGUOUS",
+    "UNDERPOWERED",
+    "UNKNOWN",
+    "INVALID",
+    "BROKEN",
+    "MISSING",
+    "INCOMPARABLE",
+    "CHANGED",
+]
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One case, baseline vs candidate. ``ratio`` is candidate / baseline: above 1 is
+    slower. ``p_value`` is the sign test's over ``pairs`` repetition pairs, ``q_value`` the
+    same after false-discovery control across the cases compared, ``smallest_p`` the least
+    p-value that many pairs could give. The medians are each side's over all its samples."""
+
+    case_id: str
+    workload: str
+    verdict: Verdict
+    reason: str = ""
+    base_median: float | None = None
+    cand_median: float | None = None
+    ratio: float | None = None
+    ratio_low: float | None = None
+    ratio_high: float | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+    threshold: float = 0.0
+    unit: str = "s"  # of the medians: seconds per call, or "instructions" per call
+    pairs: int = 0
+    smallest_p: float | None = None
+    contended: int = 0  # repetition pairs left out because one side was contended
+
+    @property
+    def crosses(self) -> bool:
+        """The ratio lies past the threshold, in the slower direction."""
+        return self.ratio is not None and self.ratio > 1 + self.threshold
+
+
+def _median(result: CaseResult) -> float:
+    return float(np.median(np.asarray(result.measurement.samples)))  # type: ignore[union-attr]
+
+
+def pair_ratio(old: SampleRun, new: SampleRun) -> float:
+    """One repetition pair's ratio, candidate over baseline: the median of the sample-by-
+    sample ratios where the two runs sampled in turns (and no baseline sample is 0), else
+    the ratio of their medians; ``inf`` where the baseline median is 0."""
+    if old.turns is not None and old.turns == new.turns:
+        count = min(len(old.samples), len(new.samples))
+        before = np.asarray(old.samples[:count], dtype=np.float64)
+        after = np.asarray(new.samples[:count], dtype=np.float64)
+        if count and np.all(before > 0):
+            return float(np.median(after / before))
+    median = float(np.median(old.samples))
+    return float(np.median(new.samples)) / median if median > 0 else math.inf
+
+
+def paired_ratios(base: CaseResult, cand: CaseResult, needed: int) -> tuple[np.ndarray, int]:
+    """Per repetition pair (same process index), its ``pair_ratio``, and how many pairs
+    were left out as contended. Contended pairs are left out only where the uncontended
+    ones still number ``needed``; otherwise every pair counts (and the count of contended
+    ones is still returned, to be said)."""
+    old = {run.process: run for run in base.measurement.runs}  # type: ignore[union-attr]
+    new = {run.process: run for run in cand.measurement.runs}  # type: ignore[union-attr]
+    common = sorted(old.keys() & new.keys())
+    quiet = [p for p in common if not (old[p].contended or new[p].contended)]
+    chosen = quiet if len(quiet) >= needed else common
+    ratios = [pair_ratio(old[p], new[p]) for p in chosen]
+    return np.asarray(ratios, dtype=np.float64), len(common) - len(quiet)
+
+
+def _usable(ratios: np.ndarray) -> bool:
+    return bool(len(ratios)) and bool(np.all(np.isfinite(ratios)) and np.all(ratios > 0))
+
+
+def pairs_needed(alpha: float) -> int:
+    """The fewest repetition pairs with which the sign test can reach ``alpha``."""
+    return next(k for k in range(1, 64) if smallest_sign_test_p(k) <= alpha)
+
+
+SKIPPED_ON_BOTH_SIDES = "skipped on both sides: "
+
+
+def _unmeasured(old: CaseResult | None, new: CaseResult | None) -> tuple[Verdict, str] | None:
+    """The verdict of a case that cannot be measured on both sides (None when it can)."""
+    if new is not None and new.status == "invalid":
+        return "INVALID", f"wrong answer: {new.reason}"
+    if old is None:
+        return "UNKNOWN", "new in the candidate"
+    if old.status == "skipped" and new is not None and new.status == "skipped":
+        return "UNKNOWN", f"{SKIPPED_ON_BOTH_SIDES}{old.reason}"
+    if old.status != "ok":
+        return "UNKNOWN", f"{old.status} in the baseline: {old.reason}"
+    if new is None:
+        return "MISSING", "ran in the baseline, missing from the candidate"
+    if new.status == "skipped":
+        return "MISSING", f"ran in the baseline, skipped in the candidate: {new.reason}"
+    if new.status == "failed":
+        return "BROKEN", f"ran in the baseline, failed in the candidate: {new.reason}"
+    if new.version != old.version:
+        return "CHANGED", f"workload version {old.version} -> {new.version}: not comparable"
+    if not old.measurement or not new.measurement or not old.measurement.samples:
+        return "UNKNOWN", "no samples"
+    if not new.measurement.samples:
+        return "BROKEN", "no samples in the candidate"
+    return None
+
+
+def _device(record: RunRecord, result: CaseResult) -> str:
+    info = record.environment.backends.get(result.backend)
+    if info is not None:
+        return info.device
+    from perfkit.model.backend import backends
+
+    known = backends().get(result.backend)
+    return known.device if known is not None else "cpu"
+
+
+def compare_records(
+    base: RunRecord,
+    cand: RunRecord,
+    *,
+    thresholds: Mapping[str, float],
+    default_threshold: float,
+    alpha: float = 0.05,
+) -> list[Comparison]:
+    """Compare every case of either record. Significance is controlled across the cases
+    that have the power to be significant (Benjamini-Hochberg), so a suite of 100 cases
+    does not flag five by chance."""
+    from scipy import stats
+
+    counting = {base.policy.counting, cand.policy.counting}
+    ids = [r.case_id for r in cand.results]
+    ids += [r.case_id for r in base.results if cand.result(r.case_id) is None]
+    out: list[Comparison] = []
+    tested: list[tuple[int, CaseResult, CaseResult, float]] = []
+    for case_id in ids:
+        old, new = base.result(case_id), cand.result(case_id)
+        either = new or old
+        assert either is not None
+        threshold = thresholds.get(either.workload, default_threshold)
+        early = _unmeasured(old, new)
+        if early is None and len(counting) > 1:
+            early = "INCOMPARABLE", "one record counts instructions, the other measures time"
+        if early is None:
+            assert old is not None
+            assert new is not None
+            device = _device(cand, new)
+            differ = environment_mismatches(base.environment, cand.environment, new.backend, device)
+            if differ:
+                early = "INCOMPARABLE", "environments differ: " + "; ".join(differ)
+        if early is not None:
+            out.append(
+                Comparison(case_id, either.workload, early[0], early[1], threshold=threshold)
+            )
+            continue
+        assert old is not None
+        assert new is not None
+        tested.append((len(out), old, new, threshold))
+        out.append(Comparison(case_id, new.workload, "UNKNOWN"))  # replaced below
+    if counting == {True}:
+        for slot, old, new, threshold in tested:
+            out[slot] = _deterministic(old, new, threshold)
+        return out
+    needed = pairs_needed(alpha)
+    judged = [
+        (slot, old, new, threshold, *paired_ratios(old, new, needed))
+        for slot, old, new, threshold in tested
+    ]
+    powered = [j for j in judged if len(j[4]) >= needed and _usable(j[4])]
+    p_values = [sign_test(np.log(j[4])) for j in powered]
+    q_values = stats.false_discovery_control(p_values, method="bh").tolist() if p_values else []
+    q_by_slot = {j[0]: (p, q) for j, p, q in zip(powered, p_values, q_values, strict=True)}
+    for slot, old, new, threshold, ratios, contended in judged:
+        p, q = q_by_slot.get(slot, (None, None))
+        out[slot] = _judge(
+            old, new, threshold=threshold, alpha=alpha, ratios=ratios, contended=contended, p=p, q=q
+        )
+    return out
+
+
+def _judge(
+    old: CaseResult,
+    new: CaseResult,
+    *,
+    threshold: float,
+    alpha: float,
+    ratios: np.ndarray,
+    contended: int,
+    p: float | None,
+    q: float | None,
+) -> Comparison:
+    """The verdict of one measured case from its per-pair ratios."""
+    base_median, cand_median = _median(old), _median(new)
+    pairs = len(ratios)
+    smallest = smallest_sign_test_p(pairs)
+    finite = _usable(ratios)
+    ratio = float(np.median(ratios)) if finite else None
+    if ratio is None and base_median > 0:
+        ratio = cand_median / base_median  # the pooled medians, when pairs cannot say
+    low = high = None
+    if finite:
+        log_low, log_high = median_ci(np.log(ratios), 1 - alpha)
+        if not math.isnan(log_low):
+            low, high = math.exp(log_low), math.exp(log_high)
+    measured = Comparison(
+        new.case_id,
+        new.workload,
+        "UNKNOWN",
+        base_median=base_median,
+        cand_median=cand_median,
+        ratio=ratio,
+        ratio_low=low,
+        ratio_high=high,
+        p_value=p,
+        q_value=q,
+        threshold=threshold,
+        pairs=pairs,
+        smallest_p=smallest,
+        contended=contended,
+    )
+
+    def verdict(name: Verdict, reason: str = "") -> Comparison:
+        return dataclasses.replace(measured, verdict=name, reason=reason)
+
+    left_out = f" ({contended} contended pairs counted)" if contended and pairs > 0 else ""
+    if pairs and not finite:
+        return verdict("UNKNOWN", "a repetition's median is 0: no ratio")
+    if not finite or p is None or q is None or low is None or high is None:
+        reason = (
+            f"{pairs} repetition pairs{left_out}: the sign test cannot reach p < {alpha:g} "
+            f"(at best {smallest:.3g}); measure more repetitions (--processes) or use perfkit ab"
+        )
+        return verdict("UNDERPOWERED", reason)
+    assert ratio is not None
+    band_low, band_high = 1 / (1 + threshold), 1 + threshold
+    if q < alpha and ratio > band_high and low > 1:
+        return verdict("SLOWER", left_out.strip())
+    if q < alpha and ratio < band_low and high < 1:
+        return verdict("FASTER", left_out.strip())
+    if band_low <= low and high <= band_high:
+        return verdict("SAME", left_out.strip())
+    if ratio > band_high or ratio < band_low:
+        reason = f"past the threshold but not significant (q={q:.3g})"
+    else:
+        reason = f"its interval {low:.3f} to {high:.3f} reaches past +-{threshold:.0%}"
+    return verdict("AMBIGUOUS", reason + left_out)
+
+
+def _deterministic(base: CaseResult, cand: CaseResult, threshold: float) -> Comparison:
+    """Instruction counts do not vary by chance: the ratio alone decides, so a threshold of
+    1% is usable where timings need 5% or more."""
+    a, b = _median(base), _median(cand)
+    ratio = b / a if a > 0 else math.inf
+    verdict: Verdict = "SAME"
+    if not math.isfinite(ratio):
+        verdict = "UNKNOWN"
+    elif ratio > 1 + threshold:
+        verdict = "SLOWER"
+    elif ratio < 1 / (1 + threshold):
+        verdict = "FASTER"
+    return Comparison(
+        cand.case_id,
+        cand.workload,
+        verdict,
+        "" if verdict != "UNKNOWN" else "a count of 0 instructions in the baseline",
+        a,
+        b,
+        ratio if math.isfinite(ratio) else None,
+        threshold=threshold,
+        unit="instructions",
+    )
