@@ -26,18 +26,22 @@ from perfkit.datasets.classification import TEST_FRACTION
 from perfkit.datasets.tabular import Tabular, Task, check_csv, load_table
 from perfkit.model.axes import Axis, Params, ParamSpace, Skip
 from perfkit.model.registry import register_workload
-from perfkit.model.workload import CheckResult, Thunk, Work, Workload
+from perfkit.model.workload import CheckResult, Thunk, Work, Workload, workload
+from perfkit.workloads._common import accuracy
 
 __all__ = [
     "Band",
     "Fitted",
     "Reference",
+    "accuracy_reference",
     "check_fitted",
     "classic_inputs",
     "classic_space",
     "classic_work",
-    "held_out_accuracy",
+    "classic_workload",
+    "fitted_port",
     "largest_training_rows",
+    "library_accuracy",
     "library_fit",
     "register_classic",
 ]  # fmt: skip
@@ -114,11 +118,28 @@ def classic_inputs(task: Task, classes: int = 2) -> Callable[[Params, np.random.
     return make
 
 
-def register_classic(workload: Workload, task: Task) -> None:
-    """Register ``workload``, with a check that reads a ``--data`` CSV file as its cases
+def classic_workload(
+    name: str,
+    doc: str,
+    sets: tuple[str, ...],
+    task: Task,
+    expected: Callable[[Any, Params], Reference],
+    *,
+    classes: int = 2,
+) -> Workload:
+    """A classic-ML workload over the bundled ``sets`` of its ``task``: the shared axes,
+    inputs, checker and work, in the ``classic`` suite (``classes``: of generated data)."""
+    return workload(
+        name=name, doc=doc, space=classic_space(sets), make_inputs=classic_inputs(task, classes),
+        expected=expected, check=check_fitted, work=classic_work, suite="classic",
+    )  # fmt: skip
+
+
+def register_classic(classic: Workload, task: Task) -> None:
+    """Register ``classic``, with a check that reads a ``--data`` CSV file as its cases
     will (a missing value or target column is a usage error before any case runs)."""
-    register_workload(workload)
-    register_file_check(workload.name, lambda path, target: check_csv(path, target, task))
+    register_workload(classic)
+    register_file_check(classic.name, lambda path, target: check_csv(path, target, task))
 
 
 def classic_work(params: Params) -> Work:
@@ -128,20 +149,46 @@ def classic_work(params: Params) -> Work:
     return Work(items=float(params["n"]) * (1.0 - TEST_FRACTION))
 
 
-def library_fit(data: Tabular, make: Callable[[], Any], against: str = "default") -> Thunk:
-    """A port's thunk that fits a fresh library estimator (``make()``) on the training
-    part each call and predicts the test part with it."""
+def fitted_port(
+    data: Tabular,
+    fit: Callable[[], Any],
+    against: str = "default",
+    coefficients: Callable[[Any], np.ndarray] | None = None,
+    centres: Callable[[Any], np.ndarray] | None = None,
+) -> Thunk:
+    """A port's thunk: ``fit()`` a model on the training part each call; the model then
+    predicts the test part (and gives its ``coefficients`` or ``centres``, where it has
+    them)."""
 
     def run() -> Fitted:
-        model = make().fit(data.x_train, data.y_train)
-        return Fitted(lambda: model.predict(data.x_test), against=against)
+        model = fit()
+        return Fitted(
+            lambda: model.predict(data.x_test),
+            against,
+            coefficients=coefficients(model) if coefficients is not None else None,
+            centres=centres(model) if centres is not None else None,
+        )
 
     return run
 
 
-def held_out_accuracy(estimator: Any, data: Tabular) -> float:
+def library_fit(data: Tabular, make: Callable[[], Any], against: str = "default") -> Thunk:
+    """A port's thunk that fits a fresh library estimator (``make()``) on the training
+    part each call and predicts the test part with it."""
+    return fitted_port(data, lambda: make().fit(data.x_train, data.y_train), against)
+
+
+def library_accuracy(estimator: Any, data: Tabular) -> float:
     """``estimator`` fitted on the training part, its accuracy on the test part."""
-    return float(estimator.fit(data.x_train, data.y_train).score(data.x_test, data.y_test))
+    fitted = estimator.fit(data.x_train, data.y_train)
+    return accuracy(fitted.predict(data.x_test), data.y_test)
+
+
+def accuracy_reference(data: Tabular, points: float, estimators: Mapping[str, Any]) -> Reference:
+    """The truth of a classifier workload: each library estimator's test accuracy (by the
+    ``against`` key its ports name), with a band of ``points`` below it."""
+    scores = {name: library_accuracy(estimator, data) for name, estimator in estimators.items()}
+    return Reference(data, Band("accuracy", points), scores)
 
 
 def largest_training_rows(data: Tabular, limit: int, method: str) -> None:

@@ -1,4 +1,5 @@
-"""Pieces the array workloads share: the dtype axis and its tolerances."""
+"""Pieces several workloads share: the array workloads' dtype axis, and the accuracy the
+classifier workloads are scored by."""
 
 from __future__ import annotations
 
@@ -21,3 +22,11 @@ def dtype_of(params: Params) -> np.dtype[Any]:
 
 def itemsize(params: Params) -> int:
     return dtype_of(params).itemsize
+
+
+def accuracy(predicted: Any, labels: Any) -> float:
+    """The share of ``predicted`` class labels equal to ``labels``."""
+    predicted, labels = np.asarray(predicted), np.asarray(labels)
+    if predicted.shape != labels.shape:
+        raise ValueError(f"{predicted.shape} predictions for {labels.shape} labels")
+    return float(np.mean(predicted == labels)) if labels.size else 0.0

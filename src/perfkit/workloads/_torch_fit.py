@@ -22,11 +22,15 @@ import numpy as np
 
 from perfkit.model.axes import Params
 from perfkit.model.workload import Implementation, Thunk, Workload
+from perfkit.workloads._common import accuracy
 from perfkit.workloads._mlp import LEARNING_RATE, MOMENTUM
 
 __all__ = [
-    "add_classifier_ports", "batches", "functional_trainer", "held_out_accuracy",
+    "add_classifier_ports",
+    "batches",
+    "functional_trainer",
     "module_trainer",
+    "trained_accuracy",
 ]  # fmt: skip
 
 
@@ -191,7 +195,7 @@ def add_classifier_ports(
     )  # fmt: skip
 
 
-def held_out_accuracy(
+def trained_accuracy(
     model: Any, state: dict[str, np.ndarray[Any, Any]], x: np.ndarray[Any, Any], y: Any
 ) -> float:
     """The accuracy on (x, y) of ``model`` (on the CPU) with the trained ``state``."""
@@ -199,9 +203,10 @@ def held_out_accuracy(
 
     with torch.no_grad():
         weights = {name: torch.from_numpy(np.asarray(v)) for name, v in state.items()}
-        right = 0
-        for start in range(0, len(y), 1024):
-            batch = torch.from_numpy(x[start : start + 1024])
-            out = torch.func.functional_call(model, weights, (batch,))
-            right += int((out.argmax(dim=1).numpy() == y[start : start + 1024]).sum())
-    return right / len(y)
+        predicted = [
+            torch.func.functional_call(model, weights, (torch.from_numpy(x[start:][:1024]),))
+            .argmax(dim=1)
+            .numpy()
+            for start in range(0, len(y), 1024)
+        ]
+    return accuracy(np.concatenate(predicted) if predicted else np.empty(0, int), y)

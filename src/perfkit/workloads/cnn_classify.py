@@ -19,7 +19,7 @@ from perfkit.datasets.classification import Split, digits, synthetic_images
 from perfkit.model.axes import Axis, Params, ParamSpace
 from perfkit.model.registry import register_workload
 from perfkit.model.workload import CheckResult, Work, workload
-from perfkit.workloads._torch_fit import add_classifier_ports, batches, held_out_accuracy
+from perfkit.workloads._torch_fit import add_classifier_ports, batches, trained_accuracy
 from perfkit.workloads._training import check_fit
 
 STEPS = 200
@@ -68,7 +68,7 @@ def _truth(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
 
 def _check(output: Any, truth: dict[str, Any], params: Params) -> CheckResult:
     losses, state = output
-    found = held_out_accuracy(build({}, params), state, truth["x"], truth["y"])
+    found = trained_accuracy(build({}, params), state, truth["x"], truth["y"])
     return check_fit(losses, found, minimum=truth["minimum"])
 
 

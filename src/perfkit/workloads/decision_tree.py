@@ -15,16 +15,12 @@ from typing import Any
 from perfkit.classic.tree import fit_tree
 from perfkit.datasets.tabular import CLASSIFICATION_SETS
 from perfkit.model.axes import Params
-from perfkit.model.workload import Thunk, workload
+from perfkit.model.workload import Thunk
 from perfkit.workloads._classic import (
-    Band,
-    Fitted,
     Reference,
-    check_fitted,
-    classic_inputs,
-    classic_space,
-    classic_work,
-    held_out_accuracy,
+    accuracy_reference,
+    classic_workload,
+    fitted_port,
     library_fit,
     register_classic,
 )
@@ -41,20 +37,16 @@ def _sklearn_model(seed: int) -> Any:
 
 
 def _reference(inputs: dict[str, Any], params: Params) -> Reference:
-    data = inputs["data"]
-    score = held_out_accuracy(_sklearn_model(inputs["seed"]), data)
-    return Reference(data, Band("accuracy", ACCURACY_POINTS), {"default": score})
+    estimator = _sklearn_model(inputs["seed"])
+    return accuracy_reference(inputs["data"], ACCURACY_POINTS, {"default": estimator})
 
 
-DECISION_TREE = workload(
-    name="decision_tree",
-    doc=f"CART classification tree (Gini, depth {MAX_DEPTH}) fit; accuracy on the test part",
-    space=classic_space(CLASSIFICATION_SETS),
-    make_inputs=classic_inputs("classification"),
-    expected=_reference,
-    check=check_fitted,
-    work=classic_work,
-    suite="classic",
+DECISION_TREE = classic_workload(
+    "decision_tree",
+    f"CART classification tree (Gini, depth {MAX_DEPTH}) fit; accuracy on the test part",
+    CLASSIFICATION_SETS,
+    "classification",
+    _reference,
 )
 
 
@@ -62,12 +54,7 @@ DECISION_TREE = workload(
 def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
     """From scratch: CART, vectorised split search over presorted features."""
     data = inputs["data"]
-
-    def run() -> Fitted:
-        tree = fit_tree(data.x_train, data.y_train, data.classes, MAX_DEPTH)
-        return Fitted(lambda: tree.predict(data.x_test))
-
-    return run
+    return fitted_port(data, lambda: fit_tree(data.x_train, data.y_train, data.classes, MAX_DEPTH))
 
 
 @DECISION_TREE.port("sklearn")

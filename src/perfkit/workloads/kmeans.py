@@ -16,15 +16,13 @@ from typing import Any
 from perfkit.classic.kmeans import fit_kmeans, inertia
 from perfkit.datasets.tabular import CLASSIFICATION_SETS
 from perfkit.model.axes import Params
-from perfkit.model.workload import Thunk, workload
+from perfkit.model.workload import Thunk
 from perfkit.workloads._classic import (
     Band,
     Fitted,
     Reference,
-    check_fitted,
-    classic_inputs,
-    classic_space,
-    classic_work,
+    classic_workload,
+    fitted_port,
     register_classic,
 )
 
@@ -51,15 +49,13 @@ def _reference(inputs: dict[str, Any], params: Params) -> Reference:
     )  # fmt: skip
 
 
-KMEANS = workload(
-    name="kmeans",
-    doc=f"k-means (k-means++ seeds, best of {N_INIT}, Lloyd) fit; inertia on the training part",
-    space=classic_space(CLASSIFICATION_SETS),
-    make_inputs=classic_inputs("classification", classes=GENERATED_CLUSTERS),
-    expected=_reference,
-    check=check_fitted,
-    work=classic_work,
-    suite="classic",
+KMEANS = classic_workload(
+    "kmeans",
+    f"k-means (k-means++ seeds, best of {N_INIT}, Lloyd) fit; inertia on the training part",
+    CLASSIFICATION_SETS,
+    "classification",
+    _reference,
+    classes=GENERATED_CLUSTERS,
 )
 
 
@@ -68,26 +64,24 @@ def _numpy(inputs: dict[str, Any], params: Params) -> Thunk:
     """From scratch: greedy k-means++ seeds, Lloyd by matrix products, best of N_INIT."""
     data, seed = inputs["data"], inputs["seed"]
 
-    def run() -> Fitted:
-        model = fit_kmeans(
+    def fit() -> Any:
+        return fit_kmeans(
             data.x_train, data.classes, seed,
             n_init=N_INIT, tolerance=TOLERANCE, max_iterations=MAX_ITERATIONS,
         )  # fmt: skip
-        return Fitted(lambda: model.predict(data.x_test), centres=model.centres)
 
-    return run
+    return fitted_port(data, fit, centres=lambda model: model.centres)
 
 
 @KMEANS.port("sklearn")
 def _sklearn(inputs: dict[str, Any], params: Params) -> Thunk:
     """scikit-learn ``KMeans`` (Lloyd, k-means++)."""
     data, seed = inputs["data"], inputs["seed"]
-
-    def run() -> Fitted:
-        model = _sklearn_model(data.classes, seed).fit(data.x_train)
-        return Fitted(lambda: model.predict(data.x_test), centres=model.cluster_centers_)
-
-    return run
+    return fitted_port(
+        data,
+        lambda: _sklearn_model(data.classes, seed).fit(data.x_train),
+        centres=lambda model: model.cluster_centers_,
+    )
 
 
 @KMEANS.port("spark_local", "mllib")

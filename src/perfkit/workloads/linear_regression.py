@@ -16,15 +16,13 @@ import numpy as np
 from perfkit.classic.linear import fit_gradient_descent, fit_normal_equations
 from perfkit.datasets.tabular import REGRESSION_SETS
 from perfkit.model.axes import Params
-from perfkit.model.workload import Thunk, workload
+from perfkit.model.workload import Thunk
 from perfkit.workloads._classic import (
     Band,
     Fitted,
     Reference,
-    check_fitted,
-    classic_inputs,
-    classic_space,
-    classic_work,
+    classic_workload,
+    fitted_port,
     register_classic,
 )
 
@@ -45,26 +43,20 @@ def _reference(inputs: dict[str, Any], params: Params) -> Reference:
     )  # fmt: skip
 
 
-LINEAR_REGRESSION = workload(
-    name="linear_regression",
-    doc="least-squares linear regression fit; R^2 on the test part",
-    space=classic_space(REGRESSION_SETS),
-    make_inputs=classic_inputs("regression"),
-    expected=_reference,
-    check=check_fitted,
-    work=classic_work,
-    suite="classic",
+LINEAR_REGRESSION = classic_workload(
+    "linear_regression",
+    "least-squares linear regression fit; R^2 on the test part",
+    REGRESSION_SETS,
+    "regression",
+    _reference,
 )
 
 
 def _from_scratch(inputs: dict[str, Any], fit: Any) -> Thunk:
     data = inputs["data"]
-
-    def run() -> Fitted:
-        model = fit(data.x_train, data.y_train)
-        return Fitted(lambda: model.predict(data.x_test), coefficients=model.coef)
-
-    return run
+    return fitted_port(
+        data, lambda: fit(data.x_train, data.y_train), coefficients=lambda model: model.coef
+    )
 
 
 @LINEAR_REGRESSION.port("numpy", "lstsq", reference=True)
@@ -85,12 +77,11 @@ def _sklearn(inputs: dict[str, Any], params: Params) -> Thunk:
     from sklearn.linear_model import LinearRegression
 
     data = inputs["data"]
-
-    def run() -> Fitted:
-        model = LinearRegression().fit(data.x_train, data.y_train)
-        return Fitted(lambda: model.predict(data.x_test), coefficients=model.coef_)
-
-    return run
+    return fitted_port(
+        data,
+        lambda: LinearRegression().fit(data.x_train, data.y_train),
+        coefficients=lambda model: model.coef_,
+    )
 
 
 @LINEAR_REGRESSION.port("spark_local", "mllib")

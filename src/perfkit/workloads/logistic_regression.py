@@ -17,16 +17,12 @@ from typing import Any
 from perfkit.classic.logistic import fit_gradient_descent, fit_newton
 from perfkit.datasets.tabular import CLASSIFICATION_SETS
 from perfkit.model.axes import Params
-from perfkit.model.workload import Thunk, workload
+from perfkit.model.workload import Thunk
 from perfkit.workloads._classic import (
-    Band,
-    Fitted,
     Reference,
-    check_fitted,
-    classic_inputs,
-    classic_space,
-    classic_work,
-    held_out_accuracy,
+    accuracy_reference,
+    classic_workload,
+    fitted_port,
     library_fit,
     register_classic,
 )
@@ -42,31 +38,21 @@ def _sklearn_model() -> Any:
 
 
 def _reference(inputs: dict[str, Any], params: Params) -> Reference:
-    data = inputs["data"]
-    score = held_out_accuracy(_sklearn_model(), data)
-    return Reference(data, Band("accuracy", ACCURACY_POINTS), {"default": score})
+    return accuracy_reference(inputs["data"], ACCURACY_POINTS, {"default": _sklearn_model()})
 
 
-LOGISTIC_REGRESSION = workload(
-    name="logistic_regression",
-    doc=f"L2 logistic regression (C={C:g}) fit; accuracy on the test part",
-    space=classic_space(CLASSIFICATION_SETS),
-    make_inputs=classic_inputs("classification"),
-    expected=_reference,
-    check=check_fitted,
-    work=classic_work,
-    suite="classic",
+LOGISTIC_REGRESSION = classic_workload(
+    "logistic_regression",
+    f"L2 logistic regression (C={C:g}) fit; accuracy on the test part",
+    CLASSIFICATION_SETS,
+    "classification",
+    _reference,
 )
 
 
 def _from_scratch(inputs: dict[str, Any], fit: Any) -> Thunk:
     data = inputs["data"]
-
-    def run() -> Fitted:
-        model = fit(data.x_train, data.y_train, data.classes, C)
-        return Fitted(lambda: model.predict(data.x_test))
-
-    return run
+    return fitted_port(data, lambda: fit(data.x_train, data.y_train, data.classes, C))
 
 
 @LOGISTIC_REGRESSION.port("numpy", "irls", reference=True)

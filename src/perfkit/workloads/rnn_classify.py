@@ -21,7 +21,7 @@ from perfkit.datasets.corpus import Tokenizer, generate_corpus
 from perfkit.model.axes import Axis, Params, ParamSpace
 from perfkit.model.registry import register_workload
 from perfkit.model.workload import CheckResult, Work, workload
-from perfkit.workloads._torch_fit import add_classifier_ports, batches, held_out_accuracy
+from perfkit.workloads._torch_fit import add_classifier_ports, batches, trained_accuracy
 from perfkit.workloads._training import check_fit
 
 STEPS = 200
@@ -86,7 +86,7 @@ def _truth(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
 def _check(output: Any, truth: dict[str, Any], params: Params) -> CheckResult:
     losses, state = output
     model = build({"vocabulary": truth["vocabulary"]}, params)
-    found = held_out_accuracy(model, state, truth["x"], truth["y"])
+    found = trained_accuracy(model, state, truth["x"], truth["y"])
     return check_fit(losses, found, minimum=BAND)
 
 

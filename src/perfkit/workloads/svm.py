@@ -19,16 +19,12 @@ from typing import Any
 from perfkit.classic.svm import fit_linear, fit_rbf
 from perfkit.datasets.tabular import CLASSIFICATION_SETS
 from perfkit.model.axes import Params
-from perfkit.model.workload import Thunk, workload
+from perfkit.model.workload import Thunk
 from perfkit.workloads._classic import (
-    Band,
-    Fitted,
     Reference,
-    check_fitted,
-    classic_inputs,
-    classic_space,
-    classic_work,
-    held_out_accuracy,
+    accuracy_reference,
+    classic_workload,
+    fitted_port,
     largest_training_rows,
     library_fit,
     register_classic,
@@ -53,23 +49,18 @@ def _rbf_model() -> Any:
 
 def _reference(inputs: dict[str, Any], params: Params) -> Reference:
     data = inputs["data"]
-    scores = {}
-    for name, model in (("linear", _linear_model()), ("rbf", _rbf_model())):
-        if name == "rbf" and len(data.x_train) > KERNEL_ROWS:
-            continue
-        scores[name] = held_out_accuracy(model, data)
-    return Reference(data, Band("accuracy", ACCURACY_POINTS), scores)
+    estimators = {"linear": _linear_model()}
+    if len(data.x_train) <= KERNEL_ROWS:
+        estimators["rbf"] = _rbf_model()
+    return accuracy_reference(data, ACCURACY_POINTS, estimators)
 
 
-SVM = workload(
-    name="svm",
-    doc=f"support vector classifier (C={C:g}), linear or RBF kernel; accuracy on the test part",
-    space=classic_space(CLASSIFICATION_SETS),
-    make_inputs=classic_inputs("classification"),
-    expected=_reference,
-    check=check_fitted,
-    work=classic_work,
-    suite="classic",
+SVM = classic_workload(
+    "svm",
+    f"support vector classifier (C={C:g}), linear or RBF kernel; accuracy on the test part",
+    CLASSIFICATION_SETS,
+    "classification",
+    _reference,
 )
 
 
@@ -77,12 +68,9 @@ SVM = workload(
 def _linear(inputs: dict[str, Any], params: Params) -> Thunk:
     """From scratch: squared-hinge linear SVM by dual coordinate descent, one vs rest."""
     data, seed = inputs["data"], inputs["seed"]
-
-    def run() -> Fitted:
-        model = fit_linear(data.x_train, data.y_train, data.classes, C, seed=seed)
-        return Fitted(lambda: model.predict(data.x_test), against="linear")
-
-    return run
+    return fitted_port(
+        data, lambda: fit_linear(data.x_train, data.y_train, data.classes, C, seed=seed), "linear"
+    )
 
 
 @SVM.port("numpy", "rbf_smo")
@@ -90,12 +78,7 @@ def _rbf(inputs: dict[str, Any], params: Params) -> Thunk:
     """From scratch: RBF-kernel SVM by SMO (maximal violating pair), one vs one."""
     data = inputs["data"]
     largest_training_rows(data, KERNEL_ROWS, "SMO")
-
-    def run() -> Fitted:
-        model = fit_rbf(data.x_train, data.y_train, data.classes, C)
-        return Fitted(lambda: model.predict(data.x_test), against="rbf")
-
-    return run
+    return fitted_port(data, lambda: fit_rbf(data.x_train, data.y_train, data.classes, C), "rbf")
 
 
 @SVM.port("sklearn", "linear")
