@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -15,17 +16,35 @@ from perfkit.model import registry
 from perfkit.vcs.worktree import checkout, repository_root, resolve_ref
 from tests.conftest import FAULTY, PLUGINS, perfkit
 
+# These tests compare times, CPU shares or rates: CI runs them again beside a CPU burner.
+pytestmark = pytest.mark.measures
+
 ROOT = Path(__file__).resolve().parent.parent
 SLOWDOWN = PLUGINS / "slowdown.py"
 
 
-def _worktrees() -> int:
+def _worktrees() -> set[Path]:
+    """The repository's worktrees, by path: tests running beside this one may add and
+    remove their own meanwhile, so a test looks for its own, never at the count."""
     listing = subprocess.run(
-        ["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "worktree", "list", "--porcelain"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
-    return len(listing.splitlines())
+    return {
+        Path(line.partition(" ")[2]).resolve()
+        for line in listing.splitlines()
+        if line.startswith("worktree ")
+    }
 
 
+def _holding(path: Path, worktrees: set[Path]) -> bool:
+    return any(path.resolve().is_relative_to(tree) for tree in worktrees if tree != ROOT)
+
+
+@pytest.mark.slow
 def test_sides_get_their_own_environment_and_alternate() -> None:
     registry.load([SLOWDOWN])
     cases = registry.expand_cases(registry.get_workload("slowdown_probe"), quick=True)
@@ -48,13 +67,12 @@ def test_sides_get_their_own_environment_and_alternate() -> None:
 
 
 def test_checkout_gives_the_commit_and_cleans_up() -> None:
-    before = _worktrees()
     repo = repository_root(ROOT)
     with checkout("HEAD", repo) as (sha, source):
         assert sha == resolve_ref("HEAD", repo)
         assert (source / "perfkit" / "__init__.py").is_file()
-        assert _worktrees() == before + 1
-    assert _worktrees() == before
+        assert _holding(source, _worktrees())
+    assert not _holding(source, _worktrees())
     assert not source.exists()
 
 
@@ -66,18 +84,20 @@ def test_bad_refs_and_folders_are_usage_errors(tmp_path: Path) -> None:
 
 
 def _ab(tmp_path: Path, variant: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``perfkit ab`` with its worktrees in ``tmp_path / "tmp"`` (its TMPDIR)."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
     return perfkit(
         "ab", "--base", "HEAD", "-w", "faulty_probe", "-b", f"python:{variant}", "--quick",
         "--no-calibrate", "--no-report", "--plugin", str(FAULTY), "-o", str(tmp_path / "ab"),
         "--json", str(tmp_path / "gate.json"), *extra,
-        cwd=ROOT,
+        cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_ab_command_measures_until_decided_and_an_a_a_run_passes(tmp_path: Path) -> None:
     """Both sides are this code: the run must pass. A false SLOWER here needs all ten
     repetition pairs to lean one way by more than 25%, under 0.2% even on a loaded machine."""
-    before = _worktrees()
     done = _ab(
         tmp_path, "good", "--processes", "8", "--max-repetitions", "10", "--alpha", "0.01",
         "--threshold", "25%",
@@ -97,12 +117,15 @@ def test_ab_command_measures_until_decided_and_an_a_a_run_passes(tmp_path: Path)
     assert base["environment"]["harness"] == cand["environment"]["harness"]
     assert len(base["results"][0]["measurement"]["runs"]) == gate["rounds"]
     assert not (tmp_path / "ab" / "ab.journal.jsonl").exists()
-    assert _worktrees() == before
+    # The base's worktree was made under the run's TMPDIR, and is gone from git and disk.
+    assert not any(tree.is_relative_to((tmp_path / "tmp").resolve()) for tree in _worktrees())
+    assert list((tmp_path / "tmp").glob("perfkit-ab-*")) == []
     wrong = perfkit("ab", "--base", "no-such-ref", "-w", "vector_add", cwd=ROOT)
     assert wrong.returncode == 2
     assert "unknown git ref 'no-such-ref'" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_ab_fails_when_the_candidate_breaks_a_case(tmp_path: Path) -> None:
     done = _ab(tmp_path, "cand_breaks", "--processes", "1", "--max-repetitions", "1")
     assert done.returncode == 1, done.stdout + done.stderr

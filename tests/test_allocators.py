@@ -40,6 +40,7 @@ def _make(*targets: str, timeout: float = 600) -> subprocess.CompletedProcess[st
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_pkmalloc_passes_its_c_tests_against_itself_glibc_and_under_sanitizers() -> None:
     done = _make("check")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -51,6 +52,7 @@ def test_pkmalloc_passes_its_c_tests_against_itself_glibc_and_under_sanitizers()
     assert done.stdout.count("test_generations: ok") == 3  # pkmalloc, ASan, ThreadSanitizer
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 def test_pkmalloc_is_memcheck_clean() -> None:
     done = _make("memcheck")
@@ -78,6 +80,8 @@ def test_every_driver_runs_clean_under_pkmalloc(pattern: str) -> None:
     assert result["peak_rss_bytes"] > 0
 
 
+@pytest.mark.measures
+@pytest.mark.slow
 def test_pkmalloc_memory_stays_within_twice_glibcs_over_a_thousand_thread_generations() -> None:
     """Generations of threads that hand blocks to each other and exit, beside a long-lived
     main thread: pkmalloc once grew by about 50 KiB a generation (58 MiB after 1000, glibc
@@ -162,6 +166,8 @@ def test_a_wrong_output_while_timing_makes_the_case_invalid() -> None:
     assert "went wrong on call" in result.reason
 
 
+@pytest.mark.measures
+@pytest.mark.slow
 def test_compare_ranks_the_allocators(tmp_path: Path) -> None:
     out = tmp_path / "larson.json"
     done = perfkit(
@@ -184,6 +190,7 @@ def test_compare_ranks_the_allocators(tmp_path: Path) -> None:
         assert metrics["alloc/ops_per_s"] > 0
 
 
+@pytest.mark.slow
 def test_python_runs_part_of_perfkits_tests_under_pkmalloc(tmp_path: Path) -> None:
     env = {**os.environ, "LD_PRELOAD": str(library()), "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(
@@ -195,6 +202,7 @@ def test_python_runs_part_of_perfkits_tests_under_pkmalloc(tmp_path: Path) -> No
     assert " passed" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_coreutils_pipeline_gives_glibcs_output_under_pkmalloc(tmp_path: Path) -> None:
     import numpy as np
 
@@ -225,6 +233,7 @@ def test_a_coreutils_pipeline_gives_glibcs_output_under_pkmalloc(tmp_path: Path)
     assert len(outputs[0].splitlines()) == 51
 
 
+@pytest.mark.slow
 def test_the_build_follows_the_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     copy = tmp_path / "native"
     shutil.copytree(native_dir(), copy, ignore=shutil.ignore_patterns("build"))

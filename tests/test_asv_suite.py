@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from perfkit.model import registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +25,7 @@ def _suite() -> object:
     return module
 
 
+@pytest.mark.slow
 def test_asv_check_finds_no_problems() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "asv", "check", "-E", "existing"],

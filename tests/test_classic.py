@@ -34,6 +34,7 @@ def _case(workload_name: str, dataset: str, n: int = 1000) -> tuple[Any, Params,
     return workload, params, inputs, workload.expected(inputs, params)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("workload_name", "dataset"), CASES)
 def test_every_numpy_and_sklearn_port_passes_its_band(workload_name: str, dataset: str) -> None:
     workload, params, inputs, truth = _case(workload_name, dataset)

@@ -94,6 +94,7 @@ def test_bad_tables_are_usage_errors(
         read_csv(path, target, task)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_bad_data_on_the_command_line_is_one_line_and_exit_2(tmp_path: Path) -> None:
     rows: list[list[object]] = [[1, "NaN", 0]]
     rows += [[i, i, i % 2] for i in range(20)]
@@ -113,6 +114,7 @@ def test_bad_data_on_the_command_line_is_one_line_and_exit_2(tmp_path: Path) -> 
         assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.slow
 def test_a_csv_runs_through_the_same_pipeline_and_records_quality(tmp_path: Path) -> None:
     path = _wine_csv(tmp_path / "wine.csv")
     record = tmp_path / "wine.json"

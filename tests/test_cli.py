@@ -67,6 +67,7 @@ def test_help_lists_the_commands(tmp_path: Path, argv: list[str]) -> None:
         assert command in done.stdout
 
 
+@pytest.mark.slow
 def test_compare_quick_prints_a_table_and_writes_a_record(tmp_path: Path) -> None:
     done = perfkit(
         "compare",
@@ -98,6 +99,7 @@ def test_compare_quick_prints_a_table_and_writes_a_record(tmp_path: Path) -> Non
     assert "compare --workload matmul" in record.command
 
 
+@pytest.mark.slow
 def test_broken_ports_make_compare_exit_1_and_are_listed(tmp_path: Path) -> None:
     done = perfkit(
         "compare",
@@ -125,6 +127,7 @@ def test_broken_ports_make_compare_exit_1_and_are_listed(tmp_path: Path) -> None
     assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "selection",
     [["-b", "python:good,python:skips"], ["-b", "python:good", "-b", "python:skips"]],
@@ -140,6 +143,7 @@ def test_backends_may_be_comma_lists_or_repeated(tmp_path: Path, selection: list
     assert variants == ["good", "skips"]
 
 
+@pytest.mark.measures
 @pytest.mark.slow
 def test_run_all_quick_calibrates_once_and_reports_roof(tmp_path: Path) -> None:
     # Every workload on every backend installed: where pyspark and PyTorch are, Spark
@@ -177,6 +181,7 @@ def test_run_all_quick_calibrates_once_and_reports_roof(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_list_and_env_only_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """They report, and build nothing: not the native code, whose build they once ran."""
     cache = tmp_path / "cache"

@@ -139,6 +139,7 @@ def test_zipf_text_has_a_few_frequent_words_and_many_rare_ones() -> None:
     assert counts[0] > 50 * counts[len(counts) // 2]
 
 
+@pytest.mark.slow
 def test_data_option_runs_a_real_log_and_refuses_what_it_cannot_use(tmp_path: Path) -> None:
     from perfkit.records.run_record import load_record
     from tests.conftest import perfkit

@@ -440,6 +440,7 @@ def test_markdown_escapes_record_strings() -> None:
     assert row.count(" | ") == 5  # the | in the name did not add a column
 
 
+@pytest.mark.slow
 def test_gate_command_exit_codes_and_outputs(tmp_path: Path) -> None:
     rng = np.random.default_rng(12)
     dump_record(_record("a", [_result("x", _reps(rng))]), tmp_path / "a.json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ def test_asv_results_become_a_record_with_perfkit_case_ids() -> None:
     assert {c.verdict for c in report.comparisons} == {"UNKNOWN"}
 
 
+@pytest.mark.slow
 def test_pytest_benchmark_json_round_trips_through_perfkit(tmp_path: Path) -> None:
     out = tmp_path / "pb.json"
     done = subprocess.run(
@@ -48,6 +50,9 @@ def test_pytest_benchmark_json_round_trips_through_perfkit(tmp_path: Path) -> No
             "--benchmark-max-time=0.2",
         ],
         cwd=ROOT,
+        # A nested run, not one of this run's parallel workers: pytest-benchmark measures
+        # nothing in a process that says it is one.
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
         capture_output=True,
         text=True,
         timeout=300,

@@ -279,6 +279,7 @@ def test_the_sweep_adds_one_named_port_per_configuration(
     assert ("matmul", "2d_blocktiling_bm64_bn64_bk8_tm8_tn8_threads64") in names
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(NVRTC is None, reason="needs NVRTC (pip install -e '.[test]')")
 def test_every_sweep_configuration_compiles_bounded_to_its_block(
     sweep: dict[str, list[dict[str, Any]]],
@@ -295,6 +296,7 @@ def test_every_sweep_configuration_compiles_bounded_to_its_block(
     assert failures == []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(NVCC is None, reason="nvcc (the CUDA toolkit) is not installed")
 def test_every_sweep_configuration_builds_without_spills(
     sweep: dict[str, list[dict[str, Any]]], tmp_path: Path

@@ -13,6 +13,9 @@ from perfkit import MeasurePolicy, UsageError
 from perfkit.engine.sampler import calibrate_loops, loops_for, measure_thunk
 from perfkit.model.timers import WallTimer
 
+# These tests compare times, CPU shares or rates: CI runs them again beside a CPU burner.
+pytestmark = pytest.mark.measures
+
 
 class ScriptedTimer:
     """A Timer whose per-call cost comes from a script: the loop logic, free of machine noise."""

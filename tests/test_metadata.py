@@ -11,6 +11,7 @@ import pytest
 from perfkit.machine.capture import capture_environment, cpu_brand, git_state
 
 
+@pytest.mark.measures
 @pytest.mark.usefixtures("loaded")
 def test_environment_has_machine_libraries_backends_and_git() -> None:
     env = capture_environment()
@@ -74,7 +75,7 @@ def test_cpu_facts_come_from_the_kernel_not_a_cpuinfo_module() -> None:
 def test_cache_sizes_count_each_shared_cache_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from perfkit import cpu_facts
+    from perfkit.machine import cpu as cpu_facts
 
     for cpu in (0, 1):
         for index, (level, kind, size, shared) in enumerate(

@@ -12,6 +12,9 @@ from perfkit.profiling.differential import differences, grown_functions
 from perfkit.profiling.record import ProfileRun, load_profile_run
 from tests.conftest import PLUGINS, perfkit
 
+# These tests compare times, CPU shares or rates: CI runs them again beside a CPU burner.
+pytestmark = pytest.mark.measures
+
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 600  # four workers and a worktree on a busy 2-core machine
 
@@ -29,6 +32,7 @@ def slowed(tmp_path_factory: pytest.TempPathFactory) -> tuple[ProfileRun, Path, 
     return load_profile_run(folder / "profile.json"), folder, done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("profiler", "expected"), [("sample", "DOUBLE_cos"), ("python", "slowed (slowdown.py:")]
 )
@@ -55,6 +59,7 @@ def test_the_slowed_function_is_on_top(
     assert grown.startswith(expected)
 
 
+@pytest.mark.slow
 def test_the_comment_and_the_page_say_what_grew(slowed: tuple[ProfileRun, Path, str]) -> None:
     _, folder, stdout = slowed
     why = (folder / "why.md").read_text()
@@ -75,6 +80,7 @@ def test_a_bad_base_ref_is_a_usage_error(tmp_path: Path) -> None:
     assert "unknown git ref 'no-such-ref'" in done.stderr
 
 
+@pytest.mark.slow
 def test_ab_profiles_the_slower_case_and_comments_what_grew(tmp_path: Path) -> None:
     comment = tmp_path / "comment.md"
     done = perfkit(

@@ -81,6 +81,7 @@ def test_workload_versions_are_positive_integers() -> None:
         assert workload.version >= 1
 
 
+@pytest.mark.slow
 def test_derived_backends_gain_a_port_for_every_port_of_their_base(tmp_path: Path) -> None:
     # In a child process: the derived plugin adds ports to the built-in workloads.
     done = perfkit("list", "--plugin", str(DERIVED), cwd=tmp_path)

@@ -27,6 +27,7 @@ pytestmark = [
 ARTIFACTS = Path(__file__).resolve().parent.parent / "reports" / "test-artifacts"
 
 
+@pytest.mark.slow
 def test_record_strings_render_as_text_and_run_nothing(tmp_path: Path) -> None:
     page = write_report([evil_record()], tmp_path / "evil.html", EVIL)
     shot = ARTIFACTS / "escaped-report.png"
@@ -39,6 +40,7 @@ def test_record_strings_render_as_text_and_run_nothing(tmp_path: Path) -> None:
     assert shot.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_reports_of_a_folder_can_share_one_plotly_js(tmp_path: Path) -> None:
     """--shared-plotly: one plotly.js file beside the reports, each page a fraction of the
     self-contained one's size, and still drawing everything from file:// alone."""
@@ -53,6 +55,7 @@ def test_reports_of_a_folder_can_share_one_plotly_js(tmp_path: Path) -> None:
     assert check.figures >= 4
 
 
+@pytest.mark.slow
 def test_report_of_a_live_quick_run(tmp_path: Path) -> None:
     done = perfkit("compare", "-w", "softmax", "--quick", "--no-calibrate", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -123,6 +126,7 @@ def _gpu_record() -> RunRecord:
     return record_from_dict(data)
 
 
+@pytest.mark.slow
 def test_a_gpu_record_draws_its_ladder_and_gpu_roofline(tmp_path: Path) -> None:
     page = write_report([_gpu_record()], tmp_path / "gpu.html", "GPU")
     check = inspect_report(page, ARTIFACTS / "gpu-report.png")

@@ -6,6 +6,8 @@ import dataclasses
 import re
 from pathlib import Path
 
+import pytest
+
 from perfkit.report.html import build_report, update_index, write_report
 from tests.conftest import DATA, perfkit
 from tests.test_report_figures import EVIL, evil_record, fixture
@@ -79,6 +81,7 @@ def test_write_report_refreshes_the_index_newest_first(tmp_path: Path) -> None:
     assert update_index(tmp_path) == tmp_path / "index.html"
 
 
+@pytest.mark.slow
 def test_report_command(tmp_path: Path) -> None:
     done = perfkit(
         "report", str(DATA / "record_v1.json"), "-o", "out/r.html", "--title", "t", cwd=tmp_path
@@ -102,6 +105,7 @@ def test_report_command(tmp_path: Path) -> None:
     assert "a report is an .html file" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_compare_writes_a_report_unless_told_not_to(tmp_path: Path) -> None:
     done = perfkit(
         "compare", "-w", "reduce_sum", "--quick", "--no-calibrate", "-p", "n=1000", cwd=tmp_path

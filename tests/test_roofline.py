@@ -17,6 +17,9 @@ from perfkit.machine.ceilings import (
     roof_fraction,
 )
 
+# These tests compare times, CPU shares or rates: CI runs them again beside a CPU burner.
+pytestmark = pytest.mark.measures
+
 CEILING = {"bandwidth": [[1 << 20, 200e9], [1 << 30, 20e9]], "flops": {"float64": 100e9}}
 
 
@@ -68,6 +71,7 @@ def test_calibration_measures_this_machine_and_is_cached() -> None:
     assert load_cached_ceilings(1) == again
 
 
+@pytest.mark.slow
 def test_ceilings_measured_beside_other_work_say_so() -> None:
     """Ceilings measured while another process burns a core come out low; they keep the
     CPU other processes took, and the warning says what to do."""

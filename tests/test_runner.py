@@ -20,6 +20,9 @@ from perfkit.engine.runner import interleave, run_cases, schedule, settled, turn
 from perfkit.model import registry
 from tests.conftest import FAULTY, perfkit
 
+# These tests compare times, CPU shares or rates: CI runs them again beside a CPU burner.
+pytestmark = pytest.mark.measures
+
 QUICK = MeasurePolicy.quick(timeout=20.0)
 
 
@@ -37,6 +40,7 @@ def _by_variant(outcome) -> dict:
     return {r.variant: r for r in outcome.results}
 
 
+@pytest.mark.slow
 def test_good_case_is_measured_with_samples_and_metrics() -> None:
     outcome = run_cases(_cases("python:good"), QUICK, [FAULTY])
     (result,) = outcome.results
@@ -49,6 +53,7 @@ def test_good_case_is_measured_with_samples_and_metrics() -> None:
     assert not outcome.partial
 
 
+@pytest.mark.slow
 def test_wrong_answer_is_invalid_and_never_timed() -> None:
     outcome = run_cases(_cases("python:good", "python:wrong"), QUICK, [FAULTY])
     wrong = _by_variant(outcome)["wrong"]
@@ -69,6 +74,7 @@ def test_crashing_worker_fails_its_case_and_the_run_goes_on() -> None:
     assert results["good"].status == "ok"
 
 
+@pytest.mark.slow
 def test_hanging_case_times_out_and_the_next_case_still_runs() -> None:
     policy = QUICK.replace(timeout=3.0)
     cases = _cases("python:good", "python:hang")
@@ -91,6 +97,7 @@ def test_exceptions_and_skips_in_prepare_are_reported_with_reasons() -> None:
     assert results["skips"].reason == "needs hardware this test pretends to lack"
 
 
+@pytest.mark.slow
 def test_a_port_writing_into_its_inputs_fails_alone() -> None:
     outcome = run_cases(_cases("python:in_place", "python:good"), QUICK, [FAULTY])
     results = _by_variant(outcome)
@@ -99,11 +106,13 @@ def test_a_port_writing_into_its_inputs_fails_alone() -> None:
     assert results["good"].status == "ok"
 
 
+@pytest.mark.slow
 def test_prints_on_stdout_do_not_corrupt_the_worker_protocol() -> None:
     outcome = run_cases(_cases("python:chatty", "python:good"), QUICK, [FAULTY])
     assert [r.status for r in outcome.results] == ["ok", "ok"]
 
 
+@pytest.mark.slow
 def test_samples_come_from_every_process_and_failures_are_not_rerun() -> None:
     policy = QUICK.replace(processes=2)
     outcome = run_cases(_cases("python:good", "python:wrong"), policy, [FAULTY])
@@ -213,6 +222,7 @@ def _cleaned_up(proc: subprocess.Popen[str]) -> Iterator[None]:
         proc.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_keeps_finished_cases_in_a_partial_record(
     tmp_path: Path, signum: int, code: int
@@ -231,6 +241,7 @@ def test_ctrl_c_keeps_finished_cases_in_a_partial_record(
     assert not journal_path(out).exists()  # the record is written: the journal is gone
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_no_worker_and_a_journal_to_recover(tmp_path: Path) -> None:
     """SIGKILL gives the runner no chance to clean up: its worker must notice and go, and
     the finished case must still be there."""
@@ -262,6 +273,7 @@ def test_a_killed_run_leaves_no_worker_and_a_journal_to_recover(tmp_path: Path) 
     assert "UNDERPOWERED" in gated.stdout  # one repetition a side decides nothing
 
 
+@pytest.mark.slow
 def test_every_worker_is_gone_after_a_run() -> None:
     import psutil
 
@@ -282,6 +294,7 @@ def test_settled_needs_the_planned_processes_and_agreeing_medians() -> None:
     assert not settled([_report(1.0), contended], policy)  # a contended one does not count
 
 
+@pytest.mark.slow
 def test_disagreeing_processes_get_extra_rounds_up_to_the_limit() -> None:
     never = QUICK.replace(processes=2, extra_processes=2, target_rel_ci=1e-12)
     (result,) = run_cases(_cases("python:good"), never, [FAULTY]).results

@@ -9,7 +9,7 @@ from pathlib import Path
 
 __all__ = ["shipped_folder"]
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # the perfkit package folder
 
 
 def shipped_folder(name: str, variable: str) -> Path:
