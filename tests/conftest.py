@@ -18,6 +18,17 @@ DERIVED = PLUGINS / "derived.py"
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``-n`` (the README's command), a module's tests share one worker, so its module
+    fixtures (a profiled run, the Numba simulator's verdicts) are made once, not once a
+    worker. Set here rather than in ``addopts``, so that pytest without pytest-xdist still
+    runs the suite."""
+    numprocesses = getattr(config.option, "numprocesses", None)
+    if numprocesses and getattr(config.option, "dist", "no") in ("no", "load"):
+        config.option.dist = "loadscope"
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Ceilings measured by tests never touch the user's cache."""

@@ -58,12 +58,12 @@ def write_report(
 def ceilings_for(policy: MeasurePolicy, calibrate: bool, cases: Sequence[Case]) -> dict[str, Any]:
     """This machine's ceilings by device, measured once when missing (unless told not to):
     the CPU's always, the GPU's when a case runs on one that is there."""
-    from perfkit.engine import runner as _runner
+    from perfkit.engine import runner
     from perfkit.engine.calibrate import cpu_ceilings
     from perfkit.machine.ceilings import ceilings_warning, load_cached_ceilings
     from perfkit.model.backend import get_backend
 
-    threads = _runner.effective_threads(policy)
+    threads = runner.effective_threads(policy)
     ceilings = load_cached_ceilings(threads)
     note = "perfkit: measuring {}'s ceilings once (cached; `perfkit calibrate` refreshes them)"
     if ceilings is None and calibrate:
@@ -120,12 +120,12 @@ def command_line(args: argparse.Namespace) -> str:
 def run_environment(policy: MeasurePolicy, ceilings: dict[str, Any]) -> Environment:
     """This machine's environment with the run's BLAS threads and ceilings; says so on
     stderr when the machine is not quiet (``pyperf system show`` style)."""
-    from perfkit.engine import runner as _runner
+    from perfkit.engine import runner
     from perfkit.machine.capture import capture_environment
 
     environment = dataclasses.replace(
         capture_environment(),
-        blas_threads=_runner.effective_threads(policy),
+        blas_threads=runner.effective_threads(policy),
         ceilings=ceilings,
     )
     if environment.load is not None:
@@ -152,7 +152,7 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
 
 
 def _measure(args: argparse.Namespace, cases: list[Case], policy: MeasurePolicy, label: str) -> int:
-    from perfkit.engine import runner as _runner
+    from perfkit.engine import runner
     from perfkit.engine.journal import Journal, JournalHeader, journal_path
 
     ceilings = ceilings_for(policy, not args.no_calibrate, cases)
@@ -162,11 +162,11 @@ def _measure(args: argparse.Namespace, cases: list[Case], policy: MeasurePolicy,
     path = args.output or Path("reports") / "runs" / f"{label}-{run_id}.json"
     header = JournalHeader(
         run_id, created, command_line(args), environment, policy, ("",),
-        tuple(_runner.plan_of(c) for c in cases),
+        tuple(runner.plan_of(c) for c in cases),
     )  # fmt: skip
     with Journal(journal_path(path), header) as journal, terminate_as_interrupt() as seen:
         outcome = run_with_progress(
-            cases, policy, args.plugin, ceilings, {"": _runner.Side()}, journal=journal
+            cases, policy, args.plugin, ceilings, {"": runner.Side()}, journal=journal
         )[""]
         record = make_record(
             args, run_id, outcome=outcome, policy=policy, environment=environment, created=created
@@ -218,10 +218,10 @@ def run_with_progress(
     *,
     journal: Any = None,
 ) -> dict[str, Any]:
-    from perfkit.engine import runner as _runner
+    from perfkit.engine import runner
 
     with progress_bar() as bar:
-        return _runner.run_sides(
+        return runner.run_sides(
             cases,
             policy,
             sides,

@@ -3,7 +3,9 @@ package, and readers of real files a user gives with ``--data PATH``.
 
 A workload that takes data has a ``dataset`` axis: ``generated`` (sized by its ``n`` axis),
 a named set, or the absolute path of a file (what ``--data`` adds). With a file or a named
-set, ``n`` means nothing, so only its first value is kept."""
+set, ``n`` means nothing, so only its first value is kept.
+
+It imports ``model`` only."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +77,10 @@ class Verified:
 
 
 def verify(
-    case: Case, backend: Backend, inputs: InputCache, before_prepare: Any = None
+    case: Case,
+    backend: Backend,
+    inputs: InputCache,
+    before_prepare: Callable[[], None] | None = None,
 ) -> Verified:
     """Prepare ``case`` on its own inputs (``before_prepare()`` first, if given), call it
     once and check the answer: ``time/prepare``, ``time/first_call`` and the checker's
