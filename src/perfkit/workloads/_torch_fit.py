@@ -203,10 +203,9 @@ def trained_accuracy(
 
     with torch.no_grad():
         weights = {name: torch.from_numpy(np.asarray(v)) for name, v in state.items()}
-        predicted = [
-            torch.func.functional_call(model, weights, (torch.from_numpy(x[start:][:1024]),))
-            .argmax(dim=1)
-            .numpy()
-            for start in range(0, len(y), 1024)
-        ]
-    return accuracy(np.concatenate(predicted) if predicted else np.empty(0, int), y)
+        predicted = []
+        for start in range(0, len(y), 1024):
+            batch = torch.from_numpy(x[start : start + 1024])
+            out = torch.func.functional_call(model, weights, (batch,))
+            predicted.append(out.argmax(dim=1).numpy())
+    return accuracy(np.concatenate(predicted), y)
