@@ -20,6 +20,7 @@ from perfkit.workloads._gpu import (
     numba_type,
     raw_kernel,
 )
+from perfkit.workloads._loops import add_loop_ports
 
 SHAPES = ("square", "skinny_k")
 
@@ -403,4 +404,5 @@ def _torch_bf16(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
+add_loop_ports(MATMUL)
 register_workload(MATMUL)

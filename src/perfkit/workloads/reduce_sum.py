@@ -22,6 +22,7 @@ from perfkit.workloads._gpu import (
     resident_blocks,
     suffix,
 )
+from perfkit.workloads._loops import add_loop_ports
 from perfkit.workloads._spark import cached_frame
 
 
@@ -212,4 +213,5 @@ def _torch(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
+add_loop_ports(REDUCE_SUM)
 register_workload(REDUCE_SUM)

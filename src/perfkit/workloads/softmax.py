@@ -22,6 +22,7 @@ from perfkit.workloads._gpu import (
     raw_kernel,
     suffix,
 )
+from perfkit.workloads._loops import add_loop_ports
 
 # Logits sit around 80, where exp() overflows float32: a port that skips the max-subtraction
 # returns inf/NaN and is marked invalid instead of looking fast.
@@ -188,4 +189,5 @@ def _torch(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
+add_loop_ports(SOFTMAX)
 register_workload(SOFTMAX)

@@ -22,6 +22,7 @@ from perfkit.workloads._gpu import (
     resident_blocks,
     suffix,
 )
+from perfkit.workloads._loops import add_loop_ports
 from perfkit.workloads._spark import cached_frame
 
 
@@ -180,4 +181,5 @@ def _torch(inputs: dict[str, Any], params: Params) -> Thunk:
     return run
 
 
+add_loop_ports(VECTOR_ADD)
 register_workload(VECTOR_ADD)
