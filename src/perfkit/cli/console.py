@@ -7,10 +7,10 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from perfkit.model.axes import params_id
 from perfkit.model.errors import ExitCode
 from perfkit.records.format import (
     ABOVE_ROOF,
@@ -19,12 +19,14 @@ from perfkit.records.format import (
     speedups,
     unavailable_backends,
 )
+from perfkit.records.ranking import NOISE_LEGEND, rankings, slower_text
 from perfkit.records.run_record import CaseResult
 
 if TYPE_CHECKING:
     from rich.table import Table
 
 __all__ = [
+    "answer_table",
     "console",
     "interrupted_code",
     "print_results",
@@ -64,6 +66,8 @@ def interrupted_code(seen: Sequence[int]) -> int:
 
 
 def print_results(record: Any, title: str) -> None:
+    """The results table, what could not run, then the answer: the fastest per size
+    (``answer_table``), last, so it is what the screen shows when the command ends."""
     out = console()
     out.print(results_table(record.results, title=title))
     for backend, (count, reason) in unavailable_backends(record.results).items():
@@ -80,25 +84,58 @@ def print_results(record: Any, title: str) -> None:
                 markup=False,
                 highlight=False,
             )
+    if any(r.status == "ok" for r in record.results):
+        out.print(answer_table(record.results, title="fastest per size"))
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class _Bar:
-    """The rich progress bar behind the runner's Progress protocol."""
+    """The runner's Progress protocol, drawn as a rich progress bar on a terminal and as
+    one line a case where stderr is a pipe or a file (CI logs), each with the time left:
+    the planned cases at the pace so far, or, with a time budget, what is left of it
+    when that is sooner."""
 
-    def __init__(self, bar: Any) -> None:
+    def __init__(self, bar: Any, lines: Any, budget: Any) -> None:
         self.bar = bar
-        self.task = bar.add_task("measuring", total=0)
+        self.lines = lines  # a console for the piped lines, or None on a terminal
+        self.budget = budget
+        self.task = bar.add_task("measuring", total=0, left="")
+        self.total = 0
+        self.done = 0
+        self.started = time.monotonic()
 
     def planned(self, cases: int) -> None:
-        self.bar.update(self.task, total=self.bar.tasks[0].total + cases)
+        self.total += cases
+        self.bar.update(self.task, total=self.total)
+
+    def left(self) -> str:
+        elapsed = time.monotonic() - self.started
+        if not self.done:
+            return "?"
+        seconds = elapsed / self.done * max(0, self.total - self.done)
+        if self.budget is not None:
+            seconds = min(seconds, max(0.0, self.budget.left()))
+        return f"~{_clock(seconds)} left"
 
     def finished(self, case_id: str) -> None:
-        self.bar.update(self.task, advance=1, description=case_id)
+        self.done += 1
+        left = self.left()
+        self.bar.update(self.task, advance=1, description=case_id, left=left)
+        if self.lines is not None:
+            elapsed = _clock(time.monotonic() - self.started)
+            self.lines.print(
+                f"[{self.done}/{self.total}] {case_id} ({elapsed} elapsed, {left})",
+                markup=False, highlight=False, soft_wrap=True,
+            )  # fmt: skip
 
 
 @contextlib.contextmanager
-def progress_bar() -> Iterator[Any]:
-    """A rich progress bar on a terminal (quiet in pipes and CI), as the runner's Progress."""
+def progress_bar(budget: Any = None) -> Iterator[Any]:
+    """The runner's Progress: a rich bar on a terminal, a line a case elsewhere."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -113,9 +150,10 @@ def progress_bar() -> Iterator[Any]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[left]}"),
     )
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        yield _Bar(bar)
+        yield _Bar(bar, None if err.is_terminal else err, budget)
 
 
 _STATUS_STYLE = {"ok": "green", "skipped": "yellow", "invalid": "bold red", "failed": "red"}
@@ -129,46 +167,110 @@ def _short(reason: str, width: int = 48) -> str:
 
 
 def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
-    """One row a case; a backend whose every case was skipped for one reason gets one row."""
+    """One row a case, grouped by problem size, fastest first: "vs fastest" is how many
+    times slower each case is than its size's fastest, "notes" what makes a figure less
+    sure (``noise_flags``), "vs ref" the reference's median over the case's. A backend
+    whose every case was skipped for one reason gets one row, at the end."""
     from rich.markup import escape
     from rich.table import Table
 
-    caption = escape(ABOVE_ROOF) if above_roof(results) else None
+    ranked = rankings(results)
+    notes = [ABOVE_ROOF] if above_roof(results) else []
+    if any(r.flags for size in ranked for r in size.ranked):
+        notes.append(NOISE_LEGEND)
+    caption = escape("\n".join(notes)) if notes else None
     table = Table(title=title or None, title_justify="left", caption=caption)
     for name, justify in (
-        ("case", "left"),
-        ("backend:variant", "left"),
+        ("size", "left"),
+        ("implementation", "left"),
         ("status", "left"),
         ("median ± IQR", "right"),
         ("throughput", "right"),
         ("% of roof", "right"),
+        ("vs fastest", "right"),
+        ("notes", "left"),
         ("vs ref", "right"),
     ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        # Figures and names never wrap (a cut id made two ports look alike); the size and
+        # the notes fold onto more lines instead.
+        folding = name in ("size", "notes")
+        table.add_column(
+            name, justify=justify, overflow="fold",  # type: ignore[arg-type]
+            no_wrap=not folding, ratio=1 if folding else None,
+        )  # fmt: skip
     ratios = speedups(results)
     absent = unavailable_backends(results)
-    for r in results:
-        if r.backend in absent:
-            continue
-        status = f"[{_STATUS_STYLE[r.status]}]{r.status}[/]"
-        if r.status == "ok":
-            row = [escape(cell) for cell in measured_cells(r, ratios)]
-        else:
-            row = [_short(r.reason or "-"), "", "", ""]
-        table.add_row(
-            escape(f"{r.workload}[{params_id(r.params)}]"),
-            escape(f"{r.backend}:{r.variant}"),
-            status,
-            *row,
-        )
+    for size in ranked:
+        label = escape(size.label)
+        for ranked in size.ranked:
+            r = ranked.result
+            timing, rate, roof, vs_ref = (escape(c) for c in measured_cells(r, ratios))
+            slower = slower_text(ranked.slower)
+            table.add_row(
+                label,
+                escape(r.implementation),
+                f"[{_STATUS_STYLE[r.status]}]{r.status}[/]",
+                timing, rate, roof,
+                f"[bold green]{slower}[/]" if slower == "fastest" else slower,
+                f"[yellow]{escape('; '.join(ranked.flags))}[/]" if ranked.flags else "",
+                vs_ref,
+            )  # fmt: skip
+            label = ""
+        for r in size.unmeasured:
+            if r.backend in absent:
+                continue
+            reason = _short(r.reason or "-")
+            status = f"[{_STATUS_STYLE[r.status]}]{r.status}[/]"
+            table.add_row(label, escape(r.implementation), status, "", "", "", "", reason, "")
+            label = ""
+        table.add_section()
     for backend, (count, reason) in absent.items():
         table.add_row(
-            f"{count} cases",
-            escape(f"{backend}:*"),
-            f"[{_STATUS_STYLE['skipped']}]skipped[/]",
-            _short(reason, 24),  # in full below the table
-            "",
-            "",
-            "",
-        )
+            f"{count} cases", escape(f"{backend}:*"), f"[{_STATUS_STYLE['skipped']}]skipped[/]",
+            "", "", "", "", _short(reason, 40), "",
+        )  # fmt: skip
     return table
+
+
+def answer_table(results: Sequence[CaseResult], title: str = "") -> Table:
+    """The answer, one row a problem size: the fastest implementation, its time and
+    throughput, and the others as "N x slower" (fastest first)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title or None, title_justify="left")
+    for name, justify in (
+        ("size", "left"),
+        ("fastest", "left"),
+        ("median", "right"),
+        ("throughput", "right"),
+        ("then", "left"),
+    ):
+        folding = name in ("size", "then")
+        table.add_column(
+            name, justify=justify, overflow="fold",  # type: ignore[arg-type]
+            no_wrap=not folding, ratio=1 if folding else None,
+        )  # fmt: skip
+    for size in rankings(results):
+        best = size.fastest
+        if best is None:
+            continue
+        timing, rate, _, _ = measured_cells(best.result, {})
+        others = [f"{o.result.implementation} {slower_text(o.slower)}" for o in size.ranked[1:]]
+        shown = others[:_OTHERS_SHOWN]
+        if len(others) > len(shown):
+            shown.append(f"+{len(others) - len(shown)} more")
+        note = "*" if best.flags else ""
+        table.add_row(
+            escape(size.label),
+            f"[bold green]{escape(best.result.implementation)}[/]{note}",
+            escape(timing.split(" ± ")[0]),
+            escape(rate),
+            escape(", ".join(shown) or "-"),
+        )
+    if any(size.fastest and size.fastest.flags for size in rankings(results)):
+        table.caption = "* its figure is noisy: see notes in the table above"
+    return table
+
+
+_OTHERS_SHOWN = 3

@@ -95,6 +95,27 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive number, got {text}")
+    return value
+
+
+def _time_budget_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--time-budget",
+        type=_non_negative_seconds,
+        metavar="SECONDS",
+        help="seconds the whole measurement may take, a workload (default 180, 40 with "
+        "--quick; 0: no limit): each case samples less to fit, and later repetitions run "
+        "the cases that still fit; calls are never cut short",
+    )
+
+
 _SHARED_PLOTLY = (
     "load plotly.js from one file beside the report, shared by the reports of its folder "
     "(default: inside each report, which then opens anywhere on its own)"
@@ -170,6 +191,7 @@ def _add_run_parser(sub: Any) -> None:
     )
     _data_options(run)
     _policy_options(run)
+    _time_budget_option(run)
     add_spark_options(run)
     add_torch_options(run)
 
@@ -199,6 +221,7 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--param", "-p", **_PARAMS)
     _data_options(compare)
     _policy_options(compare)
+    _time_budget_option(compare)
     add_spark_options(compare)
     add_torch_options(compare)
     _add_run_parser(sub)

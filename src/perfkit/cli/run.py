@@ -20,7 +20,7 @@ from perfkit.cli.console import (
     progress_bar,
     terminate_as_interrupt,
 )
-from perfkit.cli.selection import cases_from, policy_from
+from perfkit.cli.selection import cases_from, policy_from, time_budget_from
 from perfkit.integrations.spark.for_run import spark_for_run
 from perfkit.integrations.torch_run import torch_for_run
 from perfkit.model.errors import ExitCode, RunError
@@ -147,11 +147,18 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
     one with PyTorch cases its device and Inductor cache (``torch_for_run``)."""
     cases = cases_from(args, names)
     policy = policy_from(args)  # bad usage is said before a cluster is started
+    seconds = time_budget_from(args, len({c.workload.name for c in cases}))
     with spark_for_run(args, cases), torch_for_run(args, cases):
-        return _measure(args, cases, policy, label)
+        return _measure(args, cases, policy, label, seconds)
 
 
-def _measure(args: argparse.Namespace, cases: list[Case], policy: MeasurePolicy, label: str) -> int:
+def _measure(
+    args: argparse.Namespace,
+    cases: list[Case],
+    policy: MeasurePolicy,
+    label: str,
+    time_budget: float | None,
+) -> int:
     from perfkit.engine import runner
     from perfkit.engine.journal import Journal, JournalHeader, journal_path
 
@@ -165,14 +172,22 @@ def _measure(args: argparse.Namespace, cases: list[Case], policy: MeasurePolicy,
         tuple(runner.plan_of(c) for c in cases),
     )  # fmt: skip
     with Journal(journal_path(path), header) as journal, terminate_as_interrupt() as seen:
+        budget = runner.TimeBudget(time_budget) if time_budget else None
+        say_plan(cases, policy, time_budget)
         outcome = run_with_progress(
-            cases, policy, args.plugin, ceilings, {"": runner.Side()}, journal=journal
-        )[""]
+            cases, policy, args.plugin, ceilings, {"": runner.Side()}, journal=journal,
+            budget=budget,
+        )[""]  # fmt: skip
         record = make_record(
             args, run_id, outcome=outcome, policy=policy, environment=environment, created=created
         )
         write_or_keep_journal(record, path, journal)
     print_results(record, f"{label} · {len(cases)} cases")
+    if outcome.trimmed:
+        print(
+            f"time budget: {len(outcome.trimmed)} cases measured in fewer than "
+            f"{policy.processes} processes (--time-budget gives them more time)"
+        )
     if journal.error:
         print(f"perfkit: the journal could not be kept: {journal.error}", file=sys.stderr)
     if outcome.partial:
@@ -217,10 +232,11 @@ def run_with_progress(
     sides: Mapping[str, Any],
     *,
     journal: Any = None,
+    budget: Any = None,
 ) -> dict[str, Any]:
     from perfkit.engine import runner
 
-    with progress_bar() as bar:
+    with progress_bar(budget) as bar:
         return runner.run_sides(
             cases,
             policy,
@@ -229,4 +245,14 @@ def run_with_progress(
             ceilings=ceilings,
             progress=bar,
             journal=journal,
+            budget=budget,
         )
+
+
+def say_plan(cases: Sequence[Case], policy: MeasurePolicy, time_budget: float | None) -> None:
+    """The plan, on stderr, before anything is measured."""
+    within = f"within {time_budget:.0f} s" if time_budget else "with no time budget"
+    console(sys.stderr).print(
+        f"perfkit: {len(cases)} cases x {policy.processes} processes, {within}",
+        markup=False, highlight=False,
+    )  # fmt: skip

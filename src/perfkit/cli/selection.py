@@ -12,7 +12,12 @@ from perfkit.model.errors import UsageError
 from perfkit.model.policy import MeasurePolicy
 from perfkit.model.workload import Case
 
-__all__ = ["cases_from", "listed", "policy_from", "resolve_selection"]
+__all__ = ["cases_from", "listed", "policy_from", "resolve_selection", "time_budget_from"]
+
+# The default time budget of a measuring command, a workload: the README's
+# ``perfkit compare --workload matmul`` in about three minutes on two cores.
+TIME_BUDGET = 180.0
+QUICK_TIME_BUDGET = 40.0
 
 
 def policy_from(args: argparse.Namespace) -> MeasurePolicy:
@@ -33,6 +38,15 @@ def policy_from(args: argparse.Namespace) -> MeasurePolicy:
     }
     base = MeasurePolicy.quick() if args.quick else MeasurePolicy()
     return base.replace(**changes)
+
+
+def time_budget_from(args: argparse.Namespace, workloads: int) -> float | None:
+    """The run's time budget in seconds (``--time-budget``, else the default for each
+    workload), or None for no limit."""
+    given = getattr(args, "time_budget", None)
+    if given is None:
+        given = (QUICK_TIME_BUDGET if args.quick else TIME_BUDGET) * max(1, workloads)
+    return given or None
 
 
 def _param_name(assignment: str) -> str:

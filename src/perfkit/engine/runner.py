@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from perfkit.engine import callgrind
 from perfkit.engine.affinity import allowed_cpus, sampling_cpu
+from perfkit.engine.budget import TimeBudget
 from perfkit.engine.journal import Journal
 from perfkit.engine.protocol import CasePlan, WorkerReport, merge
 from perfkit.engine.supervisor import Side, Supervisor, effective_threads
@@ -27,6 +28,7 @@ __all__ = [
     "Campaign",
     "RunOutcome",
     "Side",
+    "TimeBudget",
     "effective_threads",
     "interleave",
     "plan_of",
@@ -53,6 +55,8 @@ class RunOutcome:
     partial: bool
     blas: list[dict[str, Any]] = field(default_factory=list)
     harness: str | None = None
+    # Cases measured in fewer repetitions than planned: the time budget had no room left.
+    trimmed: list[str] = field(default_factory=list)
 
 
 def _ordered_groups(cases: Sequence[Case], round_index: int) -> list[list[Case]]:
@@ -156,8 +160,10 @@ class Campaign:
         ceilings: Mapping[str, Any] | None = None,
         progress: Progress | None = None,
         journal: Journal | None = None,
+        budget: TimeBudget | None = None,
     ) -> None:
         self.cases = list(cases)
+        self.budget = budget
         self.numbers = {case.id: i for i, case in enumerate(self.cases)}  # fixed for the run
         self.cpus = allowed_cpus()
         self.turns_name = uuid.uuid4().hex[:12]  # marks the runs sampled in turns
@@ -237,9 +243,11 @@ class Campaign:
                     for side, report in zip(order, reports, strict=True):
                         self._add(side, case, report)
             else:
+                later = max(0, self.policy.processes - self.rounds) * len(active)
                 for side, block in schedule(active, round_index, names):
-                    for case in block:
-                        self._add(side, case, workers[side].measure(case))
+                    for place, case in enumerate(block):
+                        runs_left = len(block) - place + later
+                        self._add(side, case, self._measure(workers[side], case, runs_left))
             finished = True
         finally:
             for side, worker in workers.items():
@@ -249,6 +257,20 @@ class Campaign:
                     worker.abort()
                 self.blas[side] = self.blas[side] or worker.blas
                 self.harness[side] = self.harness[side] or worker.harness
+
+    def _measure(self, worker: Supervisor, case: Case, runs_left: int) -> WorkerReport:
+        """One case measured whole, its sampling planned by the run's budget when it has
+        one (``TimeBudget.share``) and what it cost told to the budget."""
+        if self.budget is None:
+            return worker.measure(case)
+        most = self.policy.budget / self.policy.processes
+        share = self.budget.share(runs_left, most)
+        start = self.budget.clock()
+        report = worker.measure(case, budget=share)
+        run = report.run
+        sampling = sum(run.samples) * run.loops if run is not None else 0.0
+        self.budget.spend(case.id, self.budget.clock() - start, sampling)
+        return report
 
     def outcomes(self, partial: bool) -> dict[str, RunOutcome]:
         measure = self.policy.measure
@@ -300,12 +322,15 @@ def run_sides(
     ceilings: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     journal: Journal | None = None,
+    budget: TimeBudget | None = None,
 ) -> dict[str, RunOutcome]:
     """``run_cases`` for several sides at once (perfkit source trees, environments): in
     every round each side runs every active case, and when timing, the sides measure each
     case at once, taking turns sample by sample, so load on the machine that comes and goes
     within seconds hits every side alike. This is how two commits are compared on a shared
-    machine."""
+    machine. With a ``budget``, each case's sampling is planned to fit it and a
+    repetition after the first runs the cases whose runs still fit (``TimeBudget.fitting``);
+    the cases left short are listed in the outcome (``trimmed``)."""
     campaign = Campaign(
         cases,
         policy,
@@ -314,11 +339,13 @@ def run_sides(
         ceilings=ceilings,
         progress=progress,
         journal=journal,
+        budget=budget,
     )
     partial = False
+    trimmed: dict[str, None] = {}
     try:
         for round_index in range(policy.processes + policy.extra_processes):
-            active = [
+            wanted = [
                 c
                 for c in cases
                 if campaign.runnable(c)
@@ -327,9 +354,19 @@ def run_sides(
                     or not all(settled(campaign.reports[s, c.id], policy) for s in sides)
                 )
             ]
+            if round_index > 0 and budget is not None:
+                fitting = budget.fitting([c.id for c in wanted])
+                active = [c for c in wanted if c.id in fitting]
+            else:
+                active = wanted
+            if round_index < policy.processes:
+                trimmed.update((c.id, None) for c in wanted if c not in active)
             if not active:
                 break
             campaign.run_round(active)
     except KeyboardInterrupt:
         partial = True
-    return campaign.outcomes(partial)
+    outcomes = campaign.outcomes(partial)
+    for outcome in outcomes.values():
+        outcome.trimmed = list(trimmed)
+    return outcomes

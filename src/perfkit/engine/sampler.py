@@ -13,10 +13,23 @@ from perfkit.model.timers import Timer
 from perfkit.records.run_record import SampleRun, StopReason
 from perfkit.verdict.stats import relative_ci_width
 
-__all__ = ["MeasurePolicy", "Sampler", "calibrate_loops", "loops_for", "measure_thunk"]
+__all__ = [
+    "SLOW_CALL_SAMPLES",
+    "MeasurePolicy",
+    "Sampler",
+    "calibrate_loops",
+    "loops_for",
+    "measure_thunk",
+    "samples_needed",
+]
 
 # Samples from this many calls onwards are enough to compute a CI of the median that exists.
 _MIN_CI_SAMPLES = 6
+# The fewest samples of a call too slow for ``min_samples`` of them in its budget: a median
+# of three, whose interval is wider (the results table says so), instead of a timeout.
+SLOW_CALL_SAMPLES = 3
+# A first (verifying) call this long has warmed what a warm-up call would: none is taken.
+_WARM_AFTER = 0.25
 
 
 def _timed(timer: Timer, thunk: Callable[[], Any], loops: int) -> float:
@@ -48,6 +61,15 @@ def calibrate_loops(timer: Timer, thunk: Callable[[], Any], min_sample_time: flo
     return _calibrate(timer, thunk, min_sample_time)[0]
 
 
+def samples_needed(per_call: float, min_samples: int, budget: float) -> int:
+    """The samples a case must take: ``min_samples``, or as many single calls as fit in
+    ``budget`` when fewer do, but never under ``SLOW_CALL_SAMPLES``."""
+    if per_call <= 0:
+        return min_samples
+    fitting = math.floor(budget / per_call)
+    return max(min(min_samples, SLOW_CALL_SAMPLES), min(min_samples, fitting))
+
+
 def loops_for(calibrated: int, per_call: float, min_samples: int, budget: float) -> int:
     """Calls per sample, fewer than calibrated where ``min_samples`` samples of the
     calibrated length would not fit in ``budget``: a 15 ms call gets 15 ms samples, not
@@ -67,9 +89,13 @@ class Sampler:
     is done once ``policy.min_samples`` are in and the median's CI is narrow, or the budget
     is spent, or ``policy.max_samples`` are in; a sampler asked for more once done goes on
     (up to ``max_samples``) but keeps the reason it first stopped for. A slow call that
-    could not fit ``min_samples`` in the budget gets fewer calls per sample. A sample that
-    is not a finite, non-negative number raises ValueError, so a broken timer fails its
-    case instead of reaching the record.
+    could not fit ``min_samples`` in the budget gets fewer calls per sample, and a call too
+    slow for ``min_samples`` single calls gets fewer samples (``samples_needed``, at least
+    three). A call of at least ``min_sample_time`` times one call to calibrate: that call
+    is the first sample. Given ``first_call`` (the verifying call's seconds), a call that
+    long has been warmed by it and no warm-up call is made. A sample that is not a finite,
+    non-negative number raises ValueError, so a broken timer fails its case instead of
+    reaching the record.
     """
 
     def __init__(
@@ -79,20 +105,34 @@ class Sampler:
         policy: MeasurePolicy,
         budget: float,
         process: int = 0,
+        *,
+        first_call: float | None = None,
     ) -> None:
         self.thunk = thunk
         self.timer = timer
         self.policy = policy
         self.budget = budget
         self.process = process
-        for _ in range(policy.warmup):
+        warmed = first_call is not None and first_call >= _WARM_AFTER
+        for _ in range(0 if warmed else policy.warmup):
             thunk()
+        start = time.perf_counter()
         calibrated, per_call = _calibrate(timer, thunk, policy.min_sample_time)
-        self.loops = loops_for(calibrated, per_call, policy.min_samples, budget)
+        self.per_call = per_call
+        self.min_samples = samples_needed(per_call, policy.min_samples, budget)
+        self.loops = loops_for(calibrated, per_call, self.min_samples, budget)
         self.samples: list[float] = []
         self.stop: StopReason | None = None
         self.spent = 0.0
+        if calibrated == 1 and self.loops == 1 and math.isfinite(per_call) and per_call >= 0:
+            self.spent = time.perf_counter() - start  # one call, timed: the first sample
+            self.samples.append(per_call)
         gc.collect()
+
+    def seconds_left(self) -> float:
+        """How long sampling may still take: the budget left, or the samples still needed."""
+        needed = max(0, self.min_samples - len(self.samples)) * self.loops * self.per_call
+        return max(self.budget - self.spent, needed) + self.loops * self.per_call
 
     @property
     def done(self) -> bool:
@@ -122,7 +162,7 @@ class Sampler:
 
     def _stop_reason(self) -> StopReason | None:
         count = len(self.samples)
-        if count < self.policy.min_samples:
+        if count < self.min_samples:
             return None
         if count >= _MIN_CI_SAMPLES and (
             relative_ci_width(self.samples, self.policy.confidence) <= self.policy.target_rel_ci
@@ -147,10 +187,12 @@ def measure_thunk(
     policy: MeasurePolicy,
     budget: float,
     process: int = 0,
+    *,
+    first_call: float | None = None,
 ) -> SampleRun:
     """Warm up, calibrate, then sample until done (``Sampler``); ``budget`` counts sampling
     only (warm-up and calibration come before it), and the per-case timeout still applies
     to a call too slow for ``policy.min_samples`` in it."""
-    sampler = Sampler(thunk, timer, policy, budget, process)
+    sampler = Sampler(thunk, timer, policy, budget, process, first_call=first_call)
     sampler.take_until_done()
     return sampler.run()

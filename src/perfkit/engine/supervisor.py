@@ -33,6 +33,10 @@ __all__ = ["Side", "Supervisor", "effective_threads"]
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding perfkit/
 _STDERR_TAIL = 1500
 _STARTUP_SECONDS = 120.0
+# A case's time limit grows to this many times what its worker says its calls still need
+# (``pace``), plus a grace: a loaded machine may run them several times slower.
+_PACE_SLACK = 3.0
+_PACE_GRACE = 30.0
 
 OnResult = Callable[[Case, WorkerReport], None]
 
@@ -211,6 +215,7 @@ class Supervisor:
         self.command = [sys.executable, "-m", "perfkit.engine.worker"]  # tests stand in their own
         self._worker: _Process | None = None
         self._spent = 0.0  # seconds waited on the worker for the current case
+        self._limit = policy.timeout  # the current case's limit, grown by its pace
 
     def run(self, cases: list[Case]) -> None:
         """Measure ``cases`` in order, telling ``on_result`` of each, then end the worker."""
@@ -222,9 +227,10 @@ class Supervisor:
         finally:
             self.close()
 
-    def measure(self, case: Case) -> WorkerReport:
-        """The worker's report on ``case``, or a failed one saying what went wrong."""
-        reply = self._hand_over(case, None)
+    def measure(self, case: Case, budget: float | None = None) -> WorkerReport:
+        """The worker's report on ``case``, or a failed one saying what went wrong;
+        ``budget``: its sampling seconds, where the runner plans them."""
+        reply = self._hand_over(case, None if budget is None else {"budget": budget})
         assert isinstance(reply, WorkerReport)
         return reply
 
@@ -233,7 +239,7 @@ class Supervisor:
         ``cpu`` when given: None once the worker is ready to sample, else the case's final
         report (it failed, was skipped or found invalid first, or the worker, of another
         harness, measured it whole)."""
-        reply = self._hand_over(case, {"paired": True, "cpu": cpu})
+        reply = self._hand_over(case, {"paired": True, "cpu": cpu}, whole=False)
         return reply if isinstance(reply, WorkerReport) else None
 
     def sample(self, case: Case, settle: bool = True) -> bool | WorkerReport:
@@ -255,18 +261,21 @@ class Supervisor:
         assert isinstance(reply, WorkerReport)
         return reply
 
-    def _hand_over(self, case: Case, turns: dict[str, Any] | None) -> WorkerReport | dict[str, Any]:
-        """Give the worker ``case``, whole or, with ``turns`` (the paired spec's extra
-        fields), to be sampled in turns; its result, or its ``ready``."""
+    def _hand_over(
+        self, case: Case, extra: dict[str, Any] | None, whole: bool = True
+    ) -> WorkerReport | dict[str, Any]:
+        """Give the worker ``case`` (with ``extra`` fields in its spec), to be measured
+        whole or, not ``whole``, sampled in turns; its result, or its ``ready``."""
         self._spent = 0.0
+        self._limit = self.policy.timeout
         reason = ""
         for _ in range(2):  # once more when a worker ended before it began the case
             try:
-                worker = self._send(case, turns)
+                worker = self._send(case, extra)
             except _StartError as exc:
                 return WorkerReport.failed(str(exc))
             try:
-                reply, began = self._follow(worker, case, "result" if turns is None else "ready")
+                reply, began = self._follow(worker, case, "result" if whole else "ready")
             except BaseException:
                 self._stop(kill=True)
                 raise
@@ -360,16 +369,17 @@ class Supervisor:
         event (returned whole); on a stall, an end or a bad message, end the worker and
         fail the case with the reason. Also whether the worker began the case (an end
         before that is not the case's doing). The per-case timeout counts the time spent
-        waiting on this worker only, however many steps the case takes."""
+        waiting on this worker only, however many steps the case takes; it grows when the
+        worker says its calls need longer (``pace``), so a slow call is not a failure."""
         started = time.monotonic()
-        deadline = _Deadline(self.policy.timeout - self._spent)
+        deadline = _Deadline(self._limit - self._spent)
         began = False
         try:
             while True:
                 line = worker.lines.next(deadline)
                 if isinstance(line, _Stalled):
                     self._stop(kill=True)
-                    reason = f"timed out after {self.policy.timeout:g} s"
+                    reason = f"timed out after {self._limit:.0f} s"
                     return WorkerReport.failed(reason), True
                 if line is None:
                     reason = worker.failure()
@@ -386,11 +396,24 @@ class Supervisor:
                         return read_report(message, f"report on {case.id}"), True
                     if message["event"] == until:
                         return message, True
+                    if message["event"] == "pace":
+                        self._paced(message, started, deadline)
                 except FieldError as exc:
                     self._stop(kill=True)
                     return WorkerReport.failed(f"malformed worker message: {exc}"), True
         finally:
             self._spent += time.monotonic() - started
+
+    def _paced(self, message: dict[str, Any], started: float, deadline: _Deadline) -> None:
+        """Grow the case's limit to what the worker says its calls still need, with slack."""
+        seconds = message.get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            raise FieldError("worker message", f"pace of {seconds!r} seconds")
+        if not 0 <= seconds < 1e7:
+            raise FieldError("worker message", f"pace of {seconds!r} seconds")
+        spent = self._spent + time.monotonic() - started
+        self._limit = max(self._limit, spent + _PACE_SLACK * seconds + _PACE_GRACE)
+        deadline.at = time.monotonic() + self._limit - spent
 
 
 class _StartError(Exception):

@@ -149,9 +149,12 @@ class Worker:
         self.session_start[backend.name] = time.perf_counter() - start
         self.open_sessions[backend.name] = stack
 
-    def run_case(self, case: Case, turns: Turns | None = None) -> WorkerReport:
+    def run_case(
+        self, case: Case, turns: Turns | None = None, budget: float | None = None
+    ) -> WorkerReport:
         """Verify and measure ``case``; with ``turns``, sample when the runner says (a
-        paired case)."""
+        paired case); ``budget``: its sampling seconds, where the runner plans them (else
+        the policy's share of a process)."""
         backend = get_backend(case.implementation.backend)
         availability = backend.probe()
         if not availability.ok:
@@ -162,7 +165,7 @@ class Worker:
             return WorkerReport.failed(failure_reason(exc))
         monitor = backend.monitor()
         with monitor:
-            report = self._verify_and_measure(case, backend, monitor, turns)
+            report = self._verify_and_measure(case, backend, monitor, turns, budget)
         if report.status == "ok" and report.run is not None:
             extra = _energy(monitor.metrics(), list(report.run.samples))
             report = dataclasses.replace(report, metrics={**report.metrics, **extra})
@@ -174,6 +177,7 @@ class Worker:
         backend: Backend,
         monitor: CaseMonitor,
         turns: Turns | None,
+        budget: float | None = None,
     ) -> WorkerReport:
         verified = verify(case, backend, self.inputs, before_prepare=self._reset_peak)
         if verified.report is not None:
@@ -184,7 +188,9 @@ class Worker:
             if self.counter is not None:
                 run = self._count_instructions(thunk)
             else:
-                run = self._time(case, thunk, backend, monitor, metrics=metrics, turns=turns)
+                run = self._time(
+                    case, thunk, backend, monitor, metrics=metrics, turns=turns, budget=budget
+                )
         except WrongOutputError as exc:  # a timed call whose output was checked and wrong
             return WorkerReport("invalid", str(exc), metrics)
         except Exception as exc:
@@ -210,14 +216,25 @@ class Worker:
         *,
         metrics: dict[str, float],
         turns: Turns | None,
+        budget: float | None = None,
     ) -> SampleRun:
         """The timed samples, all at once or, with ``turns``, one each time the runner asks;
-        other processes' CPU is metered over this worker's own sampling only."""
-        budget = self.policy.budget / self.policy.processes
+        other processes' CPU is metered over this worker's own sampling only. The runner
+        hears how long the calls take (``pace``) before warm-up and again before sampling,
+        so its timeout follows a slow call instead of failing it."""
+        if budget is None:
+            budget = self.policy.budget / self.policy.processes
         timer = backend.timer(cold=self.policy.cold)
         meter = ContentionMeter()
+        first_call = metrics.get("time/first_call")
+        if first_call is not None:
+            calls = self.policy.warmup + 2  # warm-up, and calibration at one call or more
+            self.emit("pace", case=case.id, seconds=calls * first_call)
         with monitor.timed():
-            sampler = Sampler(thunk, timer, self.policy, budget, self.process)
+            sampler = Sampler(
+                thunk, timer, self.policy, budget, self.process, first_call=first_call
+            )
+            self.emit("pace", case=case.id, seconds=sampler.seconds_left())
             if turns is None:
                 with meter:
                     sampler.take_until_done()
@@ -265,7 +282,11 @@ class Worker:
                 case = registry.resolve_case(spec)
                 self.emit("start", case=case.id)
                 turns = Turns.of(spec, specs) if self.counter is None else None
-                self.emit("result", case=case.id, **self.run_case(case, turns).to_json())
+                budget = spec.get("budget")
+                if not isinstance(budget, int | float) or isinstance(budget, bool) or budget <= 0:
+                    budget = None
+                report = self.run_case(case, turns, budget)
+                self.emit("result", case=case.id, **report.to_json())
         self.emit("done")
 
 

@@ -296,7 +296,8 @@ def _spark_blocks(matrix: np.ndarray, size: int) -> Any:
     blocks = [
         ((i // size, j // size), Matrices.dense(
             min(size, rows - i), min(size, cols - j),
-            matrix[i : i + size, j : j + size].astype(np.float64).ravel(order="F").tolist(),
+            # an array, not a list: a 1024 x 1024 block as Python floats took a minute
+            matrix[i : i + size, j : j + size].astype(np.float64).ravel(order="F"),
         ))
         for i in range(0, rows, size) for j in range(0, cols, size)
     ]  # fmt: skip
