@@ -202,17 +202,17 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
     absent = unavailable_backends(results)
     for size in ranked:
         label = escape(size.label)
-        for ranked in size.ranked:
-            r = ranked.result
+        for row in size.ranked:
+            r = row.result
             timing, rate, roof, vs_ref = (escape(c) for c in measured_cells(r, ratios))
-            slower = slower_text(ranked.slower)
+            slower = slower_text(row.slower)
             table.add_row(
                 label,
                 escape(r.implementation),
                 f"[{_STATUS_STYLE[r.status]}]{r.status}[/]",
                 timing, rate, roof,
                 f"[bold green]{slower}[/]" if slower == "fastest" else slower,
-                f"[yellow]{escape('; '.join(ranked.flags))}[/]" if ranked.flags else "",
+                f"[yellow]{escape('; '.join(row.flags))}[/]" if row.flags else "",
                 vs_ref,
             )  # fmt: skip
             label = ""
