@@ -234,11 +234,15 @@ def test_ctrl_c_keeps_finished_cases_in_a_partial_record(
         proc.send_signal(signum)
         stdout = _output_within(proc, 60, "perfkit to stop after the signal")
     assert proc.returncode == code
-    assert "partial record written" in stdout
+    assert "interrupted: partial record" in stdout
     record = load_record(out)
     assert record.partial
     assert [r.variant for r in record.results] == ["good"]
     assert not journal_path(out).exists()  # the record is written: the journal is gone
+    # The report of what finished is written too, and says the record is partial.
+    page = out.with_suffix(".html").read_text()
+    assert "python:good" in page
+    assert "partial" in page
 
 
 @pytest.mark.slow

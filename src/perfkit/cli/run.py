@@ -190,16 +190,20 @@ def _measure(
         )
     if journal.error:
         print(f"perfkit: the journal could not be kept: {journal.error}", file=sys.stderr)
-    if outcome.partial:
-        print(f"interrupted: partial record written to {path}")
-        return interrupted_code(seen)
-    print(f"record: {path}")
+    print(f"{'interrupted: partial record' if outcome.partial else 'record'}: {path}")
     if not args.no_report:
         # Beside the record when -o names it; else in reports/, above the records' folder.
         html = (
             path.with_suffix(".html") if args.output else Path("reports") / f"{label}-{run_id}.html"
         )
-        write_report([record], html, None, args.open, args.shared_plotly)
+        # An interrupted run's report too: what finished is worth reading (it says partial).
+        with terminate_as_interrupt():
+            try:
+                write_report([record], html, None, args.open, args.shared_plotly)
+            except KeyboardInterrupt:
+                print("perfkit: the report was not written: interrupted again", file=sys.stderr)
+    if outcome.partial:
+        return interrupted_code(seen)
     bad = [r for r in record.results if r.status in ("invalid", "failed")]
     return ExitCode.FAILED if bad else ExitCode.OK
 

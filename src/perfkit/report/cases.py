@@ -8,10 +8,41 @@ from collections.abc import Sequence
 
 from perfkit.model.axes import params_id
 from perfkit.records.format import ABOVE_ROOF, above_roof, measured_cells, speedups
+from perfkit.records.ranking import NOISE_LEGEND, rankings, slower_text
 from perfkit.records.run_record import CaseResult, RunRecord
 from perfkit.report.markup import escape, table
 
-__all__ = ["measured_table", "unmeasured_table"]
+__all__ = ["answer_table", "measured_table", "unmeasured_table"]
+
+
+def answer_table(record: RunRecord) -> str:
+    """The answer, first in the report: one row a workload's problem size, its fastest
+    implementation with time and throughput, then every other, fastest first, as how many
+    times slower it is; a noisy figure says why beside it."""
+    rows = []
+    noisy = False
+    for size in rankings(record.results):
+        if size.fastest is None:
+            continue
+        best = size.fastest
+        timing, rate, _, _ = measured_cells(best.result, {})
+        others = "<br>".join(
+            f"{escape(o.result.implementation)} {escape(slower_text(o.slower))}"
+            + (f' <span class="muted">({escape("; ".join(o.flags))})</span>' if o.flags else "")
+            for o in size.ranked[1:]
+        )
+        flags = f' <span class="muted">({escape("; ".join(best.flags))})</span>' * bool(best.flags)
+        noisy = noisy or any(r.flags for r in size.ranked)
+        rows.append([
+            escape(size.workload), escape(size.label),
+            f"<strong>{escape(best.result.implementation)}</strong>{flags}",
+            escape(timing.split(" ± ")[0]), escape(rate), others or "-",
+        ])  # fmt: skip
+    if not rows:
+        return "<p>No case was measured.</p>"
+    headers = ["workload", "size", "fastest", "median", "throughput", "the others"]
+    note = f'<p class="muted">{escape(NOISE_LEGEND)}</p>' if noisy else ""
+    return table(headers, rows, {3, 4}) + note
 
 
 def _case(result: CaseResult) -> str:
@@ -19,18 +50,28 @@ def _case(result: CaseResult) -> str:
 
 
 def measured_table(record: RunRecord) -> str:
-    """Every case of ``record`` that was measured, with the terminal table's figures."""
-    measured = [r for r in record.results if r.status == "ok"]
+    """Every case of ``record`` that was measured, with the terminal table's figures, a
+    size's cases fastest first."""
+    ranked = [row for size in rankings(record.results) for row in size.ranked]
+    measured = [row.result for row in ranked]
     if not measured:
         return "<p>No case was measured.</p>"
     ratios = speedups(record.results)
     rows = [
-        [_case(r), escape(f"{r.backend}:{r.variant}"), *map(escape, measured_cells(r, ratios))]
-        for r in measured
-    ]
-    headers = ["case", "backend:variant", "median ± IQR", "throughput", "% of roof", "vs ref"]
+        [
+            _case(row.result), escape(row.result.implementation),
+            *map(escape, measured_cells(row.result, ratios)[:3]),
+            escape(slower_text(row.slower)), escape("; ".join(row.flags)),
+            escape(measured_cells(row.result, ratios)[3]),
+        ]
+        for row in ranked
+    ]  # fmt: skip
+    headers = [
+        "case", "implementation", "median ± IQR", "throughput", "% of roof", "vs fastest",
+        "notes", "vs ref",
+    ]  # fmt: skip
     note = f'<p class="muted">{escape(ABOVE_ROOF)}</p>' if above_roof(measured) else ""
-    return table(headers, rows, {2, 3, 4, 5}) + note
+    return table(headers, rows, {2, 3, 4, 5, 7}) + note
 
 
 def _status(status: str) -> str:

@@ -68,7 +68,8 @@ LAYOUT = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 50, "b": 60},
     "height": 420,
-    "legend": {"orientation": "h", "y": -0.25},
+    # Beside the plot, where it takes room of its own, never over the axis labels.
+    "legend": {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"},
 }
 
 
@@ -86,10 +87,42 @@ def measured(results: Sequence[CaseResult], workload: str) -> list[CaseResult]:
 
 
 def color_for(implementation: str, colors: Mapping[str, str], order: Sequence[str]) -> str:
+    """An implementation's colour: its own where ``colors`` has it (``port_colors``),
+    else its backend's, else one of a palette."""
+    if implementation in colors:
+        return colors[implementation]
     backend = implementation.split(":", 1)[0]
     if backend in colors:
         return colors[backend]
     return _PALETTE[order.index(implementation) % len(_PALETTE)]
+
+
+def _shade(color: str, step: int) -> str:
+    """``color`` for a backend's ``step``-th port: itself, then darker and lighter in
+    turn, further each pair (0, -35%, +35%, -60%, +60%, ...)."""
+    if step == 0 or not (color.startswith("#") and len(color) == 7):
+        return color
+    amount = min(0.85, 0.35 + 0.25 * ((step - 1) // 2))
+    target = 0 if step % 2 else 255
+    channels = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+    mixed = [round(c + (target - c) * amount) for c in channels]
+    return "#" + "".join(f"{c:02x}" for c in mixed)
+
+
+def port_colors(results: Sequence[CaseResult], colors: Mapping[str, str]) -> dict[str, str]:
+    """One colour a port for a whole report: a backend's ports in shades of its colour,
+    in the order they first appear, so two ports of one backend never look alike."""
+    ports: dict[str, list[str]] = {}
+    for r in results:
+        mine = ports.setdefault(r.backend, [])
+        if r.implementation not in mine:
+            mine.append(r.implementation)
+    out = dict(colors)
+    for number, (backend, names) in enumerate(ports.items()):
+        base = colors.get(backend, _PALETTE[number % len(_PALETTE)])
+        for step, name in enumerate(names):
+            out[name] = _shade(base, step)
+    return out
 
 
 def _groups(results: Sequence[CaseResult]) -> list[str]:

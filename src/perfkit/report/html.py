@@ -13,7 +13,7 @@ from perfkit.model.errors import UsageError
 from perfkit.records.atomic import write_text_atomic
 from perfkit.records.run_record import RunRecord
 from perfkit.report import figures, overview
-from perfkit.report.cases import measured_table, unmeasured_table
+from perfkit.report.cases import answer_table, measured_table, unmeasured_table
 from perfkit.report.markup import STYLE as _STYLE
 from perfkit.report.markup import escape as _e
 from perfkit.report.markup import figure_html as _figure_html
@@ -169,9 +169,12 @@ def build_report(
         raise UsageError("a report needs at least one record")
     colors, devices = _backend_styles()
     latest = records[-1]
+    colors = figures.port_colors(latest.results, colors)
     parts = [
         f"<h1>{_e(title)}</h1>",
         _summary(records),
+        "<h2>Fastest per size</h2>",
+        answer_table(latest),
         "<h2>Measured</h2>",
         measured_table(latest),
         "<h2>Cases that did not run or were wrong</h2>",
