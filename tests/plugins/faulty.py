@@ -147,4 +147,17 @@ def _chatty(x: Any, params: Params) -> Any:
     return run
 
 
+@FAULTY.port("python", "slow")
+def _slow(x: Any, params: Params) -> Any:
+    """Right, and slow: each call sleeps FAULTY_SLOW_SECONDS (default 1.5) first."""
+    seconds = float(os.environ.get("FAULTY_SLOW_SECONDS", "1.5"))
+    out = np.empty_like(x)
+
+    def run() -> Any:
+        time.sleep(seconds)
+        return np.multiply(x, 2.0, out=out)
+
+    return run
+
+
 register_workload(FAULTY)

@@ -168,9 +168,10 @@ def _short(reason: str, width: int = 48) -> str:
 
 def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
     """One row a case, grouped by problem size, fastest first: "vs fastest" is how many
-    times slower each case is than its size's fastest, "notes" what makes a figure less
-    sure (``noise_flags``), "vs ref" the reference's median over the case's. A backend
-    whose every case was skipped for one reason gets one row, at the end."""
+    times slower each case is than its size's fastest (or why it was not measured), "notes"
+    what makes a figure less sure (``noise_flags``) or the reason, "vs ref" the reference's
+    median over the case's. A backend whose every case was skipped for one reason gets one
+    row, at the end."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -183,7 +184,6 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
     for name, justify in (
         ("size", "left"),
         ("implementation", "left"),
-        ("status", "left"),
         ("median ± IQR", "right"),
         ("throughput", "right"),
         ("% of roof", "right"),
@@ -196,7 +196,7 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
         folding = name in ("size", "notes")
         table.add_column(
             name, justify=justify, overflow="fold",  # type: ignore[arg-type]
-            no_wrap=not folding, ratio=1 if folding else None,
+            no_wrap=not folding, min_width=8 if folding else None,
         )  # fmt: skip
     ratios = speedups(results)
     absent = unavailable_backends(results)
@@ -207,10 +207,7 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
             timing, rate, roof, vs_ref = (escape(c) for c in measured_cells(r, ratios))
             slower = slower_text(row.slower)
             table.add_row(
-                label,
-                escape(r.implementation),
-                f"[{_STATUS_STYLE[r.status]}]{r.status}[/]",
-                timing, rate, roof,
+                label, escape(r.implementation), timing, rate, roof,
                 f"[bold green]{slower}[/]" if slower == "fastest" else slower,
                 f"[yellow]{escape('; '.join(row.flags))}[/]" if row.flags else "",
                 vs_ref,
@@ -219,15 +216,16 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
         for r in size.unmeasured:
             if r.backend in absent:
                 continue
-            reason = _short(r.reason or "-")
             status = f"[{_STATUS_STYLE[r.status]}]{r.status}[/]"
-            table.add_row(label, escape(r.implementation), status, "", "", "", "", reason, "")
+            table.add_row(
+                label, escape(r.implementation), "", "", "", status, _short(r.reason or "-"), ""
+            )
             label = ""
         table.add_section()
     for backend, (count, reason) in absent.items():
         table.add_row(
-            f"{count} cases", escape(f"{backend}:*"), f"[{_STATUS_STYLE['skipped']}]skipped[/]",
-            "", "", "", "", _short(reason, 40), "",
+            f"{count} cases", escape(f"{backend}:*"), "", "", "",
+            f"[{_STATUS_STYLE['skipped']}]skipped[/]", _short(reason, 40), "",
         )  # fmt: skip
     return table
 

@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 
 from perfkit.engine.sampler import measure_thunk
-from perfkit.machine.ceilings import load_cached_ceilings, machine_key, store_ceiling
+from perfkit.machine.ceilings import (
+    best_of,
+    impossible,
+    load_cached_ceilings,
+    machine_key,
+    settled_ceilings,
+    store_ceiling,
+)
 from perfkit.machine.load import ContentionMeter
 from perfkit.model.policy import MeasurePolicy
 from perfkit.model.timers import WallTimer
@@ -93,11 +100,25 @@ def calibrate_cpu(threads: int, quick: bool = False) -> dict[str, Any]:
     }
 
 
+# Measurements of an impossible set before it is kept as it is (with its warning).
+_ATTEMPTS = 3
+
+
 def cpu_ceilings(threads: int, refresh: bool = False, quick: bool = False) -> dict[str, Any]:
-    """The cached ceilings for this machine, measured (and cached) when missing or asked."""
-    cached = None if refresh else load_cached_ceilings(threads)
-    if cached is not None:
+    """This machine's ceilings: the cached ones when they are final (``settled_ceilings``),
+    else measured now and kept as the best of every measurement so far (``best_of``); a
+    set that is impossible (``impossible``) is measured again, up to three times. Only a
+    set measured on a quiet machine and possible is cached as final."""
+    cached = load_cached_ceilings(threads)
+    if cached is not None and not refresh and settled_ceilings(cached):
         return cached
-    ceilings = calibrate_cpu(threads, quick=quick)
-    store_ceiling(machine_key(threads), ceilings)
-    return ceilings
+    best = cached if cached is not None and not cached.get("quick") else None
+    for _ in range(_ATTEMPTS):
+        measured = calibrate_cpu(threads, quick=quick)
+        best = best_of(best, measured)
+        if impossible(best) is None:
+            break
+    assert best is not None
+    best["final"] = settled_ceilings({**best, "final": True})
+    store_ceiling(machine_key(threads), best)
+    return best

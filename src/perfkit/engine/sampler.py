@@ -125,7 +125,8 @@ class Sampler:
         self.stop: StopReason | None = None
         self.spent = 0.0
         if calibrated == 1 and self.loops == 1 and math.isfinite(per_call) and per_call >= 0:
-            self.spent = time.perf_counter() - start  # one call, timed: the first sample
+            # one call, timed: the first sample
+            self.spent = max(time.perf_counter() - start, per_call)
             self.samples.append(per_call)
         gc.collect()
 
@@ -147,8 +148,10 @@ class Sampler:
         if self.full:
             return
         start = time.perf_counter()
-        sample = _timed(self.timer, self.thunk, self.loops) / self.loops
-        self.spent += time.perf_counter() - start
+        timed = _timed(self.timer, self.thunk, self.loops)
+        sample = timed / self.loops
+        # The wall time, or the timed time where a timer says more (a device's clock)
+        self.spent += max(time.perf_counter() - start, timed if math.isfinite(timed) else 0.0)
         if not (math.isfinite(sample) and sample >= 0):
             raise ValueError(f"sample {len(self.samples) + 1} is {sample!r}, not a time")
         self.samples.append(sample)

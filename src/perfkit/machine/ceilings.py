@@ -17,12 +17,15 @@ from perfkit.model.workload import Work
 from perfkit.records.atomic import write_text_atomic
 
 __all__ = [
+    "best_of",
     "cache_path",
     "ceilings_warning",
+    "impossible",
     "load_cached_ceilings",
     "machine_key",
     "read_ceiling",
     "roof_fraction",
+    "settled_ceilings",
     "store_ceiling",
 ]
 
@@ -106,3 +109,57 @@ def ceilings_warning(ceilings: Mapping[str, Any], limit: float = 0.25) -> str | 
         "be low (cases above 100% of roof); `perfkit calibrate` on a quiet machine measures "
         "them again"
     )
+
+
+# The contention past which a measurement is not final (cores' worth of other processes).
+_QUIET = 0.25
+# The largest working set (DRAM) copying faster than the smallest (a cache) by more than
+# this is impossible: the cache's figure was measured low. Sizes in between may cross (a
+# virtual machine's huge shared last-level cache makes 64 MiB copy faster than 4 MiB).
+_DRAM_SLACK = 1.1
+
+
+def impossible(ceilings: Mapping[str, Any]) -> str | None:
+    """Why a set of ceilings cannot be the machine's, or None: DRAM copied faster than a
+    cache, or a ceiling that is not a positive number."""
+    table = sorted((float(s), float(b)) for s, b in ceilings.get("bandwidth", []))
+    if not table or any(not b > 0 for _, b in table):
+        return "a copy bandwidth is missing or not positive"
+    (small, cache), (large, dram) = table[0], table[-1]
+    if dram > cache * _DRAM_SLACK:
+        return (
+            f"copying {large / 2**20:g} MiB (DRAM) ran at {dram / 1e9:.1f} GB/s, faster than "
+            f"{small / 2**20:g} MiB (cache) at {cache / 1e9:.1f} GB/s"
+        )
+    flops = ceilings.get("flops", {})
+    if not flops or any(not float(v) > 0 for v in flops.values()):
+        return "a GEMM rate is missing or not positive"
+    return None
+
+
+def settled_ceilings(ceilings: Mapping[str, Any]) -> bool:
+    """Whether cached ceilings are final: measured on a quiet machine and possible. Ones
+    that are not are measured again by the next run that may calibrate."""
+    other = ceilings.get("other_cpu")
+    quiet = isinstance(other, int | float) and other <= _QUIET
+    return bool(ceilings.get("final", quiet)) and quiet and impossible(ceilings) is None
+
+
+def best_of(old: Mapping[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """The better of two measurements of one machine's ceilings, ceiling by ceiling (a
+    ceiling is what the machine can reach: load only ever lowers it). ``other_cpu`` is the
+    newer measurement's, ``measurements`` counts them."""
+    if not old:
+        return {**new, "measurements": 1}
+    bandwidth = {float(s): float(b) for s, b in old.get("bandwidth", [])}
+    for size, rate in new.get("bandwidth", []):
+        bandwidth[float(size)] = max(float(rate), bandwidth.get(float(size), 0.0))
+    flops = {k: float(v) for k, v in old.get("flops", {}).items()}
+    for dtype, rate in new.get("flops", {}).items():
+        flops[dtype] = max(float(rate), flops.get(dtype, 0.0))
+    return {
+        **new,
+        "bandwidth": [[int(s), b] for s, b in sorted(bandwidth.items())],
+        "flops": flops,
+        "measurements": int(old.get("measurements", 1)) + 1,
+    }

@@ -1,0 +1,125 @@
+"""The time budget of a run, a slow call's sampling and timeout, and the plan it says."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from perfkit import MeasurePolicy
+from perfkit.engine.budget import TimeBudget
+from perfkit.engine.sampler import SLOW_CALL_SAMPLES, Sampler, measure_thunk, samples_needed
+from perfkit.records.run_record import load_record
+from tests.conftest import FAULTY, perfkit
+from tests.test_measure import ScriptedTimer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_share_is_what_is_left_after_the_overheads_split_evenly() -> None:
+    clock = Clock()
+    budget = TimeBudget(60.0, clock)
+    # Nothing seen yet: a second of overhead a case is assumed; 10 cases: (60 - 10) / 10.
+    assert budget.share(10, most=100.0) == pytest.approx(5.0)
+    assert budget.share(10, most=2.0) == 2.0, "never more than the policy's own share"
+    clock.now += 20
+    budget.spend("a", wall=20.0, sampling=16.0)  # 4 s of overhead a case from now on
+    assert budget.share(5, most=100.0) == pytest.approx((40 - 5 * 4) / 5)
+    clock.now += 100  # past the budget: the least there is, and the case still runs
+    assert 0 < budget.share(5, most=100.0) < 0.1
+
+
+def test_later_repetitions_take_the_cheapest_cases_that_fit_together() -> None:
+    clock = Clock()
+    budget = TimeBudget(30.0, clock)
+    for case, cost in (("slow", 20.0), ("quick", 1.0), ("middling", 5.0)):
+        budget.spend(case, wall=cost, sampling=0.0)
+    clock.now += 24  # 6 s left
+    assert budget.fitting(["slow", "quick", "middling", "never-run"]) == {"quick", "middling"}
+    clock.now += 5.5
+    assert budget.fitting(["slow", "quick", "middling"]) == set()
+
+
+def test_a_budget_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        TimeBudget(0.0)
+
+
+def test_a_call_of_seconds_takes_three_samples_and_no_extra_calls() -> None:
+    """A 2 s call against a 1 s budget and ten samples wanted: three samples, the timed
+    calibration call the first of them, and no warm-up after a verifying call that long."""
+    timer = ScriptedTimer(itertools.repeat(2.0))
+    policy = MeasurePolicy(min_samples=10, warmup=1, target_rel_ci=1e-9)
+    calls = []
+    sampler = Sampler(lambda: calls.append(1), timer, policy, 1.0, first_call=2.0)
+    assert calls == [], "the verifying call warmed it: no warm-up call"
+    assert sampler.min_samples == SLOW_CALL_SAMPLES
+    assert len(sampler.samples) == 1, "the calibration call is the first sample"
+    assert sampler.seconds_left() == pytest.approx(2 * 2.0 + 2.0)
+    sampler.take_until_done()
+    assert timer.calls == [1, 1, 1]
+    assert sampler.run().stop == "budget"
+
+
+def test_a_fast_call_is_warmed_up_and_keeps_its_minimum_samples() -> None:
+    timer = ScriptedTimer(itertools.repeat(1e-4))
+    calls = []
+    policy = MeasurePolicy(min_samples=10, warmup=1, target_rel_ci=1e-9, max_samples=10)
+    run = measure_thunk(lambda: calls.append(1), timer, policy, 1.0, first_call=1e-4)
+    assert calls == [1], "one warm-up call"
+    assert len(run.samples) == 10
+    assert samples_needed(1e-4, 10, 1.0) == 10
+    assert samples_needed(0.3, 10, 1.0) == 3
+    assert samples_needed(0.05, 10, 1.0) == 10
+    assert samples_needed(0.2, 2, 0.1) == 2, "never more than min_samples"
+
+
+@pytest.mark.slow
+def test_a_slow_call_outlasting_the_timeout_is_measured_not_failed(tmp_path: Path) -> None:
+    """1.5 s calls with a 4 s timeout: the verifying call fits; the worker then says how
+    long its calls take and the limit grows with them (before, the case failed after 4 s)."""
+    done = perfkit(
+        "compare", "-w", "faulty_probe", "--quick", "--no-calibrate", "--no-report",
+        "-b", "python:slow", "--plugin", str(FAULTY), "--timeout", "4", "-o", "out.json",
+        cwd=tmp_path, env={**os.environ, "FAULTY_SLOW_SECONDS": "1.5"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (result,) = load_record(tmp_path / "out.json").results
+    assert result.status == "ok", result.reason
+    assert result.measurement is not None
+    assert len(result.measurement.samples) == SLOW_CALL_SAMPLES
+    assert "3 samples" in done.stdout, "the table says the interval is wide"
+
+
+@pytest.mark.slow
+def test_a_spent_budget_keeps_every_case_but_trims_later_repetitions(tmp_path: Path) -> None:
+    done = perfkit(
+        "compare", "-w", "faulty_probe", "-b", "python:good,python:slow", "--quick",
+        "--processes", "2", "--time-budget", "1", "--no-calibrate", "--no-report",
+        "--plugin", str(FAULTY), "-o", "out.json",
+        cwd=tmp_path, env={**os.environ, "FAULTY_SLOW_SECONDS": "0.5"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = load_record(tmp_path / "out.json").results
+    assert [r.status for r in results] == ["ok", "ok"], "a spent budget fails nothing"
+    assert all(r.measurement is not None and len(r.measurement.runs) == 1 for r in results)
+    assert "time budget: 2 cases measured in fewer than 2 processes" in done.stdout
+    assert "time budget 1 s" in done.stderr, "the plan is said before measuring"
+    assert "[1/2] faulty_probe/" in done.stderr, "a progress line a case when piped"
+    assert "left)" in done.stderr
+
+
+@pytest.mark.parametrize("bad", ["-1", "soon", "inf", "nan"])
+def test_a_bad_time_budget_is_a_usage_error(tmp_path: Path, bad: str) -> None:
+    done = perfkit("compare", "-w", "matmul", "--time-budget", bad, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--time-budget" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
