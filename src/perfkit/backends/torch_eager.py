@@ -81,7 +81,7 @@ class TorchEagerBackend(CpuBackend):
             import torch
         except ImportError:
             return Availability.no(
-                "torch is not installed (pip install torch==2.13.0 takes the CPU build)"
+                "torch is not installed (docs/torch.md: install the CPU build first where no GPU is)"
             )
         if self.device == "cuda" and not torch.cuda.is_available():
             return Availability.no("--device cuda: PyTorch sees no CUDA device")

@@ -43,16 +43,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _policy_options(parser: argparse.ArgumentParser) -> None:
+def _policy_options(
+    parser: argparse.ArgumentParser, processes: str = "worker processes per case (default 2)"
+) -> None:
     group = parser.add_argument_group("measurement")
     group.add_argument(
         "--quick",
         action="store_true",
         help="small sizes, one process, short samples: seconds, not minutes",
     )
-    group.add_argument(
-        "--processes", type=_positive_int, help="worker processes per case (default 2)"
-    )
+    group.add_argument("--processes", type=_positive_int, help=processes)
     group.add_argument(
         "--extra-processes",
         type=int,
@@ -254,15 +254,16 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=12,
         metavar="N",
-        help="repetitions a side an undecided case may reach (default 12); "
-        "--processes is where every case starts (default 8)",
+        help="repetitions a side an undecided case may reach (default 12)",
     )
     ab.add_argument(
         "--profile",
         action="store_true",
         help="profile both sides of every SLOWER case and add what grew to the comment",
     )
-    _policy_options(ab)
+    _policy_options(
+        ab, "repetitions a side every case starts with (default 8; 1 with --measure instructions)"
+    )
     add_spark_options(ab)
     add_torch_options(ab)
     add_gate_options(ab)

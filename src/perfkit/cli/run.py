@@ -303,7 +303,16 @@ def say_plan(cases: Sequence[Case], policy: MeasurePolicy, budget: Any) -> None:
         if budget
         else "no time budget"
     )
+    from perfkit.model.backend import get_backend
+
+    usable = {
+        name: get_backend(name).probe().ok for name in {c.implementation.backend for c in cases}
+    }
+    runnable = sum(usable[c.implementation.backend] for c in cases)
+    unusable = f" ({len(cases) - runnable} more whose backend is unavailable)" * (
+        runnable < len(cases)
+    )
     console(sys.stderr).print(
-        f"perfkit: {len(cases)} cases x {policy.processes} processes, {within}",
+        f"perfkit: {runnable} cases x {policy.processes} processes{unusable}, {within}",
         markup=False, highlight=False,
     )  # fmt: skip
