@@ -81,7 +81,7 @@ class TorchEagerBackend(CpuBackend):
             import torch
         except ImportError:
             return Availability.no(
-                "torch is not installed (docs/torch.md: install the CPU build first where no GPU is)"
+                "torch is not installed (docs/torch.md: without a GPU, its CPU build first)"
             )
         if self.device == "cuda" and not torch.cuda.is_available():
             return Availability.no("--device cuda: PyTorch sees no CUDA device")

@@ -17,7 +17,7 @@ __all__ = ["cases_from", "listed", "policy_from", "resolve_selection", "time_bud
 # The default time budget of a measuring command, a workload: the README's
 # ``perfkit compare --workload matmul`` in under three minutes on two cores, the first
 # run's ceilings included.
-TIME_BUDGET = 150.0
+TIME_BUDGET = 120.0
 QUICK_TIME_BUDGET = 40.0
 
 
