@@ -96,13 +96,10 @@ def test_calibration_measures_this_machine_and_is_cached() -> None:
     assert load_cached_ceilings(1) == first
     if settled_ceilings(first):
         assert cpu_ceilings(threads=1) == first  # cached and final: not measured again
-    else:  # measured under load (CI runs this beside a burner): measured again, best kept
+    else:  # measured under load (CI runs this beside a burner): measured again and cached
         again = cpu_ceilings(threads=1)
-        assert again["measurements"] == 2
-        assert all(
-            new >= old
-            for (_, new), (_, old) in zip(again["bandwidth"], first["bandwidth"], strict=True)
-        )
+        assert again["measured"] >= first["measured"]
+        assert load_cached_ceilings(1) == again
     assert json.loads(cache_path().read_text())  # a real file in the private cache
     again = cpu_ceilings(threads=1, refresh=True, quick=True)
     assert again["measured"] >= first["measured"]
