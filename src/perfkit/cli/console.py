@@ -16,6 +16,7 @@ from perfkit.records.format import (
     ABOVE_ROOF,
     above_roof,
     measured_cells,
+    median_text,
     speedups,
     unavailable_backends,
 )
@@ -166,6 +167,28 @@ def _short(reason: str, width: int = 48) -> str:
     return escape(reason if len(reason) <= width else reason[: width - 1] + "…")
 
 
+_LEFT = {"size", "implementation", "notes", "fastest", "then"}
+
+
+def _add_columns(
+    table: Table,
+    names: Sequence[str],
+    folding: set[str],
+    min_width: int | None = None,
+    ratio: int | None = None,
+) -> None:
+    """Figures and names never wrap (a cut id made two ports look alike); the ``folding``
+    columns fold onto more lines instead, sized by ``min_width`` or ``ratio``. Text
+    columns are left-aligned, figures right-aligned."""
+    for name in names:
+        folds = name in folding
+        table.add_column(
+            name, justify="left" if name in _LEFT else "right", overflow="fold",
+            no_wrap=not folds, min_width=min_width if folds else None,
+            ratio=ratio if folds else None,
+        )  # fmt: skip
+
+
 def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
     """One row a case, grouped by problem size, fastest first: "vs fastest" is how many
     times slower each case is than its size's fastest (or why it was not measured), "notes"
@@ -181,23 +204,12 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
         notes.append(NOISE_LEGEND)
     caption = escape("\n".join(notes)) if notes else None
     table = Table(title=title or None, title_justify="left", caption=caption)
-    for name, justify in (
-        ("size", "left"),
-        ("implementation", "left"),
-        ("median ± IQR", "right"),
-        ("throughput", "right"),
-        ("% of roof", "right"),
-        ("vs fastest", "right"),
-        ("notes", "left"),
-        ("vs ref", "right"),
-    ):
-        # Figures and names never wrap (a cut id made two ports look alike); the size and
-        # the notes fold onto more lines instead.
-        folding = name in ("size", "notes")
-        table.add_column(
-            name, justify=justify, overflow="fold",  # type: ignore[arg-type]
-            no_wrap=not folding, min_width=8 if folding else None,
-        )  # fmt: skip
+    _add_columns(
+        table,
+        ["size", "implementation", "median ± IQR", "throughput", "% of roof", "vs fastest",
+         "notes", "vs ref"],
+        folding={"size", "notes"}, min_width=8,
+    )  # fmt: skip
     ratios = speedups(results)
     absent = unavailable_backends(results)
     for size in ranked:
@@ -237,23 +249,16 @@ def answer_table(results: Sequence[CaseResult], title: str = "") -> Table:
     from rich.table import Table
 
     table = Table(title=title or None, title_justify="left")
-    for name, justify in (
-        ("size", "left"),
-        ("fastest", "left"),
-        ("median", "right"),
-        ("throughput", "right"),
-        ("then", "left"),
-    ):
-        folding = name in ("size", "then")
-        table.add_column(
-            name, justify=justify, overflow="fold",  # type: ignore[arg-type]
-            no_wrap=not folding, ratio=1 if folding else None,
-        )  # fmt: skip
-    for size in rankings(results):
+    _add_columns(
+        table, ["size", "fastest", "median", "throughput", "then"],
+        folding={"size", "then"}, ratio=1,
+    )  # fmt: skip
+    ranked = rankings(results)
+    for size in ranked:
         best = size.fastest
         if best is None:
             continue
-        timing, rate, _, _ = measured_cells(best.result, {})
+        _, rate, _, _ = measured_cells(best.result, {})
         others = [f"{o.result.implementation} {slower_text(o.slower)}" for o in size.ranked[1:]]
         shown = others[:_OTHERS_SHOWN]
         if len(others) > len(shown):
@@ -262,11 +267,11 @@ def answer_table(results: Sequence[CaseResult], title: str = "") -> Table:
         table.add_row(
             escape(size.label),
             f"[bold green]{escape(best.result.implementation)}[/]{note}",
-            escape(timing.split(" ± ")[0]),
+            escape(median_text(best.result)),
             escape(rate),
             escape(", ".join(shown) or "-"),
         )
-    if any(size.fastest and size.fastest.flags for size in rankings(results)):
+    if any(size.fastest and size.fastest.flags for size in ranked):
         table.caption = "* its figure is noisy: see notes in the table above"
     return table
 

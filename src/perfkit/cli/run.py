@@ -298,12 +298,13 @@ def run_with_progress(
 
 def say_plan(cases: Sequence[Case], policy: MeasurePolicy, budget: Any) -> None:
     """The plan, on stderr, before anything is measured."""
+    from perfkit.model.backend import get_backend
+
     within = (
         f"time budget {budget.seconds:g} s ({max(0.0, budget.left()):.0f} s left)"
         if budget
         else "no time budget"
     )
-    from perfkit.model.backend import get_backend
 
     usable = {
         name: get_backend(name).probe().ok for name in {c.implementation.backend for c in cases}

@@ -37,7 +37,7 @@ class TimeBudget:
         self.costs: dict[str, float] = {}  # by case id: the wall seconds of its last run
 
     def left(self) -> float:
-        return self.seconds - (self.clock() - self.start)
+        return self.seconds - self.elapsed()
 
     def elapsed(self) -> float:
         return self.clock() - self.start

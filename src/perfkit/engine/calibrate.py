@@ -119,6 +119,5 @@ def cpu_ceilings(threads: int, refresh: bool = False, quick: bool = False) -> di
         if impossible(best) is None:
             break
     assert best is not None
-    best["final"] = settled_ceilings({**best, "final": True})
     store_ceiling(machine_key(threads), best)
     return best

@@ -142,7 +142,7 @@ def settled_ceilings(ceilings: Mapping[str, Any]) -> bool:
     that are not are measured again by the next run that may calibrate."""
     other = ceilings.get("other_cpu")
     quiet = isinstance(other, int | float) and other <= _QUIET
-    return bool(ceilings.get("final", quiet)) and quiet and impossible(ceilings) is None
+    return quiet and impossible(ceilings) is None
 
 
 def best_of(old: Mapping[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:

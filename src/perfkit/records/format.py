@@ -19,6 +19,7 @@ __all__ = [
     "above_roof",
     "format_seconds",
     "measured_cells",
+    "median_text",
     "rate_of",
     "ratio_text",
     "speedups",
@@ -102,16 +103,20 @@ def above_roof(results: Iterable[CaseResult]) -> bool:
     return any((r.metric("roof/fraction") or 0.0) > 1.0 for r in results if r.status == "ok")
 
 
+def median_text(result: CaseResult) -> str:
+    """A measured case's figure: its median time, or its instructions a call when counted."""
+    instructions = result.metric("instructions/per_call")
+    if instructions is not None:
+        return f"{instructions:,.0f} instructions"
+    return format_seconds(result.metric("time/median"))
+
+
 def measured_cells(result: CaseResult, ratios: dict[str, float]) -> list[str]:
     """A measured case's figures as plain text: median ± IQR (or instructions), throughput,
     % of roof (marked * above 100%, see ``ABOVE_ROOF``), speedup against the reference."""
-    timing = (
-        f"{format_seconds(result.metric('time/median'))} "
-        f"± {format_seconds(result.metric('time/iqr'))}"
-    )
-    instructions = result.metric("instructions/per_call")
-    if instructions is not None:
-        timing = f"{instructions:,.0f} instructions"
+    timing = median_text(result)
+    if result.metric("instructions/per_call") is None:
+        timing += f" ± {format_seconds(result.metric('time/iqr'))}"
     roof = result.metric("roof/fraction")
     ratio = ratios.get(result.case_id)
     return [

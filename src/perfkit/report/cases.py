@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from perfkit.model.axes import params_id
-from perfkit.records.format import ABOVE_ROOF, above_roof, measured_cells, speedups
+from perfkit.records.format import (
+    ABOVE_ROOF,
+    above_roof,
+    measured_cells,
+    median_text,
+    speedups,
+)
 from perfkit.records.ranking import NOISE_LEGEND, rankings, slower_text
 from perfkit.records.run_record import CaseResult, RunRecord
 from perfkit.report.markup import escape, table
@@ -25,7 +31,7 @@ def answer_table(record: RunRecord) -> str:
         if size.fastest is None:
             continue
         best = size.fastest
-        timing, rate, _, _ = measured_cells(best.result, {})
+        _, rate, _, _ = measured_cells(best.result, {})
         others = "<br>".join(
             f"{escape(o.result.implementation)} {escape(slower_text(o.slower))}"
             + (f' <span class="muted">({escape("; ".join(o.flags))})</span>' if o.flags else "")
@@ -36,7 +42,7 @@ def answer_table(record: RunRecord) -> str:
         rows.append([
             escape(size.workload), escape(size.label),
             f"<strong>{escape(best.result.implementation)}</strong>{flags}",
-            escape(timing.split(" ± ")[0]), escape(rate), others or "-",
+            escape(median_text(best.result)), escape(rate), others or "-",
         ])  # fmt: skip
     if not rows:
         return "<p>No case was measured.</p>"
@@ -57,15 +63,13 @@ def measured_table(record: RunRecord) -> str:
     if not measured:
         return "<p>No case was measured.</p>"
     ratios = speedups(record.results)
-    rows = [
-        [
-            _case(row.result), escape(row.result.implementation),
-            *map(escape, measured_cells(row.result, ratios)[:3]),
-            escape(slower_text(row.slower)), escape("; ".join(row.flags)),
-            escape(measured_cells(row.result, ratios)[3]),
-        ]
-        for row in ranked
-    ]  # fmt: skip
+    rows = []
+    for row in ranked:
+        timing, rate, roof, vs_ref = map(escape, measured_cells(row.result, ratios))
+        rows.append([
+            _case(row.result), escape(row.result.implementation), timing, rate, roof,
+            escape(slower_text(row.slower)), escape("; ".join(row.flags)), vs_ref,
+        ])  # fmt: skip
     headers = [
         "case", "implementation", "median ± IQR", "throughput", "% of roof", "vs fastest",
         "notes", "vs ref",
