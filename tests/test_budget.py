@@ -100,21 +100,60 @@ def test_a_slow_call_outlasting_the_timeout_is_measured_not_failed(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_a_spent_budget_keeps_every_case_but_trims_later_repetitions(tmp_path: Path) -> None:
+def test_a_spent_budget_trims_later_repetitions(tmp_path: Path) -> None:
+    """One case of 3 s calls (12 s at the least) against a 10 s budget and two processes:
+    the first repetition runs whole, the second does not fit. (10 s: a loaded machine may
+    take seconds to start the first worker, and the budget counts them.)"""
     done = perfkit(
-        "compare", "-w", "faulty_probe", "-b", "python:good,python:slow", "--quick",
-        "--processes", "2", "--time-budget", "1", "--no-calibrate", "--no-report",
+        "compare", "-w", "faulty_probe", "-b", "python:slow", "--quick",
+        "--processes", "2", "--time-budget", "10", "--no-calibrate", "--no-report",
         "--plugin", str(FAULTY), "-o", "out.json",
-        cwd=tmp_path, env={**os.environ, "FAULTY_SLOW_SECONDS": "0.5"},
+        cwd=tmp_path, env={**os.environ, "FAULTY_SLOW_SECONDS": "3"},
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    results = load_record(tmp_path / "out.json").results
-    assert [r.status for r in results] == ["ok", "ok"], "a spent budget fails nothing"
-    assert all(r.measurement is not None and len(r.measurement.runs) == 1 for r in results)
-    assert "time budget: 2 cases measured in fewer than 2 processes" in done.stdout
-    assert "time budget 1 s" in done.stderr, "the plan is said before measuring"
-    assert "[1/2] faulty_probe/" in done.stderr, "a progress line a case when piped"
+    (result,) = load_record(tmp_path / "out.json").results
+    assert result.status == "ok", "a spent budget fails nothing"
+    assert result.measurement is not None
+    assert len(result.measurement.runs) == 1
+    assert "time budget: 1 cases measured in fewer than 2 processes" in done.stdout
+    assert "time budget 10 s" in done.stderr, "the plan is said before measuring"
+    assert "[1/1] faulty_probe/" in done.stderr, "a progress line a case when piped"
     assert "left)" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_case_that_no_longer_fits_is_skipped_saying_why(tmp_path: Path) -> None:
+    """Two sizes of 3 s calls against a 10 s budget: the first takes 12 s at the least, so
+    the second is not started; it is skipped with the reason, and the run exits 0."""
+    done = perfkit(
+        "compare", "-w", "faulty_probe", "-b", "python:slow", "-p", "n=100,1000",
+        "--processes", "1", "--time-budget", "10", "--no-calibrate", "--no-report",
+        "--plugin", str(FAULTY), "-o", "out.json",
+        cwd=tmp_path, env={**os.environ, "FAULTY_SLOW_SECONDS": "3"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    first, second = load_record(tmp_path / "out.json").results
+    assert first.status == "ok"
+    assert second.status == "skipped"
+    assert "time budget of 10 s" in second.reason
+    assert "--time-budget" in second.reason, "it says how to measure it"
+    assert "time budget: 1 cases not started" in done.stdout
+
+
+def test_a_case_is_predicted_from_its_port_at_another_size() -> None:
+    clock = Clock()
+    budget = TimeBudget(60.0, clock)
+    assert budget.refusal("numpy:default", 1e6) == "", "a port never seen is started"
+    budget.observe("numpy:default", size=1e6, overhead=2.0, call=0.5)
+    # Four calls at the least, each 8 times longer at 8 times the work: 2 + 4 * 4 = 18 s.
+    assert budget.predicted("numpy:default", 8e6) == pytest.approx(18.0)
+    clock.now += 50  # 10 s left
+    assert "about 18 s" in budget.refusal("numpy:default", 8e6)
+    assert budget.refusal("numpy:default", 1e6) == "", "the same size fits: 4 s"
+    assert budget.refusal("torch_eager:default", 8e6) == "", "nor a backend never seen"
+    assert "about 18 s" in budget.refusal("numpy:other", 8e6), "a variant as its backend's"
+    clock.now += 10
+    assert "was spent" in budget.refusal("torch_eager:default", 1.0)
 
 
 @pytest.mark.parametrize("bad", ["-1", "soon", "inf", "nan"])

@@ -10,8 +10,16 @@ from rich.console import Console
 
 from perfkit.cli.console import answer_table, results_table
 from perfkit.model.workload import Work
-from perfkit.records.ranking import noise_flags, rankings, size_labels, slower_text
+from perfkit.records.ranking import (
+    UNLIKE_LEGEND,
+    legends,
+    noise_flags,
+    rankings,
+    size_labels,
+    slower_text,
+)
 from perfkit.records.run_record import CaseResult, Measurement, SampleRun
+from perfkit.report.cases import answer_table as report_answer_table
 from perfkit.report.figures import port_colors
 
 
@@ -23,6 +31,7 @@ def _case(
     iqr: float = 0.0,
     runs: tuple[tuple[float, ...], ...] = ((1.0,) * 10,),
     status: str = "ok",
+    unlike: str = "",
 ) -> CaseResult:
     backend, variant = port.split(":")
     sample_runs = tuple(SampleRun(i, 1, samples, "converged") for i, samples in enumerate(runs))
@@ -32,7 +41,7 @@ def _case(
     return CaseResult(
         f"matmul/{port}[{pid}]", "matmul", backend, variant, params,
         status, "not here" if status != "ok" else "",  # type: ignore[arg-type]
-        backend == "numpy", Work(flops=100.0, bytes=10.0), measurement,
+        backend == "numpy", Work(flops=100.0, bytes=10.0), measurement, unlike=unlike,
     )  # fmt: skip
 
 
@@ -122,3 +131,47 @@ def test_every_port_of_a_backend_gets_its_own_colour() -> None:
     assert colors["numpy:default"] == "#4d77cf"
     ports = [r.implementation for r in _results()]
     assert len({colors[p] for p in ports}) == len(set(ports))
+
+
+def _with_bfloat16() -> list[CaseResult]:
+    return [
+        _case("numpy:default", 2e-3, SQUARE),
+        _case("torch_eager:bf16", 5e-4, SQUARE, unlike="computes in bfloat16"),
+        _case("numba_cpu:blocked", 8e-3, SQUARE),
+    ]
+
+
+def test_a_case_that_is_not_like_for_like_is_never_named_the_fastest() -> None:
+    (size,) = rankings(_with_bfloat16())
+    assert [r.result.implementation for r in size.ranked] == [
+        "torch_eager:bf16", "numpy:default", "numba_cpu:blocked"
+    ], "ranked by its time"  # fmt: skip
+    assert size.fastest is not None
+    assert size.fastest.result.implementation == "numpy:default"
+    assert [r.result.implementation for r in size.others] == [
+        "numba_cpu:blocked", "torch_eager:bf16"
+    ], "like for like first"  # fmt: skip
+    bf16 = size.ranked[0]
+    assert round(bf16.slower, 6) == 0.25, "measured against the like-for-like fastest"
+    assert slower_text(bf16.slower) == "4.00x faster"
+    assert "not like for like: computes in bfloat16" in bf16.flags
+    answer = _text(answer_table(_with_bfloat16()), width=160)
+    row = next(line for line in answer.splitlines() if "256" in line)
+    assert row.index("numpy:default") < row.index("torch_eager:bf16")
+    assert "torch_eager:bf16 4.00x faster (not like for like)" in answer
+    report = report_answer_table(_fake_record(_with_bfloat16()))
+    assert "<strong>numpy:default</strong>" in report
+    assert "not like for like: computes in bfloat16" in report
+    assert legends(rankings(_with_bfloat16())) == [UNLIKE_LEGEND], "no noise, no noise legend"
+
+
+def test_a_size_with_only_unlike_cases_still_has_an_answer() -> None:
+    (size,) = rankings([_case("torch_eager:bf16", 5e-4, SQUARE, unlike="computes in bfloat16")])
+    assert size.fastest is not None
+    assert size.fastest.slower == 1.0
+
+
+def _fake_record(results: list[CaseResult]) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(results=tuple(results))

@@ -34,7 +34,10 @@ pytestmark = spark_marks()
 
 # One repetition, short sampling: these tests check answers and records, not speed.
 # (--quick: five samples a case, one process; its sizes are replaced by each test's own.)
-FAST = ("--quick", "--budget", "0.3", "--threads", "2", "--no-report", "--no-calibrate")
+FAST = (
+    "--quick", "--budget", "0.3", "--threads", "2", "--no-report", "--no-calibrate",
+    "--time-budget", "0",
+)  # fmt: skip
 
 
 def _marked(tmp_path: Path) -> dict[str, str]:

@@ -20,7 +20,7 @@ from perfkit.records.format import (
     speedups,
     unavailable_backends,
 )
-from perfkit.records.ranking import NOISE_LEGEND, rankings, slower_text
+from perfkit.records.ranking import legends, rankings, slower_text
 from perfkit.records.run_record import CaseResult
 
 if TYPE_CHECKING:
@@ -200,8 +200,7 @@ def results_table(results: Sequence[CaseResult], title: str = "") -> Table:
 
     ranked = rankings(results)
     notes = [ABOVE_ROOF] if above_roof(results) else []
-    if any(r.flags for size in ranked for r in size.ranked):
-        notes.append(NOISE_LEGEND)
+    notes.extend(legends(ranked))
     caption = escape("\n".join(notes)) if notes else None
     table = Table(title=title or None, title_justify="left", caption=caption)
     _add_columns(
@@ -259,7 +258,11 @@ def answer_table(results: Sequence[CaseResult], title: str = "") -> Table:
         if best is None:
             continue
         _, rate, _, _ = measured_cells(best.result, {})
-        others = [f"{o.result.implementation} {slower_text(o.slower)}" for o in size.ranked[1:]]
+        others = [
+            f"{o.result.implementation} {slower_text(o.slower)}"
+            + ("" if o.like_for_like else " (not like for like)")
+            for o in size.others
+        ]
         shown = others[:_OTHERS_SHOWN]
         if len(others) > len(shown):
             shown.append(f"+{len(others) - len(shown)} more")

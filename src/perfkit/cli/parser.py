@@ -111,8 +111,9 @@ def _time_budget_option(parser: argparse.ArgumentParser) -> None:
         type=_non_negative_seconds,
         metavar="SECONDS",
         help="seconds the whole measurement may take, a workload (default 120, 40 with "
-        "--quick; 0: no limit): each case samples less to fit, and later repetitions run "
-        "the cases that still fit; calls are never cut short",
+        "--quick; 0: no limit): each case samples less to fit, a case that would not fit "
+        "is skipped saying so, and later repetitions run the cases that still fit; calls "
+        "are never cut short",
     )
 
 

@@ -200,6 +200,12 @@ def _measure(
             f"time budget: {len(outcome.trimmed)} cases measured in fewer than "
             f"{policy.processes} processes (--time-budget gives them more time)"
         )
+    not_started = sum(r.reason.startswith(runner.NOT_STARTED) for r in record.results)
+    if not_started:
+        print(
+            f"time budget: {not_started} cases not started, their reason says why "
+            f"(--time-budget 0 measures every case)"
+        )
     if journal.error:
         print(f"perfkit: the journal could not be kept: {journal.error}", file=sys.stderr)
     print(f"{'interrupted: partial record' if outcome.partial else 'record'}: {path}")

@@ -7,6 +7,16 @@ seen so far), split evenly, and never more than the policy's own share. A case a
 the samples its median needs (``Sampler``): the budget shortens sampling, it never cuts a
 call short or fails a case. Repetitions after the first run a case only while its cost so
 far fits in what is left, and the extra repetitions of unsettled cases likewise.
+
+The budget is also a limit on starting cases. What a case will cost is predicted from the
+last case of the same port: its overhead as it was, its calls scaled by the work (flops,
+else bytes, else items) of the new size over the old, ``CALLS_AT_LEAST`` of them (the
+verifying call and the fewest samples a slow call takes). A case predicted to cost more than
+is left, or any case once nothing is left, is not started: it is skipped, saying so.
+A port never seen is predicted from the last case of its backend (another variant at
+that size costs about the same: a compile mode, a block size); the first case of a backend
+is started while any time is left, so every engine gets a figure before the budget is
+spent on large sizes.
 """
 
 from __future__ import annotations
@@ -14,14 +24,25 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-__all__ = ["TimeBudget"]
+from perfkit.model.workload import Work
+
+__all__ = ["CALLS_AT_LEAST", "TimeBudget", "work_size"]
+
+# Calls a case makes at the fewest: the verifying call and three samples of a slow call.
+CALLS_AT_LEAST = 4
 
 # Sampling seconds a case gets when the budget has none left: enough for a few samples of
 # a fast call; a slow call takes its minimum samples whatever this says.
 _FLOOR = 0.05
 # What a case is guessed to cost beyond its sampling before any case has finished.
 _FIRST_OVERHEAD = 1.0
+
+
+def work_size(work: Work) -> float:
+    """What a call's time is assumed to grow with: its flops, else bytes, else items."""
+    return work.flops or work.bytes or work.items
 
 
 class TimeBudget:
@@ -35,6 +56,8 @@ class TimeBudget:
         self.start = clock()
         self.overheads: list[float] = []
         self.costs: dict[str, float] = {}  # by case id: the wall seconds of its last run
+        self.ports: dict[str, _Seen] = {}  # by port: its last case's size and costs
+        self.backends: dict[str, _Seen] = {}  # by backend: the last case of any of its ports
 
     def left(self) -> float:
         return self.seconds - self.elapsed()
@@ -54,6 +77,34 @@ class TimeBudget:
         self.costs[case_id] = wall
         self.overheads.append(max(0.0, wall - sampling))
 
+    def observe(self, port: str, size: float, overhead: float, call: float) -> None:
+        """A case of ``port`` of ``size`` (its work) cost ``overhead`` seconds besides its
+        calls, each of about ``call`` seconds."""
+        seen = _Seen(size, max(0.0, overhead), max(0.0, call))
+        self.ports[port] = self.backends[_backend(port)] = seen
+
+    def predicted(self, port: str, size: float) -> float | None:
+        """The least a case of ``port`` of ``size`` is expected to cost, or None when no
+        case of the port or its backend has run."""
+        seen = self.ports.get(port) or self.backends.get(_backend(port))
+        if seen is None:
+            return None
+        ratio = size / seen.size if size > 0 and seen.size > 0 else 1.0
+        return seen.overhead + CALLS_AT_LEAST * seen.call * ratio
+
+    def refusal(self, port: str, size: float) -> str:
+        """Why a case of ``port`` of ``size`` is not started, or ``""`` when it fits."""
+        left = self.left()
+        if left <= 0:
+            return f"the time budget of {self.seconds:g} s was spent before it (--time-budget)"
+        expected = self.predicted(port, size)
+        if expected is not None and expected > left:
+            return (
+                f"it would take about {expected:.0f} s, more than the {left:.0f} s left of the "
+                f"time budget of {self.seconds:g} s (--time-budget)"
+            )
+        return ""
+
     def fitting(self, case_ids: list[str]) -> set[str]:
         """The cases whose next runs fit in what is left together, at what their last runs
         cost: the cheapest first, so a slow case gives way to many quick ones."""
@@ -66,3 +117,14 @@ class TimeBudget:
             room -= cost
             chosen.add(case_id)
         return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    size: float
+    overhead: float
+    call: float
+
+
+def _backend(port: str) -> str:
+    return port.partition(":")[0]

@@ -78,6 +78,7 @@ class CasePlan:
     params: Mapping[str, Any]
     reference: bool
     work: Work
+    unlike: str = ""
 
     @classmethod
     def of(cls, case: Case, device: str) -> CasePlan:
@@ -91,6 +92,7 @@ class CasePlan:
             params=dict(case.params),
             reference=case.implementation.reference,
             work=case.work(),
+            unlike=case.implementation.not_like_for_like,
         )
 
 
@@ -139,6 +141,7 @@ def merge(
         work=plan.work,
         measurement=measurement,
         version=plan.version,
+        unlike=plan.unlike,
     )
 
 

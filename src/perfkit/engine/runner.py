@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from perfkit.engine import callgrind
 from perfkit.engine.affinity import allowed_cpus, sampling_cpu
-from perfkit.engine.budget import TimeBudget
+from perfkit.engine.budget import TimeBudget, work_size
 from perfkit.engine.journal import Journal
 from perfkit.engine.protocol import CasePlan, WorkerReport, merge
 from perfkit.engine.supervisor import Side, Supervisor, effective_threads
@@ -25,6 +25,7 @@ from perfkit.model.workload import Case
 from perfkit.records.run_record import CaseResult
 
 __all__ = [
+    "NOT_STARTED",
     "Campaign",
     "RunOutcome",
     "Side",
@@ -57,6 +58,10 @@ class RunOutcome:
     harness: str | None = None
     # Cases measured in fewer repetitions than planned: the time budget had no room left.
     trimmed: list[str] = field(default_factory=list)
+
+
+# How the reason of a case the time budget had no room for begins.
+NOT_STARTED = "not started: "
 
 
 def _ordered_groups(cases: Sequence[Case], round_index: int) -> list[list[Case]]:
@@ -263,14 +268,27 @@ class Campaign:
         one (``TimeBudget.share``) and what it cost told to the budget."""
         if self.budget is None:
             return worker.measure(case)
+        port, size = case.implementation.key, work_size(case.work())
+        if not self.reports_of(case):  # its first repetition: does it fit at all?
+            refusal = self.budget.refusal(port, size)
+            if refusal:
+                return WorkerReport("skipped", f"{NOT_STARTED}{refusal}")
         most = self.policy.budget / self.policy.processes
         share = self.budget.share(runs_left, most)
         start = self.budget.clock()
         report = worker.measure(case, budget=share)
+        wall = self.budget.clock() - start
         run = report.run
         sampling = sum(run.samples) * run.loops if run is not None else 0.0
-        self.budget.spend(case.id, self.budget.clock() - start, sampling)
+        self.budget.spend(case.id, wall, sampling)
+        if run is not None and run.samples:
+            call = statistics.median(run.samples)
+            calls = len(run.samples) * run.loops + 1  # and the verifying call
+            self.budget.observe(port, size, wall - calls * call, call)
         return report
+
+    def reports_of(self, case: Case) -> list[WorkerReport]:
+        return [r for side in self.sides for r in self.reports[side, case.id]]
 
     def outcomes(self, partial: bool) -> dict[str, RunOutcome]:
         measure = self.policy.measure

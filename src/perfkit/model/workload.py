@@ -110,7 +110,9 @@ class Implementation:
     returns the thunk; only the thunk is timed. Its return value is what gets checked.
     ``precision`` names the arithmetic of a port that computes below its inputs' dtype
     (``tf32``, ``bfloat16``): it is checked with that precision's tolerance and held to
-    that precision's roof.
+    that precision's roof. ``unlike`` says why a port does not solve the same problem as
+    the reference (another objective, an approximation): a ranking marks it and never
+    names it the fastest.
     """
 
     workload: str
@@ -120,10 +122,18 @@ class Implementation:
     reference: bool = False
     doc: str = ""
     precision: str | None = None
+    unlike: str = ""
 
     @property
     def key(self) -> str:
         return f"{self.backend}:{self.variant}"
+
+    @property
+    def not_like_for_like(self) -> str:
+        """Why this port's answer is not comparable with the reference's, or ``""``."""
+        if self.precision is not None:
+            return f"computes in {self.precision}" + (f"; {self.unlike}" if self.unlike else "")
+        return self.unlike
 
 
 class Workload:
@@ -174,13 +184,16 @@ class Workload:
         variant: str = "default",
         reference: bool = False,
         precision: str | None = None,
+        unlike: str = "",
     ) -> Callable[[Prepare], Prepare]:
         """Decorator: register ``prepare`` as this workload's port to ``backend``."""
 
         def add(prepare: Prepare) -> Prepare:
             summary = "".join((prepare.__doc__ or "").strip().splitlines()[:1])
             self.add(
-                Implementation(self.name, backend, variant, prepare, reference, summary, precision)
+                Implementation(
+                    self.name, backend, variant, prepare, reference, summary, precision, unlike
+                )
             )
             return prepare
 

@@ -1,7 +1,12 @@
 """The answer a record gives: per problem size (the cases of one workload with the same
 parameters), its implementations fastest first, each other one "N x slower" than the
 fastest, and what makes a figure less sure than it looks (a wide IQR, processes that
-disagree, few samples, load)."""
+disagree, few samples, load).
+
+The fastest is the fastest case that solves the same problem as the reference: a case
+that is not like for like (it computes in a lower precision, minimises another objective,
+or approximates) is ranked by its time and marked, and is never named the fastest; where
+it beats the answer it reads "N x faster", the one ratio below 1 a ranking shows."""
 
 from __future__ import annotations
 
@@ -16,8 +21,10 @@ from perfkit.records.run_record import CaseResult
 __all__ = [
     "NOISE_LEGEND",
     "NOISY_SPREAD",
+    "UNLIKE_LEGEND",
     "Ranked",
     "SizeRanking",
+    "legends",
     "noise_flags",
     "rankings",
     "size_labels",
@@ -37,13 +44,21 @@ NOISE_LEGEND = (
     f"much; N samples: too few for a confidence interval (slow calls); under load: other "
     f"processes used the CPU while it was measured"
 )
+UNLIKE_LEGEND = (
+    "not like for like: it does not solve the reference's problem (a lower precision, "
+    "another objective, an approximation): ranked by its time, never named the fastest"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
     result: CaseResult
-    slower: float  # this figure / the fastest's: 1.0 for the fastest
+    slower: float  # this figure / the fastest like-for-like one's: 1.0 for the fastest
     flags: tuple[str, ...]
+
+    @property
+    def like_for_like(self) -> bool:
+        return not self.result.unlike
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +73,17 @@ class SizeRanking:
 
     @property
     def fastest(self) -> Ranked | None:
-        return self.ranked[0] if self.ranked else None
+        """The fastest like-for-like case (the fastest of all when none is)."""
+        comparable = [r for r in self.ranked if r.like_for_like]
+        candidates = comparable or list(self.ranked)
+        return candidates[0] if candidates else None
+
+    @property
+    def others(self) -> tuple[Ranked, ...]:
+        """Every ranked case but the fastest, fastest first: the like-for-like ones, then
+        the others."""
+        rest = [r for r in self.ranked if r is not self.fastest]
+        return tuple(sorted(rest, key=lambda r: not r.like_for_like))
 
 
 def figure(result: CaseResult) -> float | None:
@@ -87,12 +112,31 @@ def noise_flags(result: CaseResult) -> tuple[str, ...]:
         flags.append(f"{samples} samples")
     if result.metric("load/contended_repetitions"):
         flags.append("under load")
+    if result.unlike:
+        flags.append(_unlike_flag(result))
     return tuple(flags)
 
 
+def legends(sizes: Sequence[SizeRanking]) -> list[str]:
+    """The legends the notes of these rankings need: none when no figure has a note."""
+    rows = [r for size in sizes for r in size.ranked]
+    out = [NOISE_LEGEND] if any(set(r.flags) - {_unlike_flag(r.result)} for r in rows) else []
+    if any(not r.like_for_like for r in rows):
+        out.append(UNLIKE_LEGEND)
+    return out
+
+
+def _unlike_flag(result: CaseResult) -> str:
+    return f"not like for like: {result.unlike}"
+
+
 def slower_text(ratio: float) -> str:
-    """``fastest``, ``1.04x slower``, ``250x slower``: one direction everywhere."""
-    if ratio <= 1.0:
+    """``fastest``, ``1.04x slower``, ``250x slower``: one direction everywhere but for a
+    case that is not like for like and beats the fastest (``2.10x faster``)."""
+    if ratio < 1.0:
+        faster = 1.0 / ratio
+        return f"{faster:.2f}x faster" if faster < 10 else f"{faster:.3g}x faster"
+    if ratio == 1.0:
         return "fastest"
     if ratio < 10:
         return f"{ratio:.2f}x slower"
@@ -128,7 +172,8 @@ def rankings(results: Sequence[CaseResult]) -> list[SizeRanking]:
     for (workload, key), members in groups.items():
         measured = [(figure(r), r) for r in members if r.status == "ok"]
         timed = sorted(((v, r) for v, r in measured if v is not None), key=lambda x: x[0])
-        best = timed[0][0] if timed else 0.0
+        comparable = [v for v, r in timed if not r.unlike]
+        best = (comparable or [v for v, _ in timed] or [0.0])[0]
         ranked = tuple(Ranked(r, v / best, noise_flags(r)) for v, r in timed)
         unmeasured = tuple(r for r in members if r.status != "ok" or figure(r) is None)
         out.append(

@@ -33,7 +33,7 @@ __all__ = [
     "record_from_dict",
 ]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 Status = Literal["ok", "skipped", "invalid", "failed"]
 STATUSES: tuple[str, ...] = get_args(Status)
@@ -91,6 +91,7 @@ class CaseResult:
     work: Work = field(default_factory=Work)
     measurement: Measurement | None = None
     version: int = 1
+    unlike: str = ""  # why it is not like for like with the reference ("" when it is)
 
     @property
     def implementation(self) -> str:
@@ -131,6 +132,7 @@ def _result_to_dict(r: CaseResult) -> dict[str, Any]:
         "reason": r.reason,
         "reference": r.reference,
         "work": to_json(r.work),
+        "unlike": r.unlike,
         # JSON has no NaN: an undefined metric (a CI from two samples) is null.
         "measurement": None
         if m is None
@@ -200,9 +202,20 @@ def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
     ]}  # fmt: skip
 
 
+def _v5_to_v6(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 6 says why a case is not like for like with its reference (``unlike``);
+    schema 5 said nothing, and a ranking of it marks nothing: every result takes ``""``."""
+    results = data.get("results")
+    if not isinstance(results, list):
+        return data
+    return {**data, "results": [
+        {**r, "unlike": ""} if isinstance(r, dict) else r for r in results
+    ]}  # fmt: skip
+
+
 # Migrations from schema N to N+1, applied in order on load.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5,
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
 }  # fmt: skip
 
 

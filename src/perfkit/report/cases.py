@@ -14,7 +14,7 @@ from perfkit.records.format import (
     median_text,
     speedups,
 )
-from perfkit.records.ranking import NOISE_LEGEND, rankings, slower_text
+from perfkit.records.ranking import legends, rankings, slower_text
 from perfkit.records.run_record import CaseResult, RunRecord
 from perfkit.report.markup import escape, table
 
@@ -26,8 +26,8 @@ def answer_table(record: RunRecord) -> str:
     implementation with time and throughput, then every other, fastest first, as how many
     times slower it is; a noisy figure says why beside it."""
     rows = []
-    noisy = False
-    for size in rankings(record.results):
+    sizes = rankings(record.results)
+    for size in sizes:
         if size.fastest is None:
             continue
         best = size.fastest
@@ -35,10 +35,9 @@ def answer_table(record: RunRecord) -> str:
         others = "<br>".join(
             f"{escape(o.result.implementation)} {escape(slower_text(o.slower))}"
             + (f' <span class="muted">({escape("; ".join(o.flags))})</span>' if o.flags else "")
-            for o in size.ranked[1:]
+            for o in size.others
         )
         flags = f' <span class="muted">({escape("; ".join(best.flags))})</span>' * bool(best.flags)
-        noisy = noisy or any(r.flags for r in size.ranked)
         rows.append([
             escape(size.workload), escape(size.label),
             f"<strong>{escape(best.result.implementation)}</strong>{flags}",
@@ -47,8 +46,8 @@ def answer_table(record: RunRecord) -> str:
     if not rows:
         return "<p>No case was measured.</p>"
     headers = ["workload", "size", "fastest", "median", "throughput", "the others"]
-    note = f'<p class="muted">{escape(NOISE_LEGEND)}</p>' if noisy else ""
-    return table(headers, rows, {3, 4}) + note
+    notes = "".join(f'<p class="muted">{escape(text)}</p>' for text in legends(sizes))
+    return table(headers, rows, {3, 4}) + notes
 
 
 def _case(result: CaseResult) -> str:

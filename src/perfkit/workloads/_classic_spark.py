@@ -47,15 +47,25 @@ def predictions(model: Any, test: Any, integer: bool) -> np.ndarray:
     return np.asarray(values.astype(np.int64) if integer else values.astype(np.float64))
 
 
-def mllib_fit(estimator: Any, data: Tabular, against: str = "default") -> Callable[[], Any]:
+def mllib_fit(
+    estimator: Any,
+    data: Tabular,
+    against: str = "default",
+    coefficients: Callable[[Any], np.ndarray] | None = None,
+) -> Callable[[], Any]:
     """A classifier port's thunk: ``estimator`` fitted on the cached training part each
-    call, predicting class indices of the cached test part."""
+    call, predicting class indices of the cached test part (and giving the fitted
+    model's ``coefficients``, where the workload holds ports to an optimum)."""
     from perfkit.workloads._classic import Fitted
 
     train, test = feature_frames(data)
 
     def run() -> Fitted:
         model = estimator.fit(train)
-        return Fitted(lambda: predictions(model, test, integer=True), against=against)
+        return Fitted(
+            lambda: predictions(model, test, integer=True),
+            against=against,
+            coefficients=coefficients(model) if coefficients is not None else None,
+        )
 
     return run

@@ -7,14 +7,19 @@ against scikit-learn's ``LogisticRegression`` (L-BFGS) and MLlib's. The objectiv
 the same once scaled: scikit-learn minimises ``C sum loss + |W|^2 / 2``, MLlib
 ``mean loss + regParam |W|^2 / 2``, so ``regParam = 1 / (C n)``; MLlib's own
 standardisation is off (the features are standardised already, and it would change the
-penalty). Neither penalises the intercepts. Band: ``ACCURACY_POINTS`` of scikit-learn's
-test accuracy (or one test sample)."""
+penalty). Neither penalises the intercepts. The loss is strictly convex, so it has one
+minimum: every port's weights (intercepts aside) must lie within ``COEFFICIENT_TOLERANCE``
+of the optimum's, found by Newton's method to ``OPTIMUM_TOLERANCE`` of the first gradient;
+and its test accuracy within ``ACCURACY_POINTS`` of scikit-learn's (or one test sample)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from perfkit.classic.logistic import fit_gradient_descent, fit_newton
+import numpy as np
+
+from perfkit.classic.logistic import LogisticModel, fit_gradient_descent, fit_newton
 from perfkit.datasets.tabular import CLASSIFICATION_SETS
 from perfkit.model.axes import Params
 from perfkit.model.workload import Thunk
@@ -23,12 +28,12 @@ from perfkit.workloads._classic import (
     accuracy_reference,
     classic_workload,
     fitted_port,
-    library_fit,
     register_classic,
 )
 
 C = 1.0
 ACCURACY_POINTS = 0.01
+OPTIMUM_TOLERANCE = 1e-12
 
 
 def _sklearn_model() -> Any:
@@ -38,7 +43,22 @@ def _sklearn_model() -> Any:
 
 
 def _reference(inputs: dict[str, Any], params: Params) -> Reference:
-    return accuracy_reference(inputs["data"], ACCURACY_POINTS, {"default": _sklearn_model()})
+    data = inputs["data"]
+    reference = accuracy_reference(data, ACCURACY_POINTS, {"default": _sklearn_model()})
+    optimum = fit_newton(data.x_train, data.y_train, data.classes, C, tolerance=OPTIMUM_TOLERANCE)
+    return replace(reference, coefficients={"default": _weights(optimum)})
+
+
+def _weights(model: LogisticModel) -> np.ndarray:
+    """The from-scratch model's weights without its intercepts: ``(d,)`` for two classes,
+    ``(K, d)`` for more, as scikit-learn's ``coef_`` and MLlib's coefficients."""
+    return np.asarray(model.weights[..., 1:])
+
+
+def _library_weights(coefficients: Any) -> np.ndarray:
+    """scikit-learn's ``coef_`` (or MLlib's matrix) in that shape: one row for two classes."""
+    matrix = np.asarray(coefficients, dtype=np.float64)
+    return matrix[0] if matrix.ndim == 2 and len(matrix) == 1 else matrix
 
 
 LOGISTIC_REGRESSION = classic_workload(
@@ -52,7 +72,9 @@ LOGISTIC_REGRESSION = classic_workload(
 
 def _from_scratch(inputs: dict[str, Any], fit: Any) -> Thunk:
     data = inputs["data"]
-    return fitted_port(data, lambda: fit(data.x_train, data.y_train, data.classes, C))
+    return fitted_port(
+        data, lambda: fit(data.x_train, data.y_train, data.classes, C), coefficients=_weights
+    )
 
 
 @LOGISTIC_REGRESSION.port("numpy", "irls", reference=True)
@@ -70,7 +92,12 @@ def _gradient_descent(inputs: dict[str, Any], params: Params) -> Thunk:
 @LOGISTIC_REGRESSION.port("sklearn")
 def _sklearn(inputs: dict[str, Any], params: Params) -> Thunk:
     """scikit-learn ``LogisticRegression`` (L-BFGS)."""
-    return library_fit(inputs["data"], _sklearn_model)
+    data = inputs["data"]
+    return fitted_port(
+        data,
+        lambda: _sklearn_model().fit(data.x_train, data.y_train),
+        coefficients=lambda model: _library_weights(model.coef_),
+    )
 
 
 @LOGISTIC_REGRESSION.port("spark_local", "mllib")
@@ -85,7 +112,13 @@ def _spark(inputs: dict[str, Any], params: Params) -> Thunk:
         regParam=1.0 / (C * len(data.y_train)), elasticNetParam=0.0, standardization=False,
         maxIter=SPARK_ITERATIONS, tol=SPARK_TOLERANCE,
     )  # fmt: skip
-    return mllib_fit(estimator, data)
+    return mllib_fit(estimator, data, coefficients=_mllib_weights)
+
+
+def _mllib_weights(model: Any) -> np.ndarray:
+    if model.numClasses == 2:
+        return np.asarray(model.coefficients.toArray())
+    return _library_weights(model.coefficientMatrix.toArray())
 
 
 register_classic(LOGISTIC_REGRESSION, "classification")
