@@ -34,6 +34,9 @@ from perfkit.workloads._classic import (
 C = 1.0
 ACCURACY_POINTS = 0.01
 OPTIMUM_TOLERANCE = 1e-12
+# MLlib's defaults (100 iterations, 1e-6) stop 1.1e-3 from the optimum on digits (ten
+# classes): its L-BFGS runs on until it is as close as the others.
+MLLIB_ITERATIONS, MLLIB_TOLERANCE = 1000, 1e-9
 
 
 def _sklearn_model() -> Any:
@@ -102,15 +105,16 @@ def _sklearn(inputs: dict[str, Any], params: Params) -> Thunk:
 
 @LOGISTIC_REGRESSION.port("spark_local", "mllib")
 def _spark(inputs: dict[str, Any], params: Params) -> Thunk:
-    """MLlib ``LogisticRegression``, ``regParam = 1 / (C n)``, no standardisation."""
+    """MLlib ``LogisticRegression``, ``regParam = 1 / (C n)``, no standardisation, run to
+    the optimum (``MLLIB_TOLERANCE``)."""
     from pyspark.ml.classification import LogisticRegression
 
-    from perfkit.workloads._classic_spark import SPARK_ITERATIONS, SPARK_TOLERANCE, mllib_fit
+    from perfkit.workloads._classic_spark import mllib_fit
 
     data = inputs["data"]
     estimator = LogisticRegression(
         regParam=1.0 / (C * len(data.y_train)), elasticNetParam=0.0, standardization=False,
-        maxIter=SPARK_ITERATIONS, tol=SPARK_TOLERANCE,
+        maxIter=MLLIB_ITERATIONS, tol=MLLIB_TOLERANCE,
     )  # fmt: skip
     return mllib_fit(estimator, data, coefficients=_mllib_weights)
 
