@@ -152,6 +152,8 @@ def test_a_case_is_predicted_from_its_port_at_another_size() -> None:
     assert budget.refusal("numpy:default", 1e6) == "", "the same size fits: 4 s"
     assert budget.refusal("torch_eager:default", 8e6) == "", "nor a backend never seen"
     assert "about 18 s" in budget.refusal("numpy:other", 8e6), "a variant as its backend's"
+    assert "takes about 12 s to start" in budget.refusal("spark_local:x", 1.0, start=12.0)
+    assert budget.refusal("spark_local:x", 1.0, start=8.0) == "", "its start fits"
     clock.now += 10
     assert "was spent" in budget.refusal("torch_eager:default", 1.0)
 

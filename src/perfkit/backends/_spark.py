@@ -22,6 +22,7 @@ class SparkBackend(CpuBackend):
 
     packages = ("pyspark",)
     session_group: str | None = "spark"
+    start_seconds = 10.0  # a driver JVM and its first job
 
     def __init__(self) -> None:
         self.spark: Any = None

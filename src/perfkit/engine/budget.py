@@ -15,8 +15,9 @@ verifying call and the fewest samples a slow call takes). A case predicted to co
 is left, or any case once nothing is left, is not started: it is skipped, saying so.
 A port never seen is predicted from the last case of its backend (another variant at
 that size costs about the same: a compile mode, a block size); the first case of a backend
-is started while any time is left, so every engine gets a figure before the budget is
-spent on large sizes.
+is started while the time its session takes to open (``start_seconds``: a JVM, a
+compiler's warm-up) is left, so every engine gets a figure before the budget is spent on
+large sizes.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class TimeBudget:
 
     def observe(self, port: str, size: float, overhead: float, call: float) -> None:
         """A case of ``port`` of ``size`` (its work) cost ``overhead`` seconds besides its
-        calls, each of about ``call`` seconds."""
+        calls (and its backend's session start), each of about ``call`` seconds."""
         seen = _Seen(size, max(0.0, overhead), max(0.0, call))
         self.ports[port] = self.backends[_backend(port)] = seen
 
@@ -92,12 +93,18 @@ class TimeBudget:
         ratio = size / seen.size if size > 0 and seen.size > 0 else 1.0
         return seen.overhead + CALLS_AT_LEAST * seen.call * ratio
 
-    def refusal(self, port: str, size: float) -> str:
-        """Why a case of ``port`` of ``size`` is not started, or ``""`` when it fits."""
+    def refusal(self, port: str, size: float, start: float = 0.0) -> str:
+        """Why a case of ``port`` of ``size`` is not started, or ``""`` when it fits
+        (``start``: the seconds its backend's session takes to open, when none has)."""
         left = self.left()
         if left <= 0:
             return f"the time budget of {self.seconds:g} s was spent before it (--time-budget)"
         expected = self.predicted(port, size)
+        if expected is None and start > left:
+            return (
+                f"its backend takes about {start:g} s to start, more than the {left:.0f} s left "
+                f"of the time budget of {self.seconds:g} s (--time-budget)"
+            )
         if expected is not None and expected > left:
             return (
                 f"it would take about {expected:.0f} s, more than the {left:.0f} s left of the "

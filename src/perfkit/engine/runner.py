@@ -179,6 +179,7 @@ class Campaign:
         self.progress = progress
         self.journal = journal
         self.rounds = 0
+        self.opened: set[tuple[int, str]] = set()  # (round, backend) with a case run
         self.reports: dict[tuple[str, str], list[WorkerReport]] = {
             (side, case.id): [] for side in self.sides for case in self.cases
         }
@@ -269,8 +270,9 @@ class Campaign:
         if self.budget is None:
             return worker.measure(case)
         port, size = case.implementation.key, work_size(case.work())
+        backend = get_backend(case.implementation.backend)
         if not self.reports_of(case):  # its first repetition: does it fit at all?
-            refusal = self.budget.refusal(port, size)
+            refusal = self.budget.refusal(port, size, getattr(backend, "start_seconds", 0.0))
             if refusal:
                 return WorkerReport("skipped", f"{NOT_STARTED}{refusal}")
         most = self.policy.budget / self.policy.processes
@@ -284,7 +286,11 @@ class Campaign:
         if run is not None and run.samples:
             call = statistics.median(run.samples)
             calls = len(run.samples) * run.loops + 1  # and the verifying call
-            self.budget.observe(port, size, wall - calls * call, call)
+            # The round's first case of a backend opened its session in the round's worker.
+            opened = (self.rounds, backend.name) not in self.opened
+            self.opened.add((self.rounds, backend.name))
+            started = report.metrics.get("time/session_start", 0.0) if opened else 0.0
+            self.budget.observe(port, size, wall - calls * call - started, call)
         return report
 
     def reports_of(self, case: Case) -> list[WorkerReport]:

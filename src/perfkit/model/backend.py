@@ -116,6 +116,9 @@ class CpuBackend:
     device: Device = "cpu"
     packages: tuple[str, ...] = ()
     session_group: str | None = None
+    # Seconds its session takes to open on a quiet machine, before its first case can run
+    # (a JVM, a compiler's warm-up): a time budget starts no backend it has not this left.
+    start_seconds = 0.0
 
     def probe(self) -> Availability:
         return Availability.yes()

@@ -52,10 +52,12 @@ def mllib_fit(
     data: Tabular,
     against: str = "default",
     coefficients: Callable[[Any], np.ndarray] | None = None,
+    optimum: bool = True,
 ) -> Callable[[], Any]:
     """A classifier port's thunk: ``estimator`` fitted on the cached training part each
     call, predicting class indices of the cached test part (and giving the fitted
-    model's ``coefficients``, where the workload holds ports to an optimum)."""
+    model's ``coefficients``, where the workload holds ports to an optimum; ``optimum``
+    False where the estimator minimises another objective)."""
     from perfkit.workloads._classic import Fitted
 
     train, test = feature_frames(data)
@@ -66,6 +68,7 @@ def mllib_fit(
             lambda: predictions(model, test, integer=True),
             against=against,
             coefficients=coefficients(model) if coefficients is not None else None,
+            optimum=optimum,
         )
 
     return run
