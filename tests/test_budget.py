@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from perfkit import MeasurePolicy
 from perfkit.engine.budget import TimeBudget
 from perfkit.engine.sampler import SLOW_CALL_SAMPLES, Sampler, measure_thunk, samples_needed
+from perfkit.engine.supervisor import STOPPED
 from perfkit.records.run_record import load_record
 from tests.conftest import FAULTY, perfkit
 from tests.test_measure import ScriptedTimer
@@ -137,7 +139,33 @@ def test_a_case_that_no_longer_fits_is_skipped_saying_why(tmp_path: Path) -> Non
     assert second.status == "skipped"
     assert "time budget of 10 s" in second.reason
     assert "--time-budget" in second.reason, "it says how to measure it"
-    assert "time budget: 1 cases not started" in done.stdout
+    assert "time budget: 1 cases not started, 0 stopped" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_case_still_running_past_the_budget_and_its_grace_is_stopped(tmp_path: Path) -> None:
+    """Calls of 6 s (24 s at the least) against a 4 s budget: its grace (10 s at the least)
+    ends at 14 s, mid-sampling; the case is stopped and skipped, not failed, the worker is
+    gone, and the run exits 0 well before the case would have ended."""
+    started = time.monotonic()
+    done = perfkit(
+        "compare", "-w", "faulty_probe", "-b", "python:slow", "--quick",
+        "--processes", "1", "--time-budget", "4", "--no-calibrate", "--no-report",
+        "--plugin", str(FAULTY), "-o", "out.json",
+        cwd=tmp_path, env={**os.environ, "FAULTY_SLOW_SECONDS": "6"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (result,) = load_record(tmp_path / "out.json").results
+    assert result.status == "skipped"
+    assert result.reason == STOPPED
+    assert "0 cases not started, 1 stopped" in done.stdout
+    assert time.monotonic() - started < 24, "it did not wait for the case to end"
+
+
+def test_the_stop_comes_a_quarter_of_the_budget_after_it_and_10_s_at_the_least() -> None:
+    clock = Clock()
+    assert TimeBudget(40.0, clock).stop_at() == pytest.approx(clock.now + 50.0)
+    assert TimeBudget(400.0, clock).stop_at() == pytest.approx(clock.now + 500.0)
 
 
 def test_a_case_is_predicted_from_its_port_at_another_size() -> None:

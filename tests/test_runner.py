@@ -176,7 +176,7 @@ def _compare_with_a_hang(tmp_path: Path, out: Path) -> tuple[subprocess.Popen[st
             [
                 sys.executable, "-m", "perfkit", "compare", "-w", "faulty_probe", "--quick",
                 "-b", "python:good", "python:hang", "--plugin", str(FAULTY), "--timeout", "120",
-                "--no-calibrate", "-o", str(out),
+                "--no-calibrate", "--time-budget", "0", "-o", str(out),
             ],
             cwd=tmp_path,
             stdout=subprocess.PIPE,

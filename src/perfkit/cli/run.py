@@ -201,10 +201,11 @@ def _measure(
             f"{policy.processes} processes (--time-budget gives them more time)"
         )
     not_started = sum(r.reason.startswith(runner.NOT_STARTED) for r in record.results)
-    if not_started:
+    stopped = sum(r.reason == runner.STOPPED for r in record.results)
+    if not_started or stopped:
         print(
-            f"time budget: {not_started} cases not started, their reason says why "
-            f"(--time-budget 0 measures every case)"
+            f"time budget: {not_started} cases not started, {stopped} stopped, their reasons "
+            f"say why (--time-budget 0 measures every case)"
         )
     if journal.error:
         print(f"perfkit: the journal could not be kept: {journal.error}", file=sys.stderr)

@@ -13,6 +13,10 @@ last case of the same port: its overhead as it was, its calls scaled by the work
 else bytes, else items) of the new size over the old, ``CALLS_AT_LEAST`` of them (the
 verifying call and the fewest samples a slow call takes). A case predicted to cost more than
 is left, or any case once nothing is left, is not started: it is skipped, saying so.
+A case still running a grace past the budget (a quarter of it, at least ``_GRACE``) is
+stopped and skipped, saying so: a first call of minutes (a port never seen) cannot hold a
+run of seconds for minutes.
+
 A port never seen is predicted from the last case of its backend (another variant at
 that size costs about the same: a compile mode, a block size); the first case of a backend
 is started while the time its session takes to open (``start_seconds``: a JVM, a
@@ -37,6 +41,8 @@ CALLS_AT_LEAST = 4
 # Sampling seconds a case gets when the budget has none left: enough for a few samples of
 # a fast call; a slow call takes its minimum samples whatever this says.
 _FLOOR = 0.05
+# The least grace past the budget before a case still running is stopped.
+_GRACE = 10.0
 # What a case is guessed to cost beyond its sampling before any case has finished.
 _FIRST_OVERHEAD = 1.0
 
@@ -59,6 +65,11 @@ class TimeBudget:
         self.costs: dict[str, float] = {}  # by case id: the wall seconds of its last run
         self.ports: dict[str, _Seen] = {}  # by port: its last case's size and costs
         self.backends: dict[str, _Seen] = {}  # by backend: the last case of any of its ports
+
+    def stop_at(self) -> float:
+        """When a case still running is stopped (``clock``'s time): the budget's end and a
+        grace of a quarter of it, 10 s at the least; calls are cut short only then."""
+        return self.start + self.seconds + max(_GRACE, self.seconds / 4)
 
     def left(self) -> float:
         return self.seconds - self.elapsed()

@@ -17,7 +17,7 @@ from perfkit.engine.affinity import allowed_cpus, sampling_cpu
 from perfkit.engine.budget import TimeBudget, work_size
 from perfkit.engine.journal import Journal
 from perfkit.engine.protocol import CasePlan, WorkerReport, merge
-from perfkit.engine.supervisor import Side, Supervisor, effective_threads
+from perfkit.engine.supervisor import STOPPED, Side, Supervisor, effective_threads
 from perfkit.engine.turns import measure_in_turns
 from perfkit.model.backend import Availability, get_backend
 from perfkit.model.policy import MeasurePolicy
@@ -26,6 +26,7 @@ from perfkit.records.run_record import CaseResult
 
 __all__ = [
     "NOT_STARTED",
+    "STOPPED",
     "Campaign",
     "RunOutcome",
     "Side",
@@ -278,6 +279,7 @@ class Campaign:
         most = self.policy.budget / self.policy.processes
         share = self.budget.share(runs_left, most)
         start = self.budget.clock()
+        worker.stop_at = self.budget.stop_at()
         report = worker.measure(case, budget=share)
         wall = self.budget.clock() - start
         run = report.run

@@ -28,7 +28,7 @@ from perfkit.model.policy import MeasurePolicy
 from perfkit.model.workload import Case
 from perfkit.records.typed import FieldError
 
-__all__ = ["Side", "Supervisor", "effective_threads"]
+__all__ = ["STOPPED", "Side", "Supervisor", "effective_threads"]
 
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding perfkit/
 _STDERR_TAIL = 1500
@@ -83,6 +83,13 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+# The reason of a case stopped because the run's time budget was spent, grace and all.
+STOPPED = (
+    "stopped: still running when the time budget and its grace were spent "
+    "(--time-budget 0 measures it)"
+)
 
 
 class _Deadline:
@@ -216,6 +223,9 @@ class Supervisor:
         self._worker: _Process | None = None
         self._spent = 0.0  # seconds waited on the worker for the current case
         self._limit = policy.timeout  # the current case's limit, grown by its pace
+        # When a run's time budget is past all grace (monotonic): a case still running
+        # then is stopped and skipped, not failed (None: never).
+        self.stop_at: float | None = None
 
     def run(self, cases: list[Case]) -> None:
         """Measure ``cases`` in order, telling ``on_result`` of each, then end the worker."""
@@ -376,9 +386,11 @@ class Supervisor:
         began = False
         try:
             while True:
-                line = worker.lines.next(deadline)
+                line = worker.lines.next(self._sooner(deadline))
                 if isinstance(line, _Stalled):
                     self._stop(kill=True)
+                    if self.stop_at is not None and self.stop_at < deadline.at:
+                        return WorkerReport("skipped", STOPPED), True
                     reason = f"timed out after {self._limit:.0f} s"
                     return WorkerReport.failed(reason), True
                 if line is None:
@@ -403,6 +415,14 @@ class Supervisor:
                     return WorkerReport.failed(f"malformed worker message: {exc}"), True
         finally:
             self._spent += time.monotonic() - started
+
+    def _sooner(self, deadline: _Deadline) -> _Deadline:
+        """The case's deadline, or the run's stop when that comes first."""
+        if self.stop_at is None or deadline.at <= self.stop_at:
+            return deadline
+        sooner = _Deadline(0.0)
+        sooner.at = self.stop_at
+        return sooner
 
     def _paced(self, message: dict[str, Any], started: float, deadline: _Deadline) -> None:
         """Grow the case's limit to what the worker says its calls still need, with slack."""
