@@ -52,7 +52,11 @@ def test_the_slowed_function_is_on_top(
     assert ".slowed (" in top.label or top.label.startswith("slowed (")
     steady = next(c for c in children if "steady" in c.label)
     assert top.change > 0.5 * (diff.cand_per_call - diff.base_per_call)
-    assert abs(steady.change) < top.change / 3
+    # Shares, not seconds: load that comes and goes between the two sides moves steady()'s
+    # time as much as slowed()'s growth, but within a side it slows both alike. slowed()
+    # does three times its work: its share grows from about a half to about three quarters.
+    assert top.candidate_share - top.base_share > 0.1
+    assert steady.candidate_share < steady.base_share
     # The function that grew most by its own cost is slowed()'s: its cos loop where
     # native frames are seen, slowed() itself where only Python calls are (cProfile).
     grown = grown_functions(run, diff)[0].name
