@@ -285,12 +285,12 @@ class Campaign:
         run = report.run
         sampling = sum(run.samples) * run.loops if run is not None else 0.0
         self.budget.spend(case.id, wall, sampling)
+        # The round's first case of a backend opened its session in the round's worker.
+        opened = (self.rounds, backend.name) not in self.opened
+        self.opened.add((self.rounds, backend.name))
         if run is not None and run.samples:
             call = statistics.median(run.samples)
             calls = len(run.samples) * run.loops + 1  # and the verifying call
-            # The round's first case of a backend opened its session in the round's worker.
-            opened = (self.rounds, backend.name) not in self.opened
-            self.opened.add((self.rounds, backend.name))
             started = report.metrics.get("time/session_start", 0.0) if opened else 0.0
             self.budget.observe(port, size, wall - calls * call - started, call)
         return report
