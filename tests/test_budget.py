@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -84,15 +85,20 @@ def test_a_fast_call_is_warmed_up_and_keeps_its_minimum_samples() -> None:
     assert samples_needed(0.2, 2, 0.1) == 2, "never more than min_samples"
 
 
+def _compare_slow(tmp_path: Path, seconds: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """``perfkit compare`` of the plugin's slow port (calls of ``seconds``) into out.json."""
+    return perfkit(
+        "compare", "-w", "faulty_probe", "-b", "python:slow", "--no-calibrate", "--no-report",
+        "--plugin", str(FAULTY), "-o", "out.json", *options,
+        cwd=tmp_path, env={**os.environ, "FAULTY_SLOW_SECONDS": seconds},
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_a_slow_call_outlasting_the_timeout_is_measured_not_failed(tmp_path: Path) -> None:
     """1.5 s calls with a 4 s timeout: the verifying call fits; the worker then says how
     long its calls take and the limit grows with them (before, the case failed after 4 s)."""
-    done = perfkit(
-        "compare", "-w", "faulty_probe", "--quick", "--no-calibrate", "--no-report",
-        "-b", "python:slow", "--plugin", str(FAULTY), "--timeout", "4", "-o", "out.json",
-        cwd=tmp_path, env={**os.environ, "FAULTY_SLOW_SECONDS": "1.5"},
-    )  # fmt: skip
+    done = _compare_slow(tmp_path, "1.5", "--quick", "--timeout", "4")
     assert done.returncode == 0, done.stdout + done.stderr
     (result,) = load_record(tmp_path / "out.json").results
     assert result.status == "ok", result.reason
@@ -106,12 +112,7 @@ def test_a_spent_budget_trims_later_repetitions(tmp_path: Path) -> None:
     """One case of 3 s calls (12 s at the least) against a 10 s budget and two processes:
     the first repetition runs whole, the second does not fit. (10 s: a loaded machine may
     take seconds to start the first worker, and the budget counts them.)"""
-    done = perfkit(
-        "compare", "-w", "faulty_probe", "-b", "python:slow", "--quick",
-        "--processes", "2", "--time-budget", "10", "--no-calibrate", "--no-report",
-        "--plugin", str(FAULTY), "-o", "out.json",
-        cwd=tmp_path, env={**os.environ, "FAULTY_SLOW_SECONDS": "3"},
-    )  # fmt: skip
+    done = _compare_slow(tmp_path, "3", "--quick", "--processes", "2", "--time-budget", "10")
     assert done.returncode == 0, done.stdout + done.stderr
     (result,) = load_record(tmp_path / "out.json").results
     assert result.status == "ok", "a spent budget fails nothing"
@@ -127,12 +128,9 @@ def test_a_spent_budget_trims_later_repetitions(tmp_path: Path) -> None:
 def test_a_case_that_no_longer_fits_is_skipped_saying_why(tmp_path: Path) -> None:
     """Two sizes of 3 s calls against a 10 s budget: the first takes 12 s at the least, so
     the second is not started; it is skipped with the reason, and the run exits 0."""
-    done = perfkit(
-        "compare", "-w", "faulty_probe", "-b", "python:slow", "-p", "n=100,1000",
-        "--processes", "1", "--time-budget", "10", "--no-calibrate", "--no-report",
-        "--plugin", str(FAULTY), "-o", "out.json",
-        cwd=tmp_path, env={**os.environ, "FAULTY_SLOW_SECONDS": "3"},
-    )  # fmt: skip
+    done = _compare_slow(
+        tmp_path, "3", "-p", "n=100,1000", "--processes", "1", "--time-budget", "10"
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     first, second = load_record(tmp_path / "out.json").results
     assert first.status == "ok"
@@ -148,12 +146,7 @@ def test_a_case_still_running_past_the_budget_and_its_grace_is_stopped(tmp_path:
     ends at 14 s, mid-sampling; the case is stopped and skipped, not failed, the worker is
     gone, and the run exits 0 well before the case would have ended."""
     started = time.monotonic()
-    done = perfkit(
-        "compare", "-w", "faulty_probe", "-b", "python:slow", "--quick",
-        "--processes", "1", "--time-budget", "4", "--no-calibrate", "--no-report",
-        "--plugin", str(FAULTY), "-o", "out.json",
-        cwd=tmp_path, env={**os.environ, "FAULTY_SLOW_SECONDS": "6"},
-    )  # fmt: skip
+    done = _compare_slow(tmp_path, "6", "--quick", "--processes", "1", "--time-budget", "4")
     assert done.returncode == 0, done.stdout + done.stderr
     (result,) = load_record(tmp_path / "out.json").results
     assert result.status == "skipped"
