@@ -119,6 +119,34 @@ def _broken(change: Any) -> dict[str, Any]:
             "runs[0].stop: 'bored' is not one of",
         ),
         (lambda d: d.update(partial="no"), "record.partial: expected bool"),
+        # What the gate cannot judge: refused on load rather than turned into a verdict.
+        (
+            lambda d: d["results"][0]["measurement"]["runs"][0]["samples"].append(0.0),
+            ".measurement.runs[0].samples[6]: 0.0 is not a sample",
+        ),
+        (
+            lambda d: d["results"][0]["measurement"]["runs"][0].update(loops=0),
+            ".measurement.runs[0].loops: 0: a sample is at least one call",
+        ),
+        (
+            lambda d: d["results"][0]["measurement"]["metrics"].update({"time/median": math.nan}),
+            ".measurement.metrics.time/median: nan is not a finite number",
+        ),
+        (
+            lambda d: d["results"][0]["measurement"]["metrics"].update({"time/min": math.inf}),
+            ".measurement.metrics.time/min: inf is not a finite number",
+        ),
+        (lambda d: d["results"][0]["work"].update(flops=-1.0), ".work.flops: -1.0: work is a"),
+        (lambda d: d["results"][0]["work"].update(bytes=math.nan), ".work.bytes: nan: work is"),
+        (lambda d: d["results"][0].update(measurement=None), "status 'ok' without samples"),
+        (
+            lambda d: d["results"][0]["measurement"].update(runs=[]),
+            "status 'ok' without samples",
+        ),
+        (
+            lambda d: d["results"].append(dict(d["results"][0])),
+            "appears twice",
+        ),
         (lambda d: d["results"][0].update(reference=1), "]).reference: expected bool"),
     ],
 )

@@ -220,10 +220,13 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 def check_samples(run: SampleRun, where: str) -> None:
-    """Refuse a sample that is not a finite, non-negative number: one NaN would make every
-    statistic of its case undefined, and a comparison with it could claim anything."""
+    """Refuse a sample that is not a finite, positive number, and a run of fewer than one
+    loop a sample: one NaN would make every statistic of its case undefined, a time of 0 a
+    ratio of infinity, and a comparison with either could claim anything."""
+    if run.loops < 1:
+        raise FieldError(f"{where}.loops", f"{run.loops!r}: a sample is at least one call")
     for i, sample in enumerate(run.samples):
-        if not (math.isfinite(sample) and sample >= 0):
+        if not (math.isfinite(sample) and sample > 0):
             raise FieldError(f"{where}.samples[{i}]", f"{sample!r} is not a sample")
 
 
@@ -231,6 +234,36 @@ def _read_run(raw: Any, where: str) -> SampleRun:
     run = from_json(SampleRun, raw, where)
     check_samples(run, where)
     return run
+
+
+def _check_metrics(metrics: Mapping[str, float | None], where: str) -> None:
+    """A metric is a finite number, or null where it is undefined (an interval from too
+    few samples): a NaN or an infinity written as a number is refused."""
+    for key, value in metrics.items():
+        if value is not None and not math.isfinite(value):
+            raise FieldError(f"{where}.{key}", f"{value!r} is not a finite number")
+
+
+def _check_work(work: Work, where: str) -> None:
+    for name in ("flops", "bytes", "items", "steps"):
+        value = getattr(work, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise FieldError(f"{where}.work.{name}", f"{value!r}: work is a count, 0 or more")
+
+
+def _check_judgeable(result: CaseResult, where: str) -> None:
+    """An ``ok`` case carries what it was measured with: samples to compare."""
+    if result.status == "ok" and (result.measurement is None or not result.measurement.samples):
+        raise FieldError(where, "status 'ok' without samples: nothing was measured")
+
+
+def _check_unique(results: tuple[CaseResult, ...]) -> None:
+    """One result a case id: a second copy would be silently ignored by every lookup."""
+    seen: set[str] = set()
+    for i, result in enumerate(results):
+        if result.case_id in seen:
+            raise FieldError(f"results[{i}]", f"case id {result.case_id!r} appears twice")
+        seen.add(result.case_id)
 
 
 def _read_result(raw: Any, where: str) -> CaseResult:
@@ -250,12 +283,16 @@ def _read_result(raw: Any, where: str) -> CaseResult:
         metrics = from_json(
             Mapping[str, float | None], raw_m.get("metrics", {}), f"{mwhere}.metrics"
         )
+        _check_metrics(metrics, f"{mwhere}.metrics")
         measurement = Measurement(
             tuple(_read_run(r, f"{mwhere}.runs[{i}]") for i, r in enumerate(runs)),
             {k: math.nan if v is None else v for k, v in metrics.items()},
         )
     plain = {k: v for k, v in raw.items() if k != "measurement"}
-    return dataclasses.replace(from_json(CaseResult, plain, where), measurement=measurement)
+    result = dataclasses.replace(from_json(CaseResult, plain, where), measurement=measurement)
+    _check_work(result.work, where)
+    _check_judgeable(result, where)
+    return result
 
 
 def record_from_dict(data: Any, source: str = "record") -> RunRecord:
@@ -277,6 +314,8 @@ def record_from_dict(data: Any, source: str = "record") -> RunRecord:
         version += 1
     try:
         results = from_json(list[Any], _field(data, "results"), "record.results")
+        read = tuple(_read_result(r, f"results[{i}]") for i, r in enumerate(results))
+        _check_unique(read)
         return RunRecord(
             run_id=from_json(str, _field(data, "run_id"), "record.run_id"),
             created=from_json(str, _field(data, "created"), "record.created"),
@@ -284,7 +323,7 @@ def record_from_dict(data: Any, source: str = "record") -> RunRecord:
             partial=from_json(bool, _field(data, "partial"), "record.partial"),
             environment=from_json(Environment, _field(data, "environment"), "environment"),
             policy=from_json(MeasurePolicy, _field(data, "policy"), "policy"),
-            results=tuple(_read_result(r, f"results[{i}]") for i, r in enumerate(results)),
+            results=read,
             schema_version=SCHEMA_VERSION,
         )
     except FieldError as exc:
