@@ -110,7 +110,7 @@ def test_gpu_peaks_combine_as_the_worst_process() -> None:
         "gpu/throttled": [0.0, 1.0],
         "gpu/power_w": [100.0, 300.0, 200.0],
     }
-    metrics = derive_metrics([1e-3, 1e-3], per_process, Work(bytes=10), "cuda", {})
+    metrics = derive_metrics([[1e-3], [1e-3]], per_process, Work(bytes=10), "cuda", {})
     assert metrics["gpu/mem_peak"] == 5.0
     assert metrics["gpu/throttled"] == 1.0
     assert metrics["gpu/power_w"] == 200.0

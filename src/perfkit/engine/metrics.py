@@ -7,6 +7,7 @@ from typing import Any
 
 from perfkit.machine.ceilings import roof_fraction
 from perfkit.model.workload import Work
+from perfkit.verdict.spread import median_interval
 from perfkit.verdict.stats import summarize
 
 __all__ = ["derive_metrics"]
@@ -18,7 +19,7 @@ _COMBINE_MAX = (
 
 
 def derive_metrics(
-    samples: Sequence[float],
+    processes: Sequence[Sequence[float]],
     per_process: Mapping[str, Sequence[float]],
     work: Work,
     device: str,
@@ -26,8 +27,11 @@ def derive_metrics(
     *,
     measure: str = "time",
 ) -> dict[str, float]:
-    """The slash-keyed metrics of a record from raw samples: seconds per call, or with
-    ``measure="instructions"`` instructions per call (then no time, throughput or roof)."""
+    """The slash-keyed metrics of a record from each worker process's raw samples: seconds
+    per call, or with ``measure="instructions"`` instructions per call (then no time,
+    throughput or roof). The median's interval (``time/ci_low``, ``time/ci_high``) is the
+    processes' (``spread.median_interval``), not the pooled samples': the gate's."""
+    samples = [s for process in processes for s in process]
     metrics: dict[str, float] = {}
     for key, values in per_process.items():
         ordered = sorted(values)
@@ -40,6 +44,7 @@ def derive_metrics(
     summary = summarize(samples)
     metrics.update(summary.as_metrics())
     median = summary.median
+    metrics["time/ci_low"], metrics["time/ci_high"] = median_interval(median, processes)
     if median > 0:
         if work.flops:
             metrics["throughput/gflops"] = work.flops / median / 1e9

@@ -116,7 +116,7 @@ def merge(
     measurement = None
     if worst.status == "ok":
         metrics = derive_metrics(
-            [s for r in runs for s in r.samples],
+            [r.samples for r in runs],
             raw,
             plan.work,
             plan.device,

@@ -21,7 +21,15 @@ half of each side's samples fall inside it. Then:
 
 Test and interval are two faces of one procedure, so they cannot contradict each other. Both
 need pairs: with fewer than six, no outcome reaches p < 0.05 (``smallest_sign_test_p``) and
-no 95% interval exists, and the case is ``UNDERPOWERED``, never a quiet pass.
+no 95% interval exists. Such a case (two plain records of two processes a side, say) is
+judged by the **spread test** instead (``spread.ratio_spread``): the ratio of the two sides'
+medians against the spread of each side's processes, moderated by a prior spread, so that a
+3x change measured once a side still stands out and process luck does not.
+
+Every comparison says which test decided it and the smallest change its evidence could tell
+from none (``detectable``, the half-width of its interval): a case left undecided with a
+``detectable`` above its threshold is ``UNDERPOWERED`` (the evidence could not have seen a
+change of the threshold's size), otherwise ``AMBIGUOUS``.
 """
 
 from __future__ import annotations
@@ -36,11 +44,13 @@ import numpy as np
 
 from perfkit.records.environment import environment_mismatches
 from perfkit.records.run_record import CaseResult, RunRecord, SampleRun
+from perfkit.verdict.spread import ratio_spread
 from perfkit.verdict.stats import median_ci, sign_test, smallest_sign_test_p
 
 __all__ = [
     "VERDICTS",
     "Comparison",
+    "Test",
     "Verdict",
     "compare_records",
     "pair_ratio",
@@ -62,6 +72,10 @@ Verdict = Literal[
     "CHANGED",
 ]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
+DECIDED = ("SAME", "FASTER", "SLOWER")
+# Which evidence decided: the sign test over repetition pairs, the spread of each side's
+# processes (too few pairs), instruction counts (no chance), or none (no measured ratio).
+Test = Literal["sign", "spread", "count", ""]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +83,9 @@ class Comparison:
     """One case, baseline vs candidate. ``ratio`` is candidate / baseline: above 1 is
     slower. ``p_value`` is the sign test's over ``pairs`` repetition pairs, ``q_value`` the
     same after false-discovery control across the cases compared, ``smallest_p`` the least
-    p-value that many pairs could give. The medians are each side's over all its samples."""
+    p-value that many pairs could give. The medians are each side's over all its samples.
+    ``test`` names the evidence that decided; ``detectable`` is the smallest change (a
+    fraction) that evidence could tell from none."""
 
     case_id: str
     workload: str
@@ -87,11 +103,43 @@ class Comparison:
     pairs: int = 0
     smallest_p: float | None = None
     contended: int = 0  # repetition pairs left out because one side was contended
+    test: Test = ""
+    detectable: float | None = None
+    processes: tuple[int, int] = (0, 0)  # a side's repetitions: baseline, candidate
 
     @property
     def crosses(self) -> bool:
         """The ratio lies past the threshold, in the slower direction."""
         return self.ratio is not None and self.ratio > 1 + self.threshold
+
+    @property
+    def decided(self) -> bool:
+        return self.verdict in DECIDED
+
+    @property
+    def uncleared(self) -> bool:
+        """Past the threshold towards slower, judged over enough repetition pairs, and not
+        shown within it: a regression the evidence cannot rule out, which fails like one.
+        (Where pairs are too few, the spread test alone decides: ``SLOWER`` or a pass.)"""
+        return self.crosses and self.test == "sign" and self.verdict != "SLOWER"
+
+    def test_words(self) -> str:
+        """Which test decided, on what, and what it could see, for a table's note."""
+        if self.test == "sign":
+            evidence = f"sign test, {self.pairs} pairs"
+        elif self.test == "spread":
+            evidence = f"spread test, {self.processes[0]} and {self.processes[1]} processes"
+        elif self.test == "count":
+            return "instruction counts"
+        else:
+            return ""
+        if self.detectable is None or not math.isfinite(self.detectable):
+            return evidence
+        return (
+            f"{evidence}; sees {self.detectable:.0%}"
+            if self.detectable >= 0.005
+            else (f"{evidence}; sees <1%")
+        )
 
 
 def _median(result: CaseResult) -> float:
@@ -221,75 +269,81 @@ def compare_records(
         return out
     needed = pairs_needed(alpha)
     judged = [
-        (slot, old, new, threshold, *paired_ratios(old, new, needed))
+        (slot, threshold, _evidence(old, new, needed, alpha))
         for slot, old, new, threshold in tested
     ]
-    powered = [j for j in judged if len(j[4]) >= needed and _usable(j[4])]
-    p_values = [sign_test(np.log(j[4])) for j in powered]
+    with_p = [(slot, e.p_value) for slot, _, e in judged if e.p_value is not None]
+    p_values = [p for _, p in with_p]
     q_values = stats.false_discovery_control(p_values, method="bh").tolist() if p_values else []
-    q_by_slot = {j[0]: (p, q) for j, p, q in zip(powered, p_values, q_values, strict=True)}
-    for slot, old, new, threshold, ratios, contended in judged:
-        p, q = q_by_slot.get(slot, (None, None))
-        out[slot] = _judge(
-            old, new, threshold=threshold, alpha=alpha, ratios=ratios, contended=contended, p=p, q=q
-        )
+    q_by_slot = {slot: q for (slot, _), q in zip(with_p, q_values, strict=True)}
+    for slot, threshold, evidence in judged:
+        out[slot] = _judge(evidence, threshold=threshold, alpha=alpha, q=q_by_slot.get(slot))
     return out
 
 
-def _judge(
-    old: CaseResult,
-    new: CaseResult,
-    *,
-    threshold: float,
-    alpha: float,
-    ratios: np.ndarray,
-    contended: int,
-    p: float | None,
-    q: float | None,
-) -> Comparison:
-    """The verdict of one measured case from its per-pair ratios."""
+def _evidence(old: CaseResult, new: CaseResult, needed: int, alpha: float) -> Comparison:
+    """A measured case's ratio, interval, p-value and test, before any verdict: the sign
+    test over repetition pairs where there are ``needed`` of them, else the spread test."""
     base_median, cand_median = _median(old), _median(new)
+    ratios, contended = paired_ratios(old, new, needed)
     pairs = len(ratios)
-    smallest = smallest_sign_test_p(pairs)
-    finite = _usable(ratios)
-    ratio = float(np.median(ratios)) if finite else None
-    if ratio is None and base_median > 0:
-        ratio = cand_median / base_median  # the pooled medians, when pairs cannot say
-    low = high = None
-    if finite:
-        log_low, log_high = median_ci(np.log(ratios), 1 - alpha)
-        if not math.isnan(log_low):
-            low, high = math.exp(log_low), math.exp(log_high)
     measured = Comparison(
         new.case_id,
         new.workload,
         "UNKNOWN",
         base_median=base_median,
         cand_median=cand_median,
+        pairs=pairs,
+        smallest_p=smallest_sign_test_p(pairs),
+        contended=contended,
+        processes=(len(old.measurement.runs), len(new.measurement.runs)),  # type: ignore[union-attr]
+    )
+    if pairs and not _usable(ratios):
+        return measured  # a repetition's median of 0: no ratio
+    if pairs >= needed:
+        log_low, log_high = median_ci(np.log(ratios), 1 - alpha)
+        low, high = math.exp(log_low), math.exp(log_high)
+        return dataclasses.replace(
+            measured,
+            ratio=float(np.median(ratios)),
+            ratio_low=low,
+            ratio_high=high,
+            p_value=sign_test(np.log(ratios)),
+            test="sign",
+            detectable=math.sqrt(high / low) - 1,
+        )
+    ratio = cand_median / base_median if base_median > 0 else math.inf
+    spread = ratio_spread(
+        [run.samples for run in old.measurement.runs],  # type: ignore[union-attr]
+        [run.samples for run in new.measurement.runs],  # type: ignore[union-attr]
+        ratio,
+    )
+    if spread is None:
+        return measured
+    low, high = spread.interval(1 - alpha)
+    return dataclasses.replace(
+        measured,
         ratio=ratio,
         ratio_low=low,
         ratio_high=high,
-        p_value=p,
-        q_value=q,
-        threshold=threshold,
-        pairs=pairs,
-        smallest_p=smallest,
-        contended=contended,
+        p_value=spread.p_value(),
+        test="spread",
+        detectable=spread.detectable(1 - alpha),
     )
+
+
+def _judge(measured: Comparison, *, threshold: float, alpha: float, q: float | None) -> Comparison:
+    """The verdict of one measured case from its evidence and its q-value."""
+    measured = dataclasses.replace(measured, threshold=threshold, q_value=q)
 
     def verdict(name: Verdict, reason: str = "") -> Comparison:
         return dataclasses.replace(measured, verdict=name, reason=reason)
 
-    left_out = f" ({contended} contended pairs counted)" if contended and pairs > 0 else ""
-    if pairs and not finite:
+    ratio, low, high, p = measured.ratio, measured.ratio_low, measured.ratio_high, measured.p_value
+    contended = measured.contended
+    left_out = f" ({contended} contended pairs counted)" if contended and measured.pairs else ""
+    if ratio is None or low is None or high is None or p is None or q is None:
         return verdict("UNKNOWN", "a repetition's median is 0: no ratio")
-    if not finite or p is None or q is None or low is None or high is None:
-        reason = (
-            f"{pairs} repetition pairs{left_out}: the sign test cannot reach p < {alpha:g} "
-            f"(at best {smallest:.3g}); measure more repetitions (--processes) or use perfkit ab"
-        )
-        return verdict("UNDERPOWERED", reason)
-    assert ratio is not None
     band_low, band_high = 1 / (1 + threshold), 1 + threshold
     if q < alpha and ratio > band_high and low > 1:
         return verdict("SLOWER", left_out.strip())
@@ -297,10 +351,24 @@ def _judge(
         return verdict("FASTER", left_out.strip())
     if band_low <= low and high <= band_high:
         return verdict("SAME", left_out.strip())
+    detectable = measured.detectable if measured.detectable is not None else math.inf
     if ratio > band_high or ratio < band_low:
         reason = f"past the threshold but not significant (q={q:.3g})"
     else:
         reason = f"its interval {low:.3f} to {high:.3f} reaches past +-{threshold:.0%}"
+    if measured.test == "sign" and ratio > band_high:
+        reason += "; not cleared, so it fails as a regression"
+    if detectable > threshold:
+        more = (
+            "measure more repetitions (--processes) or use perfkit ab"
+            if measured.test == "spread"
+            else "more repetitions would narrow it"
+        )
+        return verdict(
+            "UNDERPOWERED",
+            f"{reason}; this evidence sees only changes of {detectable:.0%} or more: {more}"
+            + left_out,
+        )
     return verdict("AMBIGUOUS", reason + left_out)
 
 
@@ -326,4 +394,5 @@ def _deterministic(base: CaseResult, cand: CaseResult, threshold: float) -> Comp
         ratio if math.isfinite(ratio) else None,
         threshold=threshold,
         unit="instructions",
+        test="count",
     )

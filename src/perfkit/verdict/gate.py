@@ -55,18 +55,22 @@ def parse_thresholds(items: Iterable[str], default: float = 0.05) -> tuple[float
     return default, per_workload
 
 
-# What can fail the gate, by name. ``underpowered`` fails only where the ratio crosses the
-# threshold towards slower: a regression the samples cannot rule out is not a pass.
+# What can fail the gate, by name. ``slower`` also fails a case past the threshold that
+# enough repetition pairs left undecided (``Comparison.uncleared``): a regression the
+# evidence cannot rule out is not a pass, whatever the verdict is called. ``underpowered``
+# fails an UNDERPOWERED case past the threshold; ``undecided`` fails a gate in which no
+# case was shown SAME, FASTER or SLOWER.
 FailCondition = Literal[
     "slower",
     "invalid",
     "broken",
     "missing",
-    "underpowered",
     "incomparable",
+    "underpowered",
     "ambiguous",
     "unknown",
     "changed",
+    "undecided",
 ]
 FAIL_CONDITIONS: tuple[str, ...] = get_args(FailCondition)
 DEFAULT_FAIL_ON: tuple[FailCondition, ...] = (
@@ -74,7 +78,6 @@ DEFAULT_FAIL_ON: tuple[FailCondition, ...] = (
     "invalid",
     "broken",
     "missing",
-    "underpowered",
     "incomparable",
 )
 
@@ -135,6 +138,8 @@ class GateReport:
 
     def fails(self, c: Comparison) -> bool:
         """Whether this comparison fails the gate under the policy."""
+        if c.uncleared and "slower" in self.policy.fail_on:
+            return True
         condition = c.verdict.lower()
         if condition not in self.policy.fail_on:
             return False
@@ -149,13 +154,26 @@ class GateReport:
         return [c for c in self.comparisons if self.fails(c)]
 
     @property
+    def nothing_decided(self) -> bool:
+        """No case was shown SAME, FASTER or SLOWER: the gate has nothing to pass on."""
+        return not any(c.decided for c in self.comparisons)
+
+    @property
     def exit_code(self) -> int:
-        return ExitCode.FAILED if self.failing else ExitCode.OK
+        undecided = self.nothing_decided and "undecided" in self.policy.fail_on
+        return ExitCode.FAILED if self.failing or undecided else ExitCode.OK
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {v}" for v, n in sorted(self.counts().items()))
         failing = len(self.failing)
-        state = f"FAIL ({failing} failing)" if failing else "PASS"
+        undecided = "no case shown SAME, FASTER or SLOWER"
+        if failing:
+            state = f"FAIL ({failing} failing{'; ' + undecided if self.nothing_decided else ''})"
+        elif self.nothing_decided:
+            fails = "undecided" in self.policy.fail_on
+            state = f"{'FAIL' if fails else 'NOTHING DECIDED'} ({undecided})"
+        else:
+            state = "PASS"
         looks = f" over {self.policy.looks} looks" if self.policy.looks > 1 else ""
         return (
             f"{state}: {counts or 'no cases'} (threshold {self.policy.threshold:.0%}, "
@@ -187,8 +205,8 @@ class GateReport:
             "",
             *[f"> {_md(note)}" for note in self._notes()],
             *([""] if self.notes or self.rounds else []),
-            "| verdict | case | baseline | candidate | ratio (CI) | q |",
-            "| --- | --- | ---: | ---: | ---: | ---: |",
+            "| verdict | case | baseline | candidate | ratio (CI) | q | evidence |",
+            "| --- | --- | ---: | ---: | ---: | ---: | --- |",
         ]
         compared = self.compared()
         for c in _ordered(compared):
@@ -196,7 +214,7 @@ class GateReport:
             lines.append(
                 f"| {verdict} | {_md(c.case_id)} | {format_value(c, c.base_median)} | "
                 f"{format_value(c, c.cand_median)} | {format_ratio(c)} | "
-                f"{'' if c.q_value is None else f'{c.q_value:.3g}'} |"
+                f"{'' if c.q_value is None else f'{c.q_value:.3g}'} | {_md(c.test_words())} |"
             )
         notes = [c for c in compared if c.reason]
         if notes:
@@ -237,7 +255,10 @@ class GateReport:
         for name in ("verdict", "case", "baseline", "candidate", "ratio (CI)", "q", "note"):
             # Case ids and reasons wrap rather than end in "…": ids that differ only in
             # their last parameter must stay apart in a narrow or piped table.
-            table.add_column(name, overflow="fold" if name in ("case", "note") else "ellipsis")
+            folds = name in ("case", "note")
+            # A column that does not fold keeps room for its header; the folding ones give.
+            width = None if folds else len(name)
+            table.add_column(name, overflow="fold" if folds else "ellipsis", min_width=width)
         for c in _ordered(self.compared()):
             style = "bold red" if self.fails(c) else _STYLES.get(c.verdict, "")
             verdict = f"[{style}]{c.verdict}[/]" if style else c.verdict
@@ -248,7 +269,7 @@ class GateReport:
                 format_value(c, c.cand_median),
                 format_ratio(c),
                 "" if c.q_value is None else f"{c.q_value:.3g}",
-                escape(c.reason),
+                escape("\n".join(part for part in (c.test_words(), c.reason) if part)),
             )
         return table
 
