@@ -477,7 +477,7 @@ def test_markdown_escapes_record_strings() -> None:
     assert "<img" not in text
     assert "<b>" not in text
     assert "&lt;img" in text
-    assert "measured in 8 repetitions a side" in text
+    assert "measured in up to 8 repetitions a side" in text
     row = next(line for line in text.splitlines() if line.startswith("| **SLOWER**"))
     assert row.count(" | ") == 6  # the | in the name did not add a column
 

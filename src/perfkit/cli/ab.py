@@ -1,15 +1,19 @@
 """``perfkit ab``: two commits in one interleaved run, measured until decided, then gated.
 
 The design is sequential. Every case first gets ``--processes`` repetitions a side (8 by
-default: the fewest with which the sign test over repetition pairs can reach a verdict at
-the split level below). Then the gate looks; every case it calls ``AMBIGUOUS`` or
-``UNDERPOWERED``, and every case with too few repetitions measured on a quiet machine, gets
-two more repetitions a side, interleaved as before, and the gate looks again, until nothing
-is left undecided or ``--max-repetitions`` is reached. Looking again after more data would
-let chance through more often than ``--alpha`` says, so alpha is split (Bonferroni) over
-the looks that could reach a verdict: with 8 to 12 repetitions, three looks at alpha/3 each.
-This is simpler than a group-sequential boundary and, unlike one, needs no assumption about
-how the statistic is distributed, which the sign test does not have either.
+default). Then the gate looks; every case it leaves undecided (``AMBIGUOUS``,
+``UNDERPOWERED``) or would fail for time (``SLOWER``, or past the threshold and not
+cleared), and every case with too few repetitions measured on a quiet machine, gets
+``STAGE`` more repetitions a side, interleaved as before, and the gate looks again at those
+cases alone, until ``--max-repetitions``. A case that would fail there gets one more stage,
+the confirmation round, and its verdict is the one after it: no case fails on its first
+look. A case decided (``SAME``, ``FASTER``) keeps the verdict of the look that decided it,
+and each look controls the false-discovery rate across the cases it judges, so a verdict
+depends only on the case's own evidence. The looks are planned before the first
+(``look_schedule``), the last step shorter where the steps do not divide, and alpha is
+split (Bonferroni) over all of them: with 8 to 12 repetitions, four looks (8, 10, 12 and
+the confirmation at 14) at alpha/4 each. This is simpler than a group-sequential boundary
+and, unlike one, needs no assumption about how the statistic is distributed.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import argparse
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +40,23 @@ from perfkit.cli.run import (
 from perfkit.cli.selection import cases_from, policy_from
 from perfkit.integrations.spark.for_run import spark_for_run
 from perfkit.integrations.torch_run import torch_for_run
-from perfkit.verdict.stats import smallest_sign_test_p
 
-__all__ = ["STAGE", "ab", "planned_looks", "run_until_decided"]
+__all__ = ["STAGE", "ab", "look_schedule", "run_until_decided"]
 
 STAGE = 2  # repetitions a side added to undecided cases between looks
 _FIRST = 8
 _UNDECIDED = ("AMBIGUOUS", "UNDERPOWERED")
 
 
-def planned_looks(first: int, last: int, alpha: float) -> int:
-    """How many looks can reach a verdict when the gate looks after ``first``, then every
-    ``STAGE`` more repetitions up to ``last``: those where the sign test can reach
-    ``alpha`` at all. Alpha is split over them; looks that cannot reach it spend nothing."""
-    counts = range(first, last + 1, STAGE)
-    return max(1, sum(smallest_sign_test_p(k) <= alpha for k in counts))
+def look_schedule(first: int, last: int, *, confirm: bool = True) -> tuple[int, ...]:
+    """The repetitions a side at which the gate looks: ``first``, every ``STAGE`` more up
+    to ``last`` (the last step shorter where ``STAGE`` does not divide), then, with
+    ``confirm``, the confirmation round of the cases that would fail at ``last``. Alpha is
+    split over every look planned here, and the loop takes exactly these."""
+    looks = [*range(first, last, STAGE), last]
+    if confirm:
+        looks.append(last + STAGE)
+    return tuple(looks)
 
 
 def _sides(
@@ -81,14 +87,16 @@ def _sides(
     return sides, notes
 
 
-def _design(args: argparse.Namespace) -> tuple[Any, int, Any]:
-    """The policy (``processes``: the first repetitions), the most repetitions, the gate."""
+def _design(args: argparse.Namespace) -> tuple[Any, tuple[int, ...], Any]:
+    """The policy (``processes``: the first repetitions), the looks, the gate."""
     policy = policy_from(args)
     first = args.processes or (1 if policy.counting else _FIRST)
     policy = policy.replace(processes=first, extra_processes=0)
-    last = max(first, args.max_repetitions) if not policy.counting else first
-    looks = 1 if policy.counting else planned_looks(first, last, args.alpha)
-    return policy, last, gate_policy(args, looks)
+    if policy.counting:  # instruction counts do not vary by chance: one look
+        looks: tuple[int, ...] = (first,)
+    else:
+        looks = look_schedule(first, max(first, args.max_repetitions))
+    return policy, looks, gate_policy(args, len(looks))
 
 
 def ab(args: argparse.Namespace, names: list[str]) -> int:
@@ -101,7 +109,7 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
     from perfkit.vcs.worktree import checkout, repository_root
 
     cases = cases_from(args, names)
-    policy, last, gating = _design(args)
+    policy, looks, gating = _design(args)
     repo = repository_root(Path.cwd())
     run_id = new_run_id()
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -148,41 +156,39 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
             }
 
         partial = False
+        verdicts = None
         try:
-            run_until_decided(campaign, last, gating, records_of)
+            verdicts = run_until_decided(campaign, looks, gating, records_of)
         except KeyboardInterrupt:
             partial = True
         records = records_of(partial)
         write_or_keep_journal(records, folder, journal)
         for side in records:
             print(f"record: {folder / f'{side}.json'}")
-        why = (
-            "" if partial else _why_slower(args, cases, records, gating, sides=sides, folder=folder)
+        if partial or verdicts is None:
+            print("interrupted: partial records written")
+            return interrupted_code(seen)
+        why = _why_slower(
+            args, cases, verdicts, sides=sides, folder=folder, counting=campaign.policy.counting
         )
-    if partial:
-        print("interrupted: partial records written")
-        return interrupted_code(seen)
     return _gate_and_report(
-        args, records, gating, notes, rounds=campaign.rounds, run_id=run_id, why=why
+        args, records, verdicts, notes, rounds=campaign.rounds, run_id=run_id, why=why
     )
 
 
 def _why_slower(
     args: argparse.Namespace,
     cases: list[Any],
-    records: dict[str, Any],
-    gating: Any,
+    report: Any,
     *,
     sides: dict[str, Any],
     folder: Path,
+    counting: bool,
 ) -> str:
     """With ``--profile``: profile both sides of every case the gate calls SLOWER (while
     the worktrees still exist); the Markdown of what grew, for the comment."""
-    from perfkit.verdict.gate import run_gate
-
     if not getattr(args, "profile", False):
         return ""
-    report = run_gate(records["base"], records["cand"], gating)
     slower = [c.case_id for c in report.comparisons if c.verdict == "SLOWER"]
     if not slower:
         return ""
@@ -192,7 +198,12 @@ def _why_slower(
 
     where = folder / "profiles"
     run, diffs = profile_slower(
-        args, cases, slower, sides=sides, folder=where, counting=gating_counts(records)
+        args,
+        cases,
+        slower,
+        sides=sides,
+        folder=where,
+        counting=counting,
     )
     dump_profile_run(run, where / "profile.json")
     page = write_profile_page(run, where / "profile.html", diffs)
@@ -200,24 +211,16 @@ def _why_slower(
     return grown_markdown(run, diffs)
 
 
-def gating_counts(records: dict[str, Any]) -> bool:
-    """Whether the run counted instructions (then callgrind profiles, not samples)."""
-    return bool(records["base"].policy.counting)
-
-
 def _gate_and_report(
     args: argparse.Namespace,
     records: dict[str, Any],
-    gating: Any,
+    report: Any,
     notes: list[str],
     *,
     rounds: int,
     run_id: str,
     why: str = "",
 ) -> int:
-    from perfkit.verdict.gate import run_gate
-
-    report = run_gate(records["base"], records["cand"], gating)
     harnesses = {r.environment.harness for r in records.values()}
     if len(harnesses) > 1:
         notes.append(
@@ -241,39 +244,57 @@ def _gate_and_report(
 
 def run_until_decided(
     campaign: Any,
-    last: int,
+    looks: Sequence[int],
     gating: Any,
     records_of: Callable[[bool], dict[str, Any]],
-) -> None:
-    """The sequential design: ``campaign.policy.processes`` rounds of every case, then, until
-    the gate leaves nothing undecided or ``last`` rounds are run, ``STAGE`` more rounds of the
-    cases it left undecided. ``records_of(partial)`` makes the two sides' records so far."""
+) -> Any:
+    """The sequential design (the module's doc) over the repetition counts ``looks``;
+    ``records_of(partial)`` makes the two sides' records so far. Returns the gate's report,
+    each case with the verdict of its last look."""
     from perfkit.verdict.gate import run_gate
 
     cases = campaign.cases
-    for _ in range(campaign.policy.processes):
-        campaign.run_round([c for c in cases if campaign.runnable(c)])
-    while campaign.rounds < last:
+    active = list(cases)
+    final: dict[str, Any] = {}
+    report = None
+    for index, at in enumerate(looks):
+        while campaign.rounds < at and active:
+            campaign.run_round([c for c in active if campaign.runnable(c)])
         records = records_of(False)
-        report = run_gate(records["base"], records["cand"], gating)
-        again = _undecided(report, campaign, cases, gating.alpha_per_look)
-        if not again:
-            return
-        for _ in range(min(STAGE, last - campaign.rounds)):
-            campaign.run_round(again)
+        report = run_gate(records["base"], records["cand"], gating, {c.id for c in active})
+        final.update((c.case_id, c) for c in report.comparisons)
+        if index == len(looks) - 1:
+            break
+        confirming = index == len(looks) - 2  # the next look is the confirmation round
+        active = _again(report, campaign, active, gating.alpha_per_look, confirming)
+        if not active:
+            break
+    assert report is not None, "a schedule has at least one look"
+    order = {c.id: i for i, c in enumerate(cases)}
+    merged = sorted(final.values(), key=lambda c: order.get(c.case_id, len(order)))
+    return dataclasses.replace(report, comparisons=tuple(merged))
 
 
-def _undecided(report: Any, campaign: Any, cases: list[Any], alpha: float) -> list[Any]:
-    """The cases to measure again: undecided by the gate, or short of repetitions measured
-    while the machine was quiet (with as many as the test needs, contended ones are left
-    out of it)."""
+def _again(
+    report: Any, campaign: Any, cases: list[Any], alpha: float, confirming: bool
+) -> list[Any]:
+    """The cases to measure again: those the gate would fail for time (a regression is
+    confirmed before it is final); before the confirmation round also those undecided, or
+    short of repetitions measured while the machine was quiet (with as many as the test
+    needs, contended ones are left out of it)."""
     from perfkit.verdict.comparison import pairs_needed
 
-    verdicts = {c.case_id: c.verdict for c in report.comparisons}
+    judged = {c.case_id: c for c in report.comparisons}
     needed = pairs_needed(alpha)
-    return [
-        c
-        for c in cases
-        if campaign.measured(c)
-        and (verdicts.get(c.id) in _UNDECIDED or campaign.quiet_repetitions(c) < needed)
-    ]
+
+    def again(case: Any) -> bool:
+        c = judged.get(case.id)
+        if c is None or not campaign.measured(case):
+            return False
+        if c.verdict == "SLOWER" or c.uncleared:
+            return True
+        if confirming:
+            return False
+        return c.verdict in _UNDECIDED or campaign.quiet_repetitions(case) < needed
+
+    return [case for case in cases if again(case)]

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -228,15 +228,18 @@ def compare_records(
     thresholds: Mapping[str, float],
     default_threshold: float,
     alpha: float = 0.05,
+    only: Collection[str] | None = None,
 ) -> list[Comparison]:
-    """Compare every case of either record. Significance is controlled across the cases
-    that have the power to be significant (Benjamini-Hochberg), so a suite of 100 cases
+    """Compare every case of either record (or those of ``only``). Significance is
+    controlled across the cases compared (Benjamini-Hochberg), so a suite of 100 cases
     does not flag five by chance."""
     from scipy import stats
 
     counting = {base.policy.counting, cand.policy.counting}
     ids = [r.case_id for r in cand.results]
     ids += [r.case_id for r in base.results if cand.result(r.case_id) is None]
+    if only is not None:
+        ids = [case_id for case_id in ids if case_id in only]
     out: list[Comparison] = []
     tested: list[tuple[int, CaseResult, CaseResult, float]] = []
     for case_id in ids:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -224,7 +224,7 @@ class GateReport:
         return "\n".join(lines) + "\n"
 
     def _notes(self) -> list[str]:
-        rounds = [f"measured in {self.rounds} repetitions a side"] if self.rounds else []
+        rounds = [f"measured in up to {self.rounds} repetitions a side"] if self.rounds else []
         return [*rounds, *self.notes, *self.skipped_on_both_sides()]
 
     def compared(self) -> list[Comparison]:
@@ -323,12 +323,17 @@ def _allowed(c: Comparison, patterns: Sequence[str]) -> bool:
     )
 
 
-def run_gate(base: RunRecord, cand: RunRecord, policy: GatePolicy) -> GateReport:
+def run_gate(
+    base: RunRecord, cand: RunRecord, policy: GatePolicy, cases: Collection[str] | None = None
+) -> GateReport:
+    """Every case of either record, or only the ids in ``cases`` (a sequential run's look
+    judges the cases it measured again, and controls the false-discovery rate over them)."""
     comparisons = compare_records(
         base,
         cand,
         thresholds=policy.per_workload,
         default_threshold=policy.threshold,
         alpha=policy.alpha_per_look,
+        only=cases,
     )
     return GateReport(base.run_id, cand.run_id, policy, tuple(comparisons))
