@@ -200,3 +200,47 @@ def test_the_contention_meter_counts_its_windows_only() -> None:
     assert 0.2 <= meter.seconds < 0.9
     assert meter.other_cpu is not None
     assert meter.other_cpu >= 0
+
+
+_BURN = """
+import os, sys, time
+if len(sys.argv) > 1:
+    os.fork()  # a child of the session's leader, as an executor is of a worker JVM
+end = time.monotonic() + 20
+while time.monotonic() < end:
+    pass
+"""
+
+
+@pytest.mark.slow
+def test_the_runs_own_sessions_are_not_contention() -> None:
+    """A process session that burns CPU in its leader and a child (a Spark worker JVM and
+    its executor): two meters over the same window, one told the session is the run's own,
+    the other not. Only the other counts its CPU as contention."""
+    import subprocess
+
+    burner = subprocess.Popen(
+        [sys.executable, "-c", _BURN, "fork"], start_new_session=True
+    )  # fmt: skip
+    try:
+        time.sleep(0.5)  # the fork has happened
+        own, plain = ContentionMeter((burner.pid,)), ContentionMeter(())
+        with own, plain:
+            time.sleep(1.0)
+        assert own.other_cpu is not None
+        assert plain.other_cpu is not None
+        # On a loaded machine the burners get less than two cores; a third of one is
+        # still far above what two meters over one window can disagree by.
+        assert plain.other_cpu - own.other_cpu > 0.3, (plain.other_cpu, own.other_cpu)
+    finally:
+        os.killpg(burner.pid, 9)  # the session: leader and child (deadline: 20 s burn)
+        burner.wait(timeout=10)
+
+
+def test_own_sessions_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from perfkit.machine.load import OWN_SESSIONS, own_sessions
+
+    monkeypatch.setenv(OWN_SESSIONS, "12,x,34")
+    assert own_sessions() == (12, 34)
+    monkeypatch.delenv(OWN_SESSIONS)
+    assert own_sessions() == ()

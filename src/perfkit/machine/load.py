@@ -5,6 +5,12 @@ code. pyperf's ``system show`` checks the machine before a run; perfkit does tha
 meters every repetition: the CPU time the whole system spent busy (steal time, CPU a
 hypervisor gave to other guests, included) less what the measuring process and its
 children spent, over the repetition's wall time, is the CPU other processes took, in cores.
+
+Processes the run itself set to work are not others: the daemons and executors of a Spark
+cluster the run started, or ``perfkit cluster up`` keeps, live in process sessions of their
+own (the executors are children of the worker JVMs, not of the measuring process), which
+the run names in ``$PERFKIT_OWN_SESSIONS`` (``OWN_SESSIONS``); their CPU counts as the
+measurement's own.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ import psutil
 
 from perfkit.records.environment import SystemLoad
 
-__all__ = ["ContentionMeter", "other_cpu_warning", "system_load"]
+__all__ = ["OWN_SESSIONS", "ContentionMeter", "other_cpu_warning", "own_sessions", "system_load"]
+
+OWN_SESSIONS = "PERFKIT_OWN_SESSIONS"  # comma-separated session ids of the run's own daemons
 
 _GOVERNOR = Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
 
@@ -34,11 +42,25 @@ def _busy_seconds() -> tuple[float, float, float]:
     return total - idle - guest, getattr(times, "steal", 0.0), total - guest
 
 
-def _own_seconds(process: psutil.Process) -> float:
-    """CPU seconds of ``process``, its reaped children and its live descendants."""
-    own = process.cpu_times()
+def own_sessions() -> tuple[int, ...]:
+    """The session ids ``$PERFKIT_OWN_SESSIONS`` names (none where it is unset or bad)."""
+    found = []
+    for part in os.environ.get(OWN_SESSIONS, "").split(","):
+        if part.strip().isdigit():
+            found.append(int(part))
+    return tuple(found)
+
+
+def _tree_seconds(process: psutil.Process) -> float:
+    """CPU seconds of ``process``, its reaped children and its live descendants (0 when
+    it is gone)."""
+    try:
+        own = process.cpu_times()
+        children = process.children(recursive=True)
+    except psutil.Error:
+        return 0.0
     seconds = own.user + own.system + own.children_user + own.children_system
-    for child in process.children(recursive=True):
+    for child in children:
         try:
             times = child.cpu_times()
         except psutil.Error:
@@ -47,15 +69,36 @@ def _own_seconds(process: psutil.Process) -> float:
     return seconds
 
 
+def _own_seconds(process: psutil.Process, leaders: tuple[psutil.Process, ...]) -> float:
+    """CPU seconds of the measuring process's tree and of the trees its own sessions'
+    leaders head."""
+    return _tree_seconds(process) + sum(_tree_seconds(leader) for leader in leaders)
+
+
+def _leaders(sessions: tuple[int, ...]) -> tuple[psutil.Process, ...]:
+    """The live leaders of ``sessions`` (a session's id is its leader's pid)."""
+    found = []
+    for session in sessions:
+        try:
+            leader = psutil.Process(session)
+            if os.getsid(session) == session:
+                found.append(leader)
+        except (psutil.Error, OSError):
+            continue
+    return tuple(found)
+
+
 class ContentionMeter:
     """Meters the CPU other processes take while the block runs: ``other_cpu`` in cores.
 
     The meter may be entered again: it then sums its windows, so a worker that samples in
-    turns with another (which is idle meanwhile) meters only its own turns.
+    turns with another (which is idle meanwhile) meters only its own turns. The processes
+    of ``sessions`` (default: ``own_sessions()``) and their descendants count as its own.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sessions: tuple[int, ...] | None = None) -> None:
         self._process = psutil.Process()
+        self._leaders = _leaders(own_sessions() if sessions is None else sessions)
         self.other_cpu: float | None = None
         self.steal: float | None = None
         self.seconds = 0.0  # the wall time metered, over every window
@@ -64,7 +107,7 @@ class ContentionMeter:
     def __enter__(self) -> ContentionMeter:
         self._start = time.monotonic()
         self._busy = _busy_seconds()
-        self._own = _own_seconds(self._process)
+        self._own = _own_seconds(self._process, self._leaders)
         return self
 
     def __exit__(
@@ -75,7 +118,7 @@ class ContentionMeter:
     ) -> None:
         wall = time.monotonic() - self._start
         busy, steal, total = _busy_seconds()
-        own = _own_seconds(self._process) - self._own
+        own = _own_seconds(self._process, self._leaders) - self._own
         if wall <= 0:
             return
         self._others += max(0.0, (busy - self._busy[0]) - own)
