@@ -133,3 +133,55 @@ def test_a_verdict_rests_only_on_its_own_case() -> None:
     again = run_gate(changed["base"], changed["cand"], GatePolicy(), {"x"})
     assert [c.case_id for c in alone.comparisons] == ["x"]
     assert alone.comparisons[0] == again.comparisons[0]
+
+
+class _Spent:
+    """A time budget with nothing left."""
+
+    def left(self) -> float:
+        return 0.0
+
+
+def test_a_spent_budget_ends_the_run_at_the_first_look() -> None:
+    """Nothing left after the first repetitions: no stage runs, and the verdicts are the
+    first look's (a case past the threshold there still fails, not cleared)."""
+    cases = [_Case(f"noisy{i}", 1.0, 0.15) for i in range(3)] + [_Case("slow", 1.5, 0.01)]
+    looks = look_schedule(8, 12)
+    campaign = _Campaign(cases, 8)
+    report = run_until_decided(
+        campaign, looks, GatePolicy(looks=len(looks)), campaign.records_of, budget=_Spent()
+    )
+    assert campaign.rounds == 8
+    assert campaign.looked == [8]
+    slow = next(c for c in report.comparisons if c.case_id == "slow")
+    assert report.fails(slow), slow
+
+
+def test_a_budget_serves_the_cases_that_would_fail_then_the_least_certain() -> None:
+    from perfkit.cli.ab import _Cost, _least_certain_first
+    from perfkit.verdict.comparison import Comparison
+
+    def judged(name: str, verdict: str, detectable: float, ratio: float = 1.0) -> Comparison:
+        return Comparison(
+            name, "w", verdict, ratio=ratio, threshold=0.05, test="sign", detectable=detectable
+        )  # type: ignore[arg-type]
+
+    report = run_gate(*_two_empty(), GatePolicy())
+    report = type(report)("a", "b", GatePolicy(), (
+        judged("narrow", "AMBIGUOUS", 0.04),
+        judged("wide", "UNDERPOWERED", 0.30),
+        judged("crossing", "UNDERPOWERED", 0.10, ratio=1.2),
+        judged("slower", "SLOWER", 0.02, ratio=1.5),
+    ))  # fmt: skip
+    cases = [_Case(name, 1.0, 0.0) for name in ("narrow", "wide", "crossing", "slower")]
+    ordered = [c.id for c in _least_certain_first(cases, report)]
+    assert ordered == ["crossing", "slower", "wide", "narrow"]
+    cost = _Cost()
+    cost.seconds, cost.case_rounds = 10.0, 10  # a second a case and round
+    assert [c.id for c in cost.fitting(cases, 2, 5.0)] == ["narrow", "wide"]
+    assert cost.fitting(cases, 2, 1.0) == []
+
+
+def _two_empty() -> tuple[RunRecord, RunRecord]:
+    empty = RunRecord("a", "2026-01-01T00:00:00+0000", "test", False, ENV, MeasurePolicy(), ())
+    return empty, empty

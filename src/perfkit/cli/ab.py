@@ -22,7 +22,7 @@ import argparse
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,17 @@ def _design(args: argparse.Namespace) -> tuple[Any, tuple[int, ...], Any]:
     return policy, looks, gate_policy(args, len(looks))
 
 
+def _budget(args: argparse.Namespace, started: float) -> Any:
+    """The run's time budget, counted from ``started``, or None (``--time-budget`` 0 or
+    not given)."""
+    from perfkit.engine.budget import TimeBudget
+
+    seconds = getattr(args, "time_budget", None)
+    if not seconds:
+        return None
+    return TimeBudget(max(1e-3, seconds - (time.monotonic() - started)))
+
+
 def ab(args: argparse.Namespace, names: list[str]) -> int:
     """Two commits measured in one run, their repetitions interleaved, then gated: the
     cases of the workloads ``names`` (``resolve_selection``)."""
@@ -108,6 +119,7 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
     from perfkit.records.environment import GitState
     from perfkit.vcs.worktree import checkout, repository_root
 
+    started = time.monotonic()
     cases = cases_from(args, names)
     policy, looks, gating = _design(args)
     repo = repository_root(Path.cwd())
@@ -158,7 +170,9 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
         partial = False
         verdicts = None
         try:
-            verdicts = run_until_decided(campaign, looks, gating, records_of)
+            verdicts = run_until_decided(
+                campaign, looks, gating, records_of, budget=_budget(args, started)
+            )
         except KeyboardInterrupt:
             partial = True
         records = records_of(partial)
@@ -247,19 +261,25 @@ def run_until_decided(
     looks: Sequence[int],
     gating: Any,
     records_of: Callable[[bool], dict[str, Any]],
+    *,
+    budget: Any = None,
 ) -> Any:
     """The sequential design (the module's doc) over the repetition counts ``looks``;
-    ``records_of(partial)`` makes the two sides' records so far. Returns the gate's report,
-    each case with the verdict of its last look."""
+    ``records_of(partial)`` makes the two sides' records so far. With a ``budget``
+    (``TimeBudget``), the stages after the first look go to as many of the cases to measure
+    again as fit in what is left, the least certain first. Returns the gate's report, each
+    case with the verdict of its last look."""
     from perfkit.verdict.gate import run_gate
 
     cases = campaign.cases
     active = list(cases)
     final: dict[str, Any] = {}
     report = None
+    cost = _Cost()
     for index, at in enumerate(looks):
         while campaign.rounds < at and active:
-            campaign.run_round([c for c in active if campaign.runnable(c)])
+            with cost.round(len(active)):
+                campaign.run_round([c for c in active if campaign.runnable(c)])
         records = records_of(False)
         report = run_gate(records["base"], records["cand"], gating, {c.id for c in active})
         final.update((c.case_id, c) for c in report.comparisons)
@@ -267,6 +287,9 @@ def run_until_decided(
             break
         confirming = index == len(looks) - 2  # the next look is the confirmation round
         active = _again(report, campaign, active, gating.alpha_per_look, confirming)
+        if budget is not None:
+            steps = looks[index + 1] - campaign.rounds
+            active = cost.fitting(_least_certain_first(active, report), steps, budget.left())
         if not active:
             break
     assert report is not None, "a schedule has at least one look"
@@ -298,3 +321,44 @@ def _again(
         return c.verdict in _UNDECIDED or campaign.quiet_repetitions(case) < needed
 
     return [case for case in cases if again(case)]
+
+
+class _Cost:
+    """What one case's repetition (both sides) has cost so far, on average."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.case_rounds = 0
+
+    @contextlib.contextmanager
+    def round(self, cases: int) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds += time.monotonic() - start
+            self.case_rounds += cases
+
+    def fitting(self, cases: list[Any], steps: int, left: float) -> list[Any]:
+        """The first of ``cases`` whose ``steps`` more rounds fit in ``left`` seconds."""
+        if not self.case_rounds or steps <= 0:
+            return cases
+        each = self.seconds / self.case_rounds * steps
+        return cases[: max(0, int(left // each))] if each > 0 else cases
+
+
+def _least_certain_first(cases: list[Any], report: Any) -> list[Any]:
+    """Cases to measure again in the order a budget should serve them: those that would
+    fail first (a regression is confirmed before anything else), then the widest
+    intervals (the largest ``detectable`` change) first."""
+    judged = {c.case_id: c for c in report.comparisons}
+
+    def key(case: Any) -> tuple[bool, float]:
+        c = judged.get(case.id)
+        if c is None:
+            return True, 0.0
+        fails = c.verdict == "SLOWER" or c.uncleared
+        detectable = c.detectable if c.detectable is not None else float("inf")
+        return not fails, -detectable
+
+    return sorted(cases, key=key)

@@ -258,6 +258,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="repetitions a side an undecided case may reach (default 12)",
     )
     ab.add_argument(
+        "--time-budget",
+        type=_non_negative_seconds,
+        metavar="SECONDS",
+        help="seconds the run may take (default: no limit): every case gets its first "
+        "repetitions, then the stages after each look go to the cases still undecided or "
+        "to be confirmed, the least certain first, while they fit",
+    )
+    ab.add_argument(
         "--profile",
         action="store_true",
         help="profile both sides of every SLOWER case and add what grew to the comment",
