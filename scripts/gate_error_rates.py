@@ -7,14 +7,16 @@
 - false verdicts: ``--pairs`` A/A runs of the CPU cases of the array suite (both sides the same
   code and environment, interleaved, measured until decided as ``perfkit ab`` does); the
   share of cases called SLOWER or FASTER, either being wrong;
-- detection: ``--trials`` A/B runs of the test-only ``slowdown_probe`` workload whose
-  candidate side does more work (``PERFKIT_SLOWDOWN``); the share called SLOWER;
+- detection: ``--trials`` A/B runs of the real ports of the array suite, one case a
+  workload, whose candidate side is slowed by a known fraction through the test-only knob
+  (``PERFKIT_INJECT_SLOWDOWN``); the share the gate fails;
 - breakage: trials whose candidate fails the case (``PERFKIT_SLOWDOWN`` out of range) or
   lacks it, and a 3x slowdown measured at ``--quick`` (one process a side, gated plainly):
   the share of trials in which the gate fails, which must be all of them.
 
-Timing mode: default sizes and policy, 8 to 12 repetitions a side, 5% threshold, slowdowns of
-10%, 20% and 50%. Instruction mode: callgrind counts at the --quick sizes, 1% threshold, 2%.
+Timing mode: default sizes and policy, 8 to 12 repetitions a side and the confirmation
+round, 5% threshold, slowdowns of 10%, 20% and 50%. Instruction mode: callgrind counts at
+the --quick sizes, 1% threshold, 2%.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from perfkit import MeasurePolicy
-from perfkit.cli.ab import planned_looks, run_until_decided
+from perfkit.cli.ab import look_schedule, run_until_decided
+from perfkit.engine.injected import INJECT_SLOWDOWN
 from perfkit.engine.runner import Campaign, Side, effective_threads, run_sides
 from perfkit.machine.capture import capture_environment
 from perfkit.model import registry
@@ -56,10 +59,16 @@ def _record(name: str, outcome: Any, policy: MeasurePolicy) -> RunRecord:
     )
 
 
+def _looks(policy: MeasurePolicy) -> tuple[int, ...]:
+    if policy.counting:
+        return (policy.processes,)
+    return look_schedule(FIRST, LAST)
+
+
 def _gating(policy: MeasurePolicy) -> GatePolicy:
     if policy.counting:
         return GatePolicy(threshold=0.01)
-    return GatePolicy(threshold=0.05, looks=planned_looks(FIRST, LAST, 0.05))
+    return GatePolicy(threshold=0.05, looks=len(_looks(policy)))
 
 
 def ab_run(
@@ -75,17 +84,22 @@ def ab_run(
         out = campaign.outcomes(partial)
         return {side: _record(side, out[side], policy) for side in sides}
 
-    run_until_decided(campaign, policy.processes if policy.counting else LAST, gating, records_of)
-    records = records_of(False)
+    report = run_until_decided(campaign, _looks(policy), gating, records_of)
     if keep is not None:
-        for side, record in records.items():
+        for side, record in records_of(False).items():
             dump_record(record, keep / f"{name}-{side}.json")
-    return run_gate(records["base"], records["cand"], gating)
+    return report  # type: ignore[no-any-return]
 
 
 def _measured(report: GateReport) -> list[str]:
-    """The verdicts of cases measured on both sides (not those skipped here, as GPU ones)."""
-    return [c.verdict for c in report.comparisons if c.base_median and c.cand_median]
+    """The verdicts of cases measured on both sides (not those skipped here, as GPU ones),
+    ``FAILS`` for a case the gate fails without calling it SLOWER (past the threshold and
+    not cleared)."""
+    return [
+        "FAILS" if report.fails(c) and c.verdict != "SLOWER" else c.verdict
+        for c in report.comparisons
+        if c.base_median and c.cand_median
+    ]
 
 
 def analyze(folder: Path) -> dict[str, object]:
@@ -158,28 +172,36 @@ def main() -> None:
         if get_backend(c.implementation.backend).device == "cpu"
     ]
     probe = registry.expand_cases(registry.get_workload("slowdown_probe"), quick=counting)
+    # One case a workload of the array suite, the knob slowing its real port.
+    real: dict[str, Case] = {}
+    for case in suite:
+        real.setdefault(case.workload.name, case)
     figures: dict[str, object] = {}
     wrong = total = 0
     started = time.monotonic()
     for pair in range(args.pairs):
         start = time.monotonic()
         found = _measured(ab_run(suite, policy, {}, args.keep, f"aa{pair}"))
-        flagged = found.count("SLOWER") + found.count("FASTER")
+        flagged = found.count("SLOWER") + found.count("FASTER") + found.count("FAILS")
         wrong += flagged
         total += len(found)
         counts = {v: found.count(v) for v in sorted(set(found))}
         print(f"A/A pair {pair + 1}: {counts} ({time.monotonic() - start:.0f} s)", flush=True)
-    figures["aa"] = {"pairs": args.pairs, "cases": total, "slower_or_faster": wrong}
+    figures["aa"] = {"pairs": args.pairs, "cases": total, "slower_faster_or_failing": wrong}
     figures["aa_seconds"] = time.monotonic() - started
     for slowdown in (1.02,) if counting else (1.1, 1.2, 1.5):
-        hits = 0
+        hits = trials = 0
         for i in range(args.trials):
-            report = ab_run(
-                probe, policy, {"PERFKIT_SLOWDOWN": str(slowdown)}, args.keep, f"slow{slowdown}-{i}"
-            )
-            hits += _measured(report) == ["SLOWER"]
-        figures[f"slowdown {slowdown}"] = {"trials": args.trials, "detected": hits}
-        print(f"slowdown {slowdown - 1:+.0%}: {hits}/{args.trials} detected", flush=True)
+            if counting:  # instruction counts: the probe does more work, which they see
+                env, cases = {"PERFKIT_SLOWDOWN": str(slowdown)}, probe
+            else:  # time: a real port, one workload a trial in turn
+                case = list(real.values())[i % len(real)]
+                env, cases = {INJECT_SLOWDOWN: f"{case.workload.name}={slowdown - 1}"}, [case]
+            report = ab_run(cases, policy, env, args.keep, f"slow{slowdown}-{i}")
+            hits += report.exit_code == 1
+            trials += 1
+        figures[f"slowdown {slowdown}"] = {"trials": trials, "detected": hits}
+        print(f"slowdown {slowdown - 1:+.0%}: {hits}/{trials} detected", flush=True)
     if not counting:
         figures["breakage"] = _breakage(probe, args.keep, args.trials)
     print(f"A/A: {wrong}/{total} case comparisons SLOWER or FASTER ({wrong / max(total, 1):.2%})")

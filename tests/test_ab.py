@@ -155,3 +155,29 @@ def test_a_side_whose_ports_this_harness_cannot_load_is_found(tmp_path: Path) ->
     # Harness fingerprints tell two harnesses apart and ignore the ports.
     assert fingerprint(tree / "perfkit") != fingerprint()
     assert fingerprint(ROOT / "src" / "perfkit") == fingerprint()
+
+
+@pytest.mark.slow
+def test_an_injected_slowdown_goes_through_a_real_port() -> None:
+    """The test-only knob slows every timed call of a real workload's port by a known
+    fraction, on the side given it only; a malformed value fails the case, naming it."""
+    from perfkit.engine.injected import INJECT_SLOWDOWN
+
+    registry.load([])
+    cases = [
+        c
+        for c in registry.expand_cases(registry.get_workload("softmax"), quick=True)
+        if c.implementation.backend == "numpy"
+    ][:1]
+    policy = MeasurePolicy.quick(processes=2)
+    sides = {"base": Side(), "cand": Side(env={INJECT_SLOWDOWN: "softmax=50%"})}
+    out = run_sides(cases, policy, sides)
+    (base,) = out["base"].results
+    (cand,) = out["cand"].results
+    ratio = cand.metric("time/median") / base.metric("time/median")
+    # 1.5x by construction; a loaded machine moves either side by tens of percent at most.
+    assert 1.2 < ratio < 2.2, ratio
+    bad = {"base": Side(), "cand": Side(env={INJECT_SLOWDOWN: "softmax=lots"})}
+    (cand,) = run_sides(cases, policy, bad)["cand"].results
+    assert cand.status == "failed"
+    assert "'softmax=lots' is not WORKLOAD=FRACTION" in cand.reason

@@ -36,6 +36,7 @@ from typing import IO, Any
 from perfkit.engine.affinity import pinned
 from perfkit.engine.callgrind import InstructionCounter
 from perfkit.engine.harness import fingerprint, load_ports_from
+from perfkit.engine.injected import injected_slowdowns, slowed
 from perfkit.engine.protocol import WorkerReport, protocol_stream
 from perfkit.engine.sampler import Sampler
 from perfkit.engine.settle import OwnThreads
@@ -188,8 +189,10 @@ class Worker:
             if self.counter is not None:
                 run = self._count_instructions(thunk)
             else:
+                fraction = injected_slowdowns().get(case.workload.name)
+                timed = thunk if fraction is None else slowed(thunk, fraction)
                 run = self._time(
-                    case, thunk, backend, monitor, metrics=metrics, turns=turns, budget=budget
+                    case, timed, backend, monitor, metrics=metrics, turns=turns, budget=budget
                 )
         except WrongOutputError as exc:  # a timed call whose output was checked and wrong
             return WorkerReport("invalid", str(exc), metrics)
