@@ -86,3 +86,42 @@ def torch_marks() -> list[pytest.MarkDecorator]:
 
     availability = TORCH_EAGER.probe()
     return [pytest.mark.torch, pytest.mark.skipif(not availability.ok, reason=availability.reason)]
+
+
+_METER = """
+import json, sys
+from perfkit.machine.load import ContentionMeter
+sessions = tuple(int(s) for s in sys.argv[1:])
+own, plain = ContentionMeter(sessions), ContentionMeter(())
+print("metering", flush=True)
+with own, plain:
+    sys.stdin.readline()
+print(json.dumps([own.other_cpu, plain.other_cpu]), flush=True)
+"""
+
+
+class MeterBeside:
+    """Two contention meters in a process of their own, as a run's worker is: a sibling of
+    the processes the test starts, not their parent. One counts ``sessions`` as its own,
+    the other does not; ``stop()`` ends the window and gives (own's, plain's) other CPU."""
+
+    def __init__(self, sessions: tuple[int, ...]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _METER, *map(str, sessions)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "metering"
+
+    def stop(self) -> tuple[float, float]:
+        import json
+
+        # Deadline: the meter answers at once once told; 60 s covers a loaded machine.
+        out, _ = self.process.communicate("stop\n", timeout=60)
+        own, plain = json.loads(out.strip().splitlines()[-1])
+        return float(own), float(plain)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)

@@ -222,13 +222,14 @@ def test_a_job_survives_the_loss_of_a_worker(cluster: ClusterState, spark: Any) 
 
 def test_the_clusters_executors_are_the_runs_own_work(cluster: ClusterState, spark: Any) -> None:
     """The executors a job runs on are children of the worker JVMs, not of the measuring
-    process: metered with the cluster's sessions as its own, a repetition does not count
-    their CPU as contention; metered without, it does."""
-    from perfkit.machine.load import ContentionMeter
+    process (a run's worker, beside the cluster): metered with the cluster's sessions as
+    its own, a repetition does not count their CPU as contention; metered without, it does."""
+    from tests.conftest import MeterBeside
 
-    own, plain = ContentionMeter(tuple(cluster.sessions)), ContentionMeter(())
-    with own, plain:
+    meter = MeterBeside(tuple(cluster.sessions))
+    try:
         spark.range(0, 200_000_000, numPartitions=4).selectExpr("sum(id * id % 7)").collect()
-    assert own.other_cpu is not None
-    assert plain.other_cpu is not None
-    assert plain.other_cpu - own.other_cpu > 0.2, (plain.other_cpu, own.other_cpu)
+        own, plain = meter.stop()
+    finally:
+        meter.close()
+    assert plain - own > 0.2, (plain, own)

@@ -51,28 +51,29 @@ def own_sessions() -> tuple[int, ...]:
     return tuple(found)
 
 
-def _tree_seconds(process: psutil.Process) -> float:
-    """CPU seconds of ``process``, its reaped children and its live descendants (0 when
-    it is gone)."""
+def _tree(process: psutil.Process) -> list[psutil.Process]:
+    """``process`` and its live descendants (none when it is gone)."""
     try:
-        own = process.cpu_times()
-        children = process.children(recursive=True)
+        return [process, *process.children(recursive=True)]
     except psutil.Error:
-        return 0.0
-    seconds = own.user + own.system + own.children_user + own.children_system
-    for child in children:
-        try:
-            times = child.cpu_times()
-        except psutil.Error:
-            continue
-        seconds += times.user + times.system
-    return seconds
+        return []
 
 
 def _own_seconds(process: psutil.Process, leaders: tuple[psutil.Process, ...]) -> float:
     """CPU seconds of the measuring process's tree and of the trees its own sessions'
-    leaders head."""
-    return _tree_seconds(process) + sum(_tree_seconds(leader) for leader in leaders)
+    leaders head, each process once (a leader may be the measuring process's child), with
+    what their reaped children spent."""
+    found: dict[int, psutil.Process] = {}
+    for root in (process, *leaders):
+        found.update((p.pid, p) for p in _tree(root))
+    seconds = 0.0
+    for member in found.values():
+        try:
+            times = member.cpu_times()
+        except psutil.Error:
+            continue
+        seconds += times.user + times.system + times.children_user + times.children_system
+    return seconds
 
 
 def _leaders(sessions: tuple[int, ...]) -> tuple[psutil.Process, ...]:
