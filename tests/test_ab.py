@@ -175,9 +175,11 @@ def test_an_injected_slowdown_goes_through_a_real_port() -> None:
     out = run_sides(cases, policy, sides)
     (base,) = out["base"].results
     (cand,) = out["cand"].results
-    ratio = cand.metric("time/median") / base.metric("time/median")
-    # 1.5x by construction; a loaded machine moves either side by tens of percent at most.
-    assert 1.2 < ratio < 2.2, ratio
+    # 1.5x by construction. The fastest sample of each side: under a CPU burner, medians of
+    # a few preempted samples moved a side by more than the slowdown (1.04 once); a sample
+    # the scheduler left alone keeps the ratio of the calls themselves.
+    ratio = cand.metric("time/min") / base.metric("time/min")
+    assert 1.25 < ratio < 2.0, ratio
     bad = {"base": Side(), "cand": Side(env={INJECT_SLOWDOWN: "softmax=lots"})}
     (cand,) = run_sides(cases, policy, bad)["cand"].results
     assert cand.status == "failed"
