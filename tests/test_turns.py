@@ -242,9 +242,11 @@ def test_the_runs_own_sessions_are_not_contention() -> None:
 
 
 def test_own_sessions_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from perfkit.machine.load import OWN_SESSIONS, own_sessions
+    from perfkit.machine.load import OWN_SESSIONS, own_sessions, own_sessions_value
 
     monkeypatch.setenv(OWN_SESSIONS, "12,x,34")
     assert own_sessions() == (12, 34)
+    monkeypatch.setenv(OWN_SESSIONS, own_sessions_value([56, 78]))
+    assert own_sessions() == (56, 78)
     monkeypatch.delenv(OWN_SESSIONS)
     assert own_sessions() == ()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -25,7 +26,14 @@ import psutil
 
 from perfkit.records.environment import SystemLoad
 
-__all__ = ["OWN_SESSIONS", "ContentionMeter", "other_cpu_warning", "own_sessions", "system_load"]
+__all__ = [
+    "OWN_SESSIONS",
+    "ContentionMeter",
+    "other_cpu_warning",
+    "own_sessions",
+    "own_sessions_value",
+    "system_load",
+]
 
 OWN_SESSIONS = "PERFKIT_OWN_SESSIONS"  # comma-separated session ids of the run's own daemons
 
@@ -40,6 +48,11 @@ def _busy_seconds() -> tuple[float, float, float]:
     # Linux counts guest time inside user time already; leave it out of the sum's busy part.
     guest = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
     return total - idle - guest, getattr(times, "steal", 0.0), total - guest
+
+
+def own_sessions_value(sessions: Sequence[int]) -> str:
+    """``sessions`` as ``$PERFKIT_OWN_SESSIONS`` holds them (``own_sessions`` reads it)."""
+    return ",".join(str(session) for session in sessions)
 
 
 def own_sessions() -> tuple[int, ...]:

@@ -151,14 +151,14 @@ def _cluster_for_run(stack: contextlib.ExitStack, workers: int) -> dict[str, str
         kept_cluster,
         spark_missing,
     )
-    from perfkit.machine.load import OWN_SESSIONS
+    from perfkit.machine.load import OWN_SESSIONS, own_sessions_value
     from perfkit.model.errors import UsageError
 
     if workers < 1:
         raise UsageError(f"--spark-workers {workers}: a cluster needs at least one worker")
     kept = kept_cluster()
     if kept is not None:  # the kept cluster is used: its processes are the run's own work
-        return {OWN_SESSIONS: ",".join(str(session) for session in kept.sessions)}
+        return {OWN_SESSIONS: own_sessions_value(kept.sessions)}
     if spark_missing() is not None:
         return {}  # the probe says why the cases are skipped
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="perfkit-cluster-")))
@@ -170,5 +170,5 @@ def _cluster_for_run(stack: contextlib.ExitStack, workers: int) -> dict[str, str
         print(f"perfkit: the run's Spark cluster did not start: {exc}", file=sys.stderr)
         return {ENV_UNAVAILABLE: f"the run's Spark cluster did not start: {exc}"}
     state.save(folder / "cluster.json")
-    own = ",".join(str(session) for session in state.sessions)
+    own = own_sessions_value(state.sessions)
     return {ENV_STATE: str(folder / "cluster.json"), OWN_SESSIONS: own}
