@@ -147,3 +147,23 @@ def test_a_suite_selects_its_workloads_and_gpu_its_backends() -> None:
     args = parser.parse_args(["run", "-w", "softmax,matmul", "-w", "softmax", "-b", "numpy,"])
     assert resolve_selection(args) == (["softmax", "matmul"], "softmax-matmul")
     assert args.backends == ["numpy"]
+
+
+def test_loading_the_registry_imports_no_engine_a_case_may_not_use() -> None:
+    """A worker loads the registry before every round; with torch imported there (a torch
+    backend's ``device`` read while derived backends were found) a NumPy-only worker took
+    1.8 s to start instead of 0.3 s. Engines load when a case of theirs runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from perfkit.model import registry; registry.load(); "
+        "print(sorted(m for m in ('torch', 'pyspark', 'cupy', 'numba') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    assert out.strip() == "[]"
+    compiled = [i for i in registry.get_workload("cnn_classify").implementations
+                if i.backend == "torch_compile"]
+    assert compiled, "torch_compile still derives its ports from torch_eager's"

@@ -7,7 +7,7 @@ import contextlib
 import importlib.metadata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from perfkit.model.monitor import CaseMonitor, NullMonitor
 from perfkit.model.timers import Timer, WallTimer
@@ -188,6 +188,10 @@ def get_backend(name: str) -> Backend:
 
 
 def iter_derived() -> Iterator[DerivedBackend]:
+    """The backends that derive implementations from another's. Told by their class's
+    ``derive`` and ``base``, not by ``isinstance`` against the protocol, which reads every
+    attribute of the instance: ``device`` of a torch backend imports torch (a second of a
+    worker's start, where no torch case is run)."""
     for backend in _BACKENDS.values():
-        if isinstance(backend, DerivedBackend):
-            yield backend
+        if callable(getattr(type(backend), "derive", None)) and hasattr(type(backend), "base"):
+            yield cast(DerivedBackend, backend)
