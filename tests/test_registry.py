@@ -164,6 +164,9 @@ def test_loading_the_registry_imports_no_engine_a_case_may_not_use() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     assert out.strip() == "[]"
-    compiled = [i for i in registry.get_workload("cnn_classify").implementations
-                if i.backend == "torch_compile"]
+    compiled = [
+        i
+        for i in registry.get_workload("cnn_classify").implementations
+        if i.backend == "torch_compile"
+    ]
     assert compiled, "torch_compile still derives its ports from torch_eager's"
