@@ -88,3 +88,31 @@ def test_vector_add_checker_rejects_nan() -> None:
 def test_work(name: str, params: Params, flops: int, nbytes: int) -> None:
     work = registry.get_workload(name).work(params)
     assert (work.flops, work.bytes) == (flops, nbytes)
+
+
+@pytest.mark.parametrize("norm", ["max", "fro"])
+def test_relative_error_reads_every_chunk_of_a_large_output(norm: str) -> None:
+    """The check converts the output to float64 a chunk at a time: the error it finds is
+    the whole array's, and a NaN or a wrong element in the last chunk is seen."""
+    from perfkit.model.workload import _CHECK_CHUNK, relative_error
+
+    rng = np.random.default_rng(3)
+    truth = rng.standard_normal((3 * _CHECK_CHUNK + 17) // 17 * 17).reshape(-1, 17)
+    out = (truth * (1 + 1e-7 * rng.standard_normal(truth.shape))).astype(np.float32)
+    check = relative_error({"float32": 1e-4}, norm=norm)
+    params = {"dtype": "float32"}
+    result = check(out, truth, params)
+    error = out.astype(np.float64) - truth
+    whole = (
+        np.linalg.norm(error) / np.linalg.norm(truth)
+        if norm == "fro"
+        else np.max(np.abs(error)) / np.max(np.abs(truth))
+    )
+    assert result.ok
+    assert result.error == pytest.approx(whole, rel=1e-9)
+    wrong = out.copy()
+    wrong[-1, -1] += 1e3
+    assert not check(wrong, truth, params).ok
+    wrong[-1, -1] = np.nan
+    assert check(wrong, truth, params).detail == "output holds NaN or inf"
+    assert not check(out[:-1], truth, params).ok
