@@ -1,22 +1,23 @@
 """The gate's error rates on this machine, measured the way ``perfkit ab`` measures.
 
-    python scripts/gate_error_rates.py [--pairs 10] [--trials 20] [--keep DIR] [--out FILE]
+    python scripts/gate_error_rates.py [--pairs 10] [--trials 2] [--keep DIR] [--out FILE]
     python scripts/gate_error_rates.py --instructions [...]   # instruction-count mode
     python scripts/gate_error_rates.py --analyze DIR          # the gate again over kept runs
 
 - false verdicts: ``--pairs`` A/A runs of the CPU cases of the array suite (both sides the same
   code and environment, interleaved, measured until decided as ``perfkit ab`` does); the
   share of cases called SLOWER or FASTER, either being wrong;
-- detection: ``--trials`` A/B runs of the real ports of the array suite, one case a
-  workload, whose candidate side is slowed by a known fraction through the test-only knob
-  (``PERFKIT_INJECT_SLOWDOWN``); the share the gate fails;
+- detection: ``--trials`` A/B runs of the same cases whose candidate side is slowed by a
+  known fraction in every real port of the suite, through the test-only knob
+  (``PERFKIT_INJECT_SLOWDOWN``); the share of cases the gate fails;
 - breakage: trials whose candidate fails the case (``PERFKIT_SLOWDOWN`` out of range) or
   lacks it, and a 3x slowdown measured at ``--quick`` (one process a side, gated plainly):
   the share of trials in which the gate fails, which must be all of them.
 
-Timing mode: default sizes and policy, 8 to 12 repetitions a side and the confirmation
-round, 5% threshold, slowdowns of 10%, 20% and 50%. Instruction mode: callgrind counts at
-the --quick sizes, 1% threshold, 2%.
+Timing mode: default sizes and ``perfkit ab``'s policy (``repetition_policy``), 8 to 12
+repetitions a side and the confirmation round, 5% threshold, ``--slowdowns`` (10%). Every
+A/A run prints its wall time, its verdicts and the smallest change each case could see.
+Instruction mode: callgrind counts at the --quick sizes, 1% threshold, 2%.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from perfkit import MeasurePolicy
-from perfkit.cli.ab import look_schedule, run_until_decided
+from perfkit.cli.ab import look_schedule, repetition_policy, run_until_decided
 from perfkit.engine.injected import INJECT_SLOWDOWN
 from perfkit.engine.runner import Campaign, Side, effective_threads, run_sides
+from perfkit.engine.stored_inputs import inputs_folder
 from perfkit.machine.capture import capture_environment
 from perfkit.model import registry
 from perfkit.model.backend import get_backend
@@ -76,9 +78,17 @@ def ab_run(
 ) -> GateReport:
     """One interleaved A/B run, sequential as ``perfkit ab`` runs it; its records are kept
     in ``keep`` for later analysis."""
-    sides = {"base": Side(), "cand": Side(env=cand_env)}
     gating = _gating(policy)
-    campaign = Campaign(cases, policy, sides, plugins=[str(PLUGIN)])
+    with inputs_folder() as base_inputs, inputs_folder() as cand_inputs:
+        sides = {"base": Side(inputs=base_inputs), "cand": Side(env=cand_env, inputs=cand_inputs)}
+        campaign = Campaign(cases, policy, sides, plugins=[str(PLUGIN)])
+        return _decided(campaign, policy, gating, keep, name)
+
+
+def _decided(
+    campaign: Campaign, policy: MeasurePolicy, gating: GatePolicy, keep: Path | None, name: str
+) -> GateReport:
+    sides = campaign.sides
 
     def records_of(partial: bool) -> dict[str, RunRecord]:
         out = campaign.outcomes(partial)
@@ -144,10 +154,67 @@ def _breakage(probe: list[Case], keep: Path | None, trials: int) -> dict[str, ob
     return {"trials": trials, "broken": broken, "missing": missing, "quick_3x": slow}
 
 
+def _false_verdicts(suite: list[Case], policy: MeasurePolicy, args: Any) -> dict[str, object]:
+    """``--pairs`` A/A runs of ``suite``: wrong verdicts, SAME, wall times, and the median
+    smallest change each case could see."""
+    wrong = total = same = 0
+    seconds: list[float] = []
+    detectable: dict[str, list[float]] = {}
+    for pair in range(args.pairs):
+        start = time.monotonic()
+        report = ab_run(suite, policy, {}, args.keep, f"aa{pair}")
+        seconds.append(time.monotonic() - start)
+        found = _measured(report)
+        wrong += found.count("SLOWER") + found.count("FASTER") + found.count("FAILS")
+        same += found.count("SAME")
+        total += len(found)
+        for c in report.comparisons:
+            if c.detectable is not None:
+                detectable.setdefault(c.case_id, []).append(c.detectable)
+        counts = {v: found.count(v) for v in sorted(set(found))}
+        print(f"A/A pair {pair + 1}: {counts} ({seconds[-1]:.0f} s)", flush=True)
+    print(f"A/A: {wrong}/{total} case comparisons SLOWER, FASTER or failing, {same} SAME")
+    return {
+        "pairs": args.pairs,
+        "cases": total,
+        "slower_faster_or_failing": wrong,
+        "same": same,
+        "seconds": [round(s) for s in seconds],
+        "detectable_median": {k: round(sorted(v)[len(v) // 2], 4) for k, v in detectable.items()},
+    }
+
+
+def _detection(
+    cases: list[Case], policy: MeasurePolicy, args: Any, slowdown: float, workloads: list[str]
+) -> dict[str, object]:
+    """``--trials`` A/B runs whose candidate is ``slowdown`` times slower in every case:
+    the cases the gate fails. Instruction counts: the probe does more work; time: the
+    knob slows every real port of ``workloads``."""
+    hits = trials = 0
+    for i in range(args.trials):
+        if policy.counting:
+            env = {"PERFKIT_SLOWDOWN": str(slowdown)}
+        else:
+            env = {INJECT_SLOWDOWN: ",".join(f"{name}={slowdown - 1}" for name in workloads)}
+        start = time.monotonic()
+        found = _measured(ab_run(cases, policy, env, args.keep, f"slow{slowdown}-{i}"))
+        caught = found.count("SLOWER") + found.count("FAILS")
+        hits += caught
+        trials += len(found)
+        elapsed = time.monotonic() - start
+        print(f"{slowdown - 1:+.0%} run {i + 1}: {caught}/{len(found)} failed ({elapsed:.0f} s)")
+    print(f"slowdown {slowdown - 1:+.0%}: {hits}/{trials} detected", flush=True)
+    return {"trials": trials, "detected": hits}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10)
-    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=2, help="A/B runs a slowdown")
+    parser.add_argument(
+        "--slowdowns", type=float, nargs="+", default=[1.1], help="candidate/baseline (1.1)"
+    )
+    parser.add_argument("--breakage", type=int, default=0, help="trials of broken candidates")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--keep", type=Path, help="keep every run's records in this folder")
     parser.add_argument("--analyze", type=Path, metavar="DIR", help="re-gate kept runs only")
@@ -163,7 +230,7 @@ def main() -> None:
     policy = (
         MeasurePolicy(measure="instructions", timeout=600.0, processes=1)
         if counting
-        else MeasurePolicy(processes=FIRST, extra_processes=0)
+        else repetition_policy(MeasurePolicy(processes=FIRST, extra_processes=0))
     )
     suite = [
         c
@@ -172,39 +239,13 @@ def main() -> None:
         if get_backend(c.implementation.backend).device == "cpu"
     ]
     probe = registry.expand_cases(registry.get_workload("slowdown_probe"), quick=counting)
-    # One case a workload of the array suite, the knob slowing its real port.
-    real: dict[str, Case] = {}
-    for case in suite:
-        real.setdefault(case.workload.name, case)
-    figures: dict[str, object] = {}
-    wrong = total = 0
-    started = time.monotonic()
-    for pair in range(args.pairs):
-        start = time.monotonic()
-        found = _measured(ab_run(suite, policy, {}, args.keep, f"aa{pair}"))
-        flagged = found.count("SLOWER") + found.count("FASTER") + found.count("FAILS")
-        wrong += flagged
-        total += len(found)
-        counts = {v: found.count(v) for v in sorted(set(found))}
-        print(f"A/A pair {pair + 1}: {counts} ({time.monotonic() - start:.0f} s)", flush=True)
-    figures["aa"] = {"pairs": args.pairs, "cases": total, "slower_faster_or_failing": wrong}
-    figures["aa_seconds"] = time.monotonic() - started
-    for slowdown in (1.02,) if counting else (1.1, 1.2, 1.5):
-        hits = trials = 0
-        for i in range(args.trials):
-            if counting:  # instruction counts: the probe does more work, which they see
-                env, cases = {"PERFKIT_SLOWDOWN": str(slowdown)}, probe
-            else:  # time: a real port, one workload a trial in turn
-                case = list(real.values())[i % len(real)]
-                env, cases = {INJECT_SLOWDOWN: f"{case.workload.name}={slowdown - 1}"}, [case]
-            report = ab_run(cases, policy, env, args.keep, f"slow{slowdown}-{i}")
-            hits += report.exit_code == 1
-            trials += 1
-        figures[f"slowdown {slowdown}"] = {"trials": trials, "detected": hits}
-        print(f"slowdown {slowdown - 1:+.0%}: {hits}/{trials} detected", flush=True)
-    if not counting:
-        figures["breakage"] = _breakage(probe, args.keep, args.trials)
-    print(f"A/A: {wrong}/{total} case comparisons SLOWER or FASTER ({wrong / max(total, 1):.2%})")
+    figures: dict[str, object] = {"aa": _false_verdicts(suite, policy, args)}
+    for slowdown in (1.02,) if counting else args.slowdowns:
+        figures[f"slowdown {slowdown}"] = _detection(
+            suite if not counting else probe, policy, args, slowdown, list(SUITE)
+        )
+    if not counting and args.breakage:
+        figures["breakage"] = _breakage(probe, args.keep, args.breakage)
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1))
 

@@ -152,3 +152,21 @@ def test_policy_round_trips_through_json() -> None:
     assert MeasurePolicy.from_json(policy.to_json()) == policy
     assert policy.processes == 1
     assert MeasurePolicy().processes >= 2
+
+
+def test_calls_a_sample_given_by_an_earlier_repetition_skip_calibration() -> None:
+    """Later repetitions of ``perfkit ab`` sample with the loops the first calibrated: one
+    timed warm-up of that many calls, then every sample with that many calls, also on a
+    side whose calls are slower than the calibrating side's; the warm-up is no sample."""
+    from perfkit.engine.sampler import Sampler
+
+    policy = MeasurePolicy(min_samples=4, max_samples=4, min_sample_time=0.01)
+    timer = ScriptedTimer(itertools.repeat(1e-3))
+    sampler = Sampler(lambda: None, timer, policy, 1.0, loops=7, keep_calibration=True)
+    assert (sampler.loops, sampler.samples, timer.calls) == (7, [], [7])
+    sampler.take_until_done()
+    assert timer.calls == [7] * 5
+    slow = ScriptedTimer(itertools.repeat(5e-3))  # five times the calibrating side's call
+    assert Sampler(lambda: None, slow, policy, 0.01, loops=7).loops == 7
+    # Without loops: calibrated, as before, and the budget may cut the calls.
+    assert Sampler(lambda: None, ScriptedTimer(itertools.repeat(1e-3)), policy, 1.0).loops >= 10

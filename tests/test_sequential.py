@@ -45,9 +45,6 @@ class _Campaign:
     def measured(self, case: _Case) -> bool:
         return bool(self.runs.get((case.id, "base")))
 
-    def quiet_repetitions(self, case: _Case) -> int:
-        return len(self.runs.get((case.id, "base"), []))
-
     def run_round(self, cases: list[_Case]) -> None:
         self.asked.append((self.rounds, tuple(c.id for c in cases)))
         for case in cases:
@@ -163,7 +160,7 @@ def test_a_budget_serves_the_cases_that_would_fail_then_the_least_certain() -> N
 
     def judged(name: str, verdict: str, detectable: float, ratio: float = 1.0) -> Comparison:
         return Comparison(
-            name, "w", verdict, ratio=ratio, threshold=0.05, test="sign", detectable=detectable
+            name, "w", verdict, ratio=ratio, threshold=0.05, test="paired", detectable=detectable
         )  # type: ignore[arg-type]
 
     report = run_gate(*_two_empty(), GatePolicy())

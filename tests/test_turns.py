@@ -57,9 +57,13 @@ def test_two_sides_sample_in_turns_not_one_after_the_other(
     assert len(set(pids)) == 2
     # Side after side switches once; in turns, at least once a sample on every side.
     assert _switches(pids) >= 8, _switches(pids)
-    # Each side sampled until both were done, so their counts differ by at most one turn.
+    # Each side sampled until both were done and the last A B B A cycle was whole: the
+    # same count a side, a whole number of cycles of the block the runs record.
     counts = sorted(len(r[0].samples) for r in runs.values())
-    assert counts[1] - counts[0] <= 1 or counts[1] == policy.max_samples
+    (block,) = {r[0].block for r in runs.values()}
+    assert block == 1  # a pure-Python call leaves no pool spinning
+    assert counts[0] == counts[1] or counts[1] == policy.max_samples
+    assert counts[0] % (2 * block) == 0 or counts[1] == policy.max_samples
     # Both runs are marked as sampled in turns with each other, so the gate pairs their
     # samples; a side measured alone is not.
     names = {r[0].turns for r in runs.values()}
@@ -250,3 +254,13 @@ def test_own_sessions_come_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert own_sessions() == (56, 78)
     monkeypatch.delenv(OWN_SESSIONS)
     assert own_sessions() == ()
+
+
+def test_a_side_takes_samples_in_blocks_where_its_pools_outlast_a_sample() -> None:
+    from perfkit.engine.turns import MAX_BLOCK, turn_block
+
+    assert turn_block([(0.01, 0.0), (0.01, 0.0)]) == 1
+    assert turn_block([(0.01, 0.005), (0.02, 0.0)]) == 1
+    assert turn_block([(0.02, 0.05), (0.02, 0.0)]) == 3  # 130 ms of spin, 20 ms samples
+    assert turn_block([(0.001, 0.13), (0.0, 0.0)]) == MAX_BLOCK
+    assert turn_block([(0.0, 0.13)]) == 1  # a worker that says nothing of its samples

@@ -3,13 +3,12 @@
 The design is sequential. Every case first gets ``--processes`` repetitions a side (8 by
 default). Then the gate looks; every case it leaves undecided (``AMBIGUOUS``,
 ``UNDERPOWERED``) or would fail for time (``SLOWER``, or past the threshold and not
-cleared), and every case with too few repetitions measured on a quiet machine, gets
-``STAGE`` more repetitions a side, interleaved as before, and the gate looks again at those
-cases alone, until ``--max-repetitions``. A case that would fail there gets one more stage,
-the confirmation round, and its verdict is the one after it: no case fails on its first
-look. A case decided (``SAME``, ``FASTER``) keeps the verdict of the look that decided it,
-and each look controls the false-discovery rate across the cases it judges, so a verdict
-depends only on the case's own evidence. The looks are planned before the first
+cleared) gets ``STAGE`` more repetitions a side, interleaved as before, and the gate looks
+again at those cases alone, until ``--max-repetitions``. A case that would fail there gets
+one more stage, the confirmation round, and its verdict is the one after it: no case fails
+on its first look. A case decided (``SAME``, ``FASTER``) keeps the verdict of the look that
+decided it, and each look controls the false-discovery rate across the cases it judges, so
+a verdict depends only on the case's own evidence. The looks are planned before the first
 (``look_schedule``), the last step shorter where the steps do not divide, and alpha is
 split (Bonferroni) over all of them: with 8 to 12 repetitions, four looks (8, 10, 12 and
 the confirmation at 14) at alpha/4 each. This is simpler than a group-sequential boundary
@@ -38,13 +37,20 @@ from perfkit.cli.run import (
     write_report,
 )
 from perfkit.cli.selection import cases_from, policy_from
+from perfkit.engine.stored_inputs import inputs_folder
 from perfkit.integrations.spark.for_run import spark_for_run
 from perfkit.integrations.torch_run import torch_for_run
 
-__all__ = ["STAGE", "ab", "look_schedule", "run_until_decided"]
+__all__ = ["STAGE", "ab", "look_schedule", "repetition_policy", "run_until_decided"]
 
 STAGE = 2  # repetitions a side added to undecided cases between looks
 _FIRST = 8
+# Sampling of one repetition of one case on one side, where --budget is not given: at least
+# ten samples of 10 ms (a slower call: three or four samples of one call). The process,
+# not the sample, is the unit of evidence, so many short repetitions tell more than a few
+# long ones in the same time.
+REPETITION_SECONDS = 0.1
+REPETITION_SAMPLE = 0.01
 _UNDECIDED = ("AMBIGUOUS", "UNDERPOWERED")
 
 
@@ -87,11 +93,25 @@ def _sides(
     return sides, notes
 
 
+def repetition_policy(policy: Any) -> Any:
+    """``policy`` with short repetitions (``REPETITION_SECONDS`` of sampling a process, in
+    samples of ``REPETITION_SAMPLE``), for its ``processes``; a policy that counts
+    instructions is left as it is."""
+    if policy.counting:
+        return policy
+    return policy.replace(
+        budget=policy.processes * REPETITION_SECONDS,
+        min_sample_time=min(policy.min_sample_time, REPETITION_SAMPLE),
+    )
+
+
 def _design(args: argparse.Namespace) -> tuple[Any, tuple[int, ...], Any]:
     """The policy (``processes``: the first repetitions), the looks, the gate."""
     policy = policy_from(args)
     first = args.processes or (1 if policy.counting else _FIRST)
     policy = policy.replace(processes=first, extra_processes=0)
+    if args.budget is None and not args.quick:
+        policy = repetition_policy(policy)
     if policy.counting:  # instruction counts do not vary by chance: one look
         looks: tuple[int, ...] = (first,)
     else:
@@ -137,6 +157,10 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
             state = git_state()
             git["cand"] = GitState(state["sha"], state["dirty"])
         sides, notes = _sides(args, trees)
+        sides = {  # the inputs a side's first worker made, read back by the later ones
+            name: dataclasses.replace(side, inputs=stack.enter_context(inputs_folder()))
+            for name, side in sides.items()
+        }
         stack.enter_context(spark_for_run(args, cases))
         stack.enter_context(torch_for_run(args, cases))
         ceilings = ceilings_for(policy, not args.no_calibrate, cases)
@@ -286,7 +310,7 @@ def run_until_decided(
         if index == len(looks) - 1:
             break
         confirming = index == len(looks) - 2  # the next look is the confirmation round
-        active = _again(report, campaign, active, gating.alpha_per_look, confirming)
+        active = _again(report, campaign, active, confirming)
         if budget is not None:
             steps = looks[index + 1] - campaign.rounds
             active = cost.fitting(_least_certain_first(active, report), steps, budget.left())
@@ -298,17 +322,11 @@ def run_until_decided(
     return dataclasses.replace(report, comparisons=tuple(merged))
 
 
-def _again(
-    report: Any, campaign: Any, cases: list[Any], alpha: float, confirming: bool
-) -> list[Any]:
+def _again(report: Any, campaign: Any, cases: list[Any], confirming: bool) -> list[Any]:
     """The cases to measure again: those the gate would fail for time (a regression is
-    confirmed before it is final); before the confirmation round also those undecided, or
-    short of repetitions measured while the machine was quiet (with as many as the test
-    needs, contended ones are left out of it)."""
-    from perfkit.verdict.comparison import pairs_needed
-
+    confirmed before it is final), and before the confirmation round also those
+    undecided."""
     judged = {c.case_id: c for c in report.comparisons}
-    needed = pairs_needed(alpha)
 
     def again(case: Any) -> bool:
         c = judged.get(case.id)
@@ -316,9 +334,7 @@ def _again(
             return False
         if c.verdict == "SLOWER" or c.uncleared:
             return True
-        if confirming:
-            return False
-        return c.verdict in _UNDECIDED or campaign.quiet_repetitions(case) < needed
+        return not confirming and c.verdict in _UNDECIDED
 
     return [case for case in cases if again(case)]
 

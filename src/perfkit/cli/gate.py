@@ -65,9 +65,9 @@ def add_gate_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="CONDITION[,...]",
-        help="what fails the gate (default: slower, invalid, broken, missing, underpowered, "
-        "incomparable; also: ambiguous, unknown, changed, all); underpowered fails only "
-        "past the threshold",
+        help="what fails the gate (default: slower, invalid, broken, missing, incomparable; "
+        "also: underpowered, ambiguous, unknown, changed, undecided, all); underpowered "
+        "fails only past the threshold, undecided when no case was decided",
     )
     parser.add_argument(
         "--strict", action="store_true", help="fail on every condition (--fail-on all)"

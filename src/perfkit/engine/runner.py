@@ -214,17 +214,20 @@ class Campaign:
     def runnable(self, case: Case) -> bool:
         return all(r.status == "ok" for side in self.sides for r in self.reports[side, case.id])
 
-    def quiet_repetitions(self, case: Case) -> int:
-        """Rounds in which the case was measured on no side under contention."""
-        per_side = [
-            {r.run.process for r in self.reports[side, case.id] if r.run and not r.run.contended}
+    def loops_of(self, case: Case) -> int | None:
+        """Calls a sample for the case's later repetitions in turns: the most any side's
+        first repetition calibrated, so both sides' samples have the same calls and none is
+        shorter than ``min_sample_time``; None before the case has been measured."""
+        first = [
+            reports[0].run.loops
             for side in self.sides
+            if (reports := self.reports[side, case.id]) and reports[0].run is not None
         ]
-        return len(set.intersection(*per_side)) if per_side else 0
+        return max(first) if first else None
 
     def run_round(self, cases: Sequence[Case]) -> None:
         """One more repetition of ``cases`` on every side: when timing two sides, each
-        case on both at once, sample by sample in turns (``turns``), both sides' sampling
+        case on both at once, in turns (``turns``), both sides' sampling
         on one CPU that changes with the case and the round (``sampling_cpu``); else side
         after side (``schedule``)."""
         round_index = self.rounds
@@ -243,10 +246,13 @@ class Campaign:
         finished = False
         try:
             if len(names) > 1 and not self.policy.counting:
+                for worker in workers.values():
+                    worker.spawn()  # the sides' workers start at once
                 for case, order in turns(active, round_index, names, self.numbers):
                     cpu = sampling_cpu(self.cpus, self.numbers[case.id], round_index)
                     in_turns = [workers[side] for side in order]
-                    reports = measure_in_turns(in_turns, case, cpu, self.turns_name)
+                    loops = self.loops_of(case)
+                    reports = measure_in_turns(in_turns, case, cpu, self.turns_name, loops)
                     for side, report in zip(order, reports, strict=True):
                         self._add(side, case, report)
             else:
@@ -352,7 +358,7 @@ def run_sides(
 ) -> dict[str, RunOutcome]:
     """``run_cases`` for several sides at once (perfkit source trees, environments): in
     every round each side runs every active case, and when timing, the sides measure each
-    case at once, taking turns sample by sample, so load on the machine that comes and goes
+    case at once, taking turns, so load on the machine that comes and goes
     within seconds hits every side alike. This is how two commits are compared on a shared
     machine. With a ``budget``, each case's sampling is planned to fit it and a
     repetition after the first runs the cases whose runs still fit (``TimeBudget.fitting``);

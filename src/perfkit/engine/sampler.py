@@ -85,17 +85,21 @@ class Sampler:
     then ``take`` until ``done``.
 
     ``budget`` counts this sampler's own sampling time only, so two samplers taking turns
-    (the two sides of a comparison, sample by sample) each get the whole of theirs. Sampling
+    (the two sides of a comparison) each get the whole of theirs. Sampling
     is done once ``policy.min_samples`` are in and the median's CI is narrow, or the budget
     is spent, or ``policy.max_samples`` are in; a sampler asked for more once done goes on
     (up to ``max_samples``) but keeps the reason it first stopped for. A slow call that
     could not fit ``min_samples`` in the budget gets fewer calls per sample, and a call too
     slow for ``min_samples`` single calls gets fewer samples (``samples_needed``, at least
     three). A call of at least ``min_sample_time`` times one call to calibrate: that call
-    is the first sample. Given ``first_call`` (the verifying call's seconds), a call that
-    long has been warmed by it and no warm-up call is made. A sample that is not a finite,
-    non-negative number raises ValueError, so a broken timer fails its case instead of
-    reaching the record.
+    is the first sample, unless ``keep_calibration`` is False (samples taken in turns are
+    taken only when the runner says). Given ``first_call`` (the verifying call's seconds),
+    a call that long has been warmed by it and no warm-up call is made. Given ``loops``
+    (calls a sample that earlier repetitions of the run calibrated), there is no
+    calibration: a timed warm-up says how long a call takes, and every sample has ``loops``
+    calls (a side slower than the one that calibrated takes longer samples). A sample that
+    is not a finite, non-negative number raises ValueError, so a broken timer fails its
+    case instead of reaching the record.
     """
 
     def __init__(
@@ -107,6 +111,8 @@ class Sampler:
         process: int = 0,
         *,
         first_call: float | None = None,
+        loops: int | None = None,
+        keep_calibration: bool = True,
     ) -> None:
         self.thunk = thunk
         self.timer = timer
@@ -114,17 +120,36 @@ class Sampler:
         self.budget = budget
         self.process = process
         warmed = first_call is not None and first_call >= _WARM_AFTER
-        for _ in range(0 if warmed else policy.warmup):
-            thunk()
         start = time.perf_counter()
-        calibrated, per_call = _calibrate(timer, thunk, policy.min_sample_time)
+        if loops is not None and loops < 1:
+            loops = None
+        if loops is not None:
+            # Calls a sample given (the run's earlier repetitions found them): no calibration.
+            # A timed warm-up says how long a call takes, unless the verifying call warmed it.
+            calibrated = loops
+            if warmed:
+                assert first_call is not None
+                per_call = first_call
+            else:
+                per_call = _timed(timer, thunk, loops) / loops
+            keep_calibration = False
+        else:
+            for _ in range(0 if warmed else policy.warmup):
+                thunk()
+            start = time.perf_counter()
+            calibrated, per_call = _calibrate(timer, thunk, policy.min_sample_time)
         self.per_call = per_call
         self.min_samples = samples_needed(per_call, policy.min_samples, budget)
-        self.loops = loops_for(calibrated, per_call, self.min_samples, budget)
+        self.loops = (
+            calibrated
+            if loops is not None
+            else loops_for(calibrated, per_call, self.min_samples, budget)
+        )
         self.samples: list[float] = []
         self.stop: StopReason | None = None
         self.spent = 0.0
-        if calibrated == 1 and self.loops == 1 and math.isfinite(per_call) and per_call >= 0:
+        one_call = calibrated == 1 and self.loops == 1
+        if keep_calibration and one_call and math.isfinite(per_call) and per_call >= 0:
             # one call, timed: the first sample
             self.spent = max(time.perf_counter() - start, per_call)
             self.samples.append(per_call)

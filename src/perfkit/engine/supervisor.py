@@ -9,21 +9,16 @@ of file, which happens however the runner dies (SIGKILL included).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import selectors
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from perfkit.engine.callgrind import valgrind_prefix
 from perfkit.engine.protocol import WorkerReport, parse_message, read_report
+from perfkit.engine.worker_process import STARTUP_SECONDS, Deadline, Stalled, WorkerProcess
 from perfkit.model.policy import MeasurePolicy
 from perfkit.model.workload import Case
 from perfkit.records.typed import FieldError
@@ -31,8 +26,6 @@ from perfkit.records.typed import FieldError
 __all__ = ["STOPPED", "Side", "Supervisor", "effective_threads"]
 
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding perfkit/
-_STDERR_TAIL = 1500
-_STARTUP_SECONDS = 120.0
 # A case's time limit grows to this many times what its worker says its calls still need
 # (``pace``), plus a grace: a loaded machine may run them several times slower.
 _PACE_SLACK = 3.0
@@ -50,11 +43,13 @@ class Side:
     """Where a side's workers come from: the folder holding its ``perfkit`` package (this
     process's own when None), variables added to their environment, and, when ``harness``
     is set, the folder whose workloads and backends this process's harness measures (one
-    harness for both sides of ``perfkit ab``)."""
+    harness for both sides of ``perfkit ab``), and the folder where its workers keep the
+    inputs they made for the next ones (``stored_inputs``; None: each makes its own)."""
 
     source: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     ports_from: Path | None = None
+    inputs: Path | None = None
 
 
 def _worker_env(side: Side) -> dict[str, str]:
@@ -64,133 +59,11 @@ def _worker_env(side: Side) -> dict[str, str]:
     return env
 
 
-def _tail(handle: IO[bytes]) -> str:
-    handle.seek(0, os.SEEK_END)
-    size = handle.tell()
-    handle.seek(max(0, size - 64 * _STDERR_TAIL))  # room for the lines filtered out below
-    text = handle.read().decode("utf-8", "replace")
-    # faulthandler ends a crash report with the list of loaded extension modules: noise.
-    lines = [
-        ln.strip()
-        for ln in text.splitlines()
-        if ln.strip() and not ln.startswith("Extension modules:")
-    ]
-    return " | ".join(lines)[-_STDERR_TAIL:]
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """End the worker and anything it started (it leads its own process group)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
 # The reason of a case stopped because the run's time budget was spent, grace and all.
 STOPPED = (
     "stopped: still running when the time budget and its grace were spent "
     "(--time-budget 0 measures it)"
 )
-
-
-class _Deadline:
-    """A time limit in seconds from now."""
-
-    def __init__(self, seconds: float) -> None:
-        self.at = time.monotonic() + seconds
-
-
-class _Stalled:
-    """The deadline passed with no word from the worker."""
-
-
-class _LineReader:
-    """Protocol lines from a worker's stdout, across calls, each read under a deadline."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._fd = stream.fileno()
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(stream, selectors.EVENT_READ)
-        self._buffer = b""
-
-    def next(self, deadline: _Deadline) -> bytes | _Stalled | None:
-        """The next non-empty line; ``_Stalled`` past the deadline; None at end of file."""
-        while True:
-            if b"\n" in self._buffer:
-                line, self._buffer = self._buffer.split(b"\n", 1)
-                if line.strip():
-                    return line
-                continue
-            remaining = deadline.at - time.monotonic()
-            if remaining <= 0:
-                return _Stalled()
-            if not self._selector.select(timeout=min(remaining, 1.0)):
-                continue
-            chunk = os.read(self._fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-
-    def close(self) -> None:
-        self._selector.close()
-
-
-class _Process:
-    """One live worker: its process, where its stderr goes, its line reader."""
-
-    def __init__(self, command: list[str], env: dict[str, str], job: dict[str, Any]) -> None:
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in end())
-        self.scratch: tempfile.TemporaryDirectory[str] | None = None
-        if job.get("counting"):
-            # Each worker its own callgrind output: a restarted worker numbers dumps from 1.
-            self.scratch = tempfile.TemporaryDirectory(prefix="perfkit-cg-")
-            out_file = Path(self.scratch.name) / "callgrind.out"
-            job = {**job, "callgrind_out": str(out_file)}
-            command = [*valgrind_prefix(out_file), *command]
-        self.proc = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            env=env,
-            start_new_session=True,
-        )
-        assert self.proc.stdout is not None
-        self.lines = _LineReader(self.proc.stdout)
-        self.send(job)
-
-    def send(self, message: object) -> None:
-        """One line to the worker; the pipe stays open (its end tells the worker we are
-        gone)."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def failure(self) -> str:
-        """Why the worker ended: its exit code and the tail of its stderr."""
-        code = self.proc.wait()
-        return f"worker exited with code {code}: {_tail(self.stderr)}"
-
-    def end(self, kill: bool) -> None:
-        """Stop the worker (kill it, or ask it to finish and wait) and free what it held."""
-        try:
-            if not kill:
-                with contextlib.suppress(OSError):
-                    self.send(None)  # the end of the cases: the worker says done and exits
-                try:
-                    self.proc.wait(timeout=_STARTUP_SECONDS)
-                except subprocess.TimeoutExpired:
-                    kill = True
-            if kill:
-                _kill(self.proc)
-        finally:
-            for pipe in (self.proc.stdin, self.proc.stdout):
-                if pipe is not None:
-                    with contextlib.suppress(OSError):
-                        pipe.close()
-            self.lines.close()
-            self.stderr.close()
-            if self.scratch is not None:
-                self.scratch.cleanup()
 
 
 class Supervisor:
@@ -220,7 +93,13 @@ class Supervisor:
         self.blas: list[dict[str, Any]] = []
         self.harness: str | None = None
         self.command = [sys.executable, "-m", "perfkit.engine.worker"]  # tests stand in their own
-        self._worker: _Process | None = None
+        self._worker: WorkerProcess | None = None
+        self._spawned: WorkerProcess | None = None  # started, its greeting not yet read
+        self._offered: tuple[WorkerProcess, dict[str, Any]] | None = None  # a case sent, not begun
+        self._calibrated = False  # the case begun was calibrated without being told
+        # The last sample's seconds and the seconds its pools took to go quiet after it, or
+        # after calibrating (0 where the worker does not say: another harness's).
+        self.last_sample = (0.0, 0.0)
         self._spent = 0.0  # seconds waited on the worker for the current case
         self._limit = policy.timeout  # the current case's limit, grown by its pace
         # When a run's time budget is past all grace (monotonic): a case still running
@@ -244,48 +123,112 @@ class Supervisor:
         assert isinstance(reply, WorkerReport)
         return reply
 
-    def begin(self, case: Case, cpu: int | None = None) -> WorkerReport | None:
+    def spawn(self) -> None:
+        """Start the worker process now, without waiting for it to come up: the sides of a
+        round start their workers at once, and the first case waits for the greeting."""
+        if self._worker is None and self._spawned is None:
+            with contextlib.suppress(OSError):  # started again, and failing, when needed
+                self._spawned = self._launch()
+
+    def begin(
+        self, case: Case, cpu: int | None = None, loops: int | None = None
+    ) -> WorkerReport | None:
         """Hand ``case`` over to be sampled in turns (``sample``, then ``finish``), on
-        ``cpu`` when given: None once the worker is ready to sample, else the case's final
-        report (it failed, was skipped or found invalid first, or the worker, of another
-        harness, measured it whole)."""
-        reply = self._hand_over(case, {"paired": True, "cpu": cpu}, whole=False)
-        return reply if isinstance(reply, WorkerReport) else None
+        ``cpu`` when given, ``loops`` calls a sample when given (else calibrated): None once
+        the worker is ready to sample, else the case's final report (it failed, was skipped
+        or found invalid first, or the worker, of another harness, measured it whole)."""
+        report = self.offer(case, cpu, loops)
+        if report is None:
+            report = self.verified(case)
+        return report if report is not None else self.calibrate(case)
+
+    def offer(
+        self, case: Case, cpu: int | None = None, loops: int | None = None
+    ) -> WorkerReport | None:
+        """``begin`` in steps, the first: send the case and return at once (``verified``
+        waits for the worker to have verified it, ``calibrate`` has it calibrate), so that
+        the runner orders the steps of several workers: all verified, then each
+        calibrating alone, the one to sample first last. None once sent, else the case's
+        failed report."""
+        extra: dict[str, Any] = {"paired": True, "cpu": cpu, "stepwise": True}
+        if loops is not None:
+            extra["loops"] = loops
+        self._spent = 0.0
+        self._limit = self.policy.timeout
+        self.last_sample = (0.0, 0.0)
+        self._calibrated = False
+        try:
+            self._offered = self._send(case, extra), extra
+        except _StartError as exc:
+            return WorkerReport.failed(str(exc))
+        return None
+
+    def verified(self, case: Case) -> WorkerReport | None:
+        """After ``offer``: None once the worker has verified the case and waits to
+        calibrate it, else the case's final report."""
+        assert self._offered is not None, "verified() follows offer()"
+        (worker, extra), self._offered = self._offered, None
+        reply = self._hand_over(case, extra, whole=False, sent=worker)
+        if isinstance(reply, WorkerReport):
+            return reply
+        # A worker of an older harness calibrates without being told, and says ready.
+        self._calibrated = reply["event"] == "ready"
+        return None
+
+    def calibrate(self, case: Case, settle: bool = True) -> WorkerReport | None:
+        """After ``verified``: the worker warms the case up and calibrates it, then lets its
+        pools go quiet unless ``settle`` is False (it samples next); None once it is ready to
+        sample, else the case's final report."""
+        if self._calibrated:
+            return None
+        reply = self._command(case, {"calibrate": True, "settle": settle}, ("ready",))
+        if isinstance(reply, WorkerReport):
+            return reply
+        self.last_sample = (_seconds(reply.get("seconds")), _seconds(reply.get("settled")))
+        return None
 
     def sample(self, case: Case, settle: bool = True) -> bool | WorkerReport:
         """One more sample of the case begun, its thread pools let go quiet after it
         unless ``settle`` is False (its next sample comes next): whether the worker's
         sampling rule is done, or, where the sample failed, the case's final report."""
-        reply = self._command(case, {"sample": True, "settle": settle}, "sampled")
+        reply = self._command(case, {"sample": True, "settle": settle}, ("sampled",))
         if isinstance(reply, WorkerReport):
             return reply
         done = reply.get("done")
         if not isinstance(done, bool):
             self._stop(kill=True)
             return WorkerReport.failed(f"malformed worker message: done is {done!r}")
+        self.last_sample = (_seconds(reply.get("seconds")), _seconds(reply.get("settled")))
         return done
 
     def finish(self, case: Case) -> WorkerReport:
         """The final report on the case begun, its samples all taken."""
-        reply = self._command(case, {"finish": True}, "result")
+        reply = self._command(case, {"finish": True}, ("result",))
         assert isinstance(reply, WorkerReport)
         return reply
 
     def _hand_over(
-        self, case: Case, extra: dict[str, Any] | None, whole: bool = True
+        self,
+        case: Case,
+        extra: dict[str, Any] | None,
+        whole: bool = True,
+        sent: WorkerProcess | None = None,
     ) -> WorkerReport | dict[str, Any]:
         """Give the worker ``case`` (with ``extra`` fields in its spec), to be measured
-        whole or, not ``whole``, sampled in turns; its result, or its ``ready``."""
-        self._spent = 0.0
-        self._limit = self.policy.timeout
+        whole or, not ``whole``, sampled in turns; its result, or its ``ready``. ``sent``:
+        the worker it was sent to already (``offer``)."""
+        if sent is None:
+            self._spent = 0.0
+            self._limit = self.policy.timeout
         reason = ""
-        for _ in range(2):  # once more when a worker ended before it began the case
+        for attempt in range(2):  # once more when a worker ended before it began the case
             try:
-                worker = self._send(case, extra)
+                worker = sent if attempt == 0 and sent is not None else self._send(case, extra)
             except _StartError as exc:
                 return WorkerReport.failed(str(exc))
             try:
-                reply, began = self._follow(worker, case, "result" if whole else "ready")
+                until = ("result",) if whole else ("verified", "ready")
+                reply, began = self._follow(worker, case, until)
             except BaseException:
                 self._stop(kill=True)
                 raise
@@ -295,7 +238,7 @@ class Supervisor:
         return WorkerReport.failed(f"the worker ended before it began the case: {reason}")
 
     def _command(
-        self, case: Case, command: dict[str, Any], until: str
+        self, case: Case, command: dict[str, Any], until: tuple[str, ...]
     ) -> WorkerReport | dict[str, Any]:
         worker = self._worker
         if worker is None:
@@ -312,7 +255,7 @@ class Supervisor:
             self._stop(kill=True)
             raise
 
-    def _send(self, case: Case, turns: dict[str, Any] | None) -> _Process:
+    def _send(self, case: Case, turns: dict[str, Any] | None) -> WorkerProcess:
         """Hand ``case`` to the worker, starting one if there is none; a worker that ended
         while idle is not the case's fault: a fresh one gets it."""
         spec = {**case.to_json(), **(turns or {})}
@@ -336,26 +279,33 @@ class Supervisor:
 
     def _stop(self, kill: bool) -> None:
         worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.end(kill)
+        spawned, self._spawned = self._spawned, None
+        self._offered = None
+        for process in (worker, spawned):
+            if process is not None:
+                process.end(kill)
 
-    def _start(self) -> _Process:
+    def _launch(self) -> WorkerProcess:
         job = {
             "policy": self.policy.to_json(),
             "plugins": self.plugins,
             "process": self.round_index,
             "ports_from": str(self.side.ports_from) if self.side.ports_from else None,
+            "inputs": str(self.side.inputs) if self.side.inputs else None,
             # Under callgrind one BLAS thread: spinning helper threads make counts vary.
             "blas_threads": 1 if self.policy.counting else effective_threads(self.policy),
             "counting": self.policy.counting,
         }
-        worker = _Process(list(self.command), _worker_env(self.side), job)
+        return WorkerProcess(list(self.command), _worker_env(self.side), job)
+
+    def _start(self) -> WorkerProcess:
+        worker, self._spawned = self._spawned or self._launch(), None
         # Start-up (imports, plugins, valgrind) has its own allowance, so a short per-case
         # timeout does not fail a worker that is merely slow to start.
-        line = worker.lines.next(_Deadline(_STARTUP_SECONDS))
+        line = worker.lines.next(Deadline(STARTUP_SECONDS))
         try:
-            if isinstance(line, _Stalled):
-                raise _StartError(f"worker did not start within {_STARTUP_SECONDS:g} s")
+            if isinstance(line, Stalled):
+                raise _StartError(f"worker did not start within {STARTUP_SECONDS:g} s")
             if line is None:
                 raise _StartError(worker.failure())
             try:
@@ -373,21 +323,21 @@ class Supervisor:
         return worker
 
     def _follow(
-        self, worker: _Process, case: Case, until: str
+        self, worker: WorkerProcess, case: Case, until: tuple[str, ...]
     ) -> tuple[WorkerReport | dict[str, Any], bool]:
-        """Read the worker's messages about ``case`` until its result, or the ``until``
+        """Read the worker's messages about ``case`` until its result, or an ``until``
         event (returned whole); on a stall, an end or a bad message, end the worker and
         fail the case with the reason. Also whether the worker began the case (an end
         before that is not the case's doing). The per-case timeout counts the time spent
         waiting on this worker only, however many steps the case takes; it grows when the
         worker says its calls need longer (``pace``), so a slow call is not a failure."""
         started = time.monotonic()
-        deadline = _Deadline(self._limit - self._spent)
+        deadline = Deadline(self._limit - self._spent)
         began = False
         try:
             while True:
                 line = worker.lines.next(self._sooner(deadline))
-                if isinstance(line, _Stalled):
+                if isinstance(line, Stalled):
                     self._stop(kill=True)
                     if self.stop_at is not None and self.stop_at < deadline.at:
                         return WorkerReport("skipped", STOPPED), True
@@ -406,7 +356,7 @@ class Supervisor:
                     began = True
                     if message["event"] == "result":
                         return read_report(message, f"report on {case.id}"), True
-                    if message["event"] == until:
+                    if message["event"] in until:
                         return message, True
                     if message["event"] == "pace":
                         self._paced(message, started, deadline)
@@ -416,15 +366,15 @@ class Supervisor:
         finally:
             self._spent += time.monotonic() - started
 
-    def _sooner(self, deadline: _Deadline) -> _Deadline:
+    def _sooner(self, deadline: Deadline) -> Deadline:
         """The case's deadline, or the run's stop when that comes first."""
         if self.stop_at is None or deadline.at <= self.stop_at:
             return deadline
-        sooner = _Deadline(0.0)
+        sooner = Deadline(0.0)
         sooner.at = self.stop_at
         return sooner
 
-    def _paced(self, message: dict[str, Any], started: float, deadline: _Deadline) -> None:
+    def _paced(self, message: dict[str, Any], started: float, deadline: Deadline) -> None:
         """Grow the case's limit to what the worker says its calls still need, with slack."""
         seconds = message.get("seconds")
         if not isinstance(seconds, int | float) or isinstance(seconds, bool):
@@ -434,6 +384,13 @@ class Supervisor:
         spent = self._spent + time.monotonic() - started
         self._limit = max(self._limit, spent + _PACE_SLACK * seconds + _PACE_GRACE)
         deadline.at = time.monotonic() + self._limit - spent
+
+
+def _seconds(value: object) -> float:
+    """A duration from a worker message: 0 where it is missing or not a sane number."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1e7:
+        return float(value)
+    return 0.0
 
 
 class _StartError(Exception):

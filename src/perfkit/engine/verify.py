@@ -4,16 +4,20 @@ so a profile is of the very thunk a measurement times."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from perfkit.engine.protocol import WorkerReport
+from perfkit.engine.stored_inputs import load, store
 from perfkit.model.axes import Skip
 from perfkit.model.backend import Backend
 from perfkit.model.workload import Case
@@ -48,10 +52,13 @@ def freeze(value: Any) -> Any:
 
 
 class InputCache:
-    """Inputs and truth for the current parameters only: cases arrive grouped by them."""
+    """Inputs and truth for the current parameters only: cases arrive grouped by them.
+    With a ``folder`` (``stored_inputs``), what the run's first process made is read back
+    by the later ones instead of being made again."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, folder: Path | None = None) -> None:
         self.seed = seed
+        self.folder = folder
         self.key: str | None = None
         self.value: tuple[Any, Any] | None = None
 
@@ -59,11 +66,24 @@ class InputCache:
         key = case.group_key
         if key != self.key or self.value is None:
             self.value = None  # free the old arrays before making the new ones
-            rng = np.random.default_rng(case.workload.seed(case.params, self.seed))
-            inputs = freeze(case.workload.make_inputs(case.params, rng))
-            self.value = (inputs, case.workload.expected(inputs, case.params))
+            path = self._path(case)
+            stored = load(path) if path is not None and path.exists() else None
+            if stored is None:
+                rng = np.random.default_rng(case.workload.seed(case.params, self.seed))
+                inputs = case.workload.make_inputs(case.params, rng)
+                stored = (inputs, case.workload.expected(inputs, case.params))
+                if path is not None:
+                    store(path, stored)
+            self.value = (freeze(stored[0]), stored[1])
             self.key = key
         return self.value
+
+    def _path(self, case: Case) -> Path | None:
+        if self.folder is None:
+            return None
+        name = [case.workload.name, case.workload.version, case.group_key, self.seed]
+        digest = hashlib.sha256(json.dumps(name, default=str).encode()).hexdigest()[:32]
+        return self.folder / f"{digest}.inputs"
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,13 @@ worker answers on its original stdout, one JSON object a line: ``hello`` (pid, B
 stderr, so it can never corrupt the stream.
 
 A case sent with ``"paired": true`` is sampled on the runner's word, so that two workers (the
-two sides of a comparison) can take turns sample by sample: after verifying and calibrating,
-the worker says ``ready``, then answers each ``{"sample": true}`` with one sample taken and
-``{"event": "sampled", "done": ...}``, and ``{"finish": true}`` with the case's ``result``. A
+two sides of a comparison) can take turns: after verifying it says ``verified`` (with
+``"stepwise": true``; it calibrates when told, ``{"calibrate": true}``, so that the sides
+verify at once and calibrate one at a time), after calibrating ``ready`` (with how long a
+sample takes and how long its pools took to go quiet), then answers each
+``{"sample": true}`` with one sample taken and ``{"event": "sampled", "done": ...}``, and
+``{"finish": true}`` with the case's ``result``. A paired case may give ``loops``, the calls a
+sample that an earlier repetition calibrated. A
 failure at any step ends the case with its ``result`` at once. A paired case may name a
 ``cpu``: the sampling thread is held on it while it samples (``_affinity``). After a
 sample the worker waits for its own thread pools to stop spinning (``_settle``) before it
@@ -89,17 +93,28 @@ def memory_metrics(peak_was_reset: bool) -> dict[str, float]:
 
 @dataclasses.dataclass(frozen=True)
 class Turns:
-    """A paired case's commands from the runner, and the CPU to sample on (if any)."""
+    """A paired case's commands from the runner, the CPU to sample on and the calls a sample
+    (each where the runner gives one)."""
 
     commands: Iterator[dict[str, Any]]
     cpu: int | None = None
+    loops: int | None = None
+    # Verified, the worker says so and calibrates only when told (the sides verify at once
+    # and calibrate one after the other, each alone on the machine).
+    stepwise: bool = False
 
     @classmethod
     def of(cls, spec: dict[str, Any], commands: Iterator[dict[str, Any]]) -> Turns | None:
         if not spec.get("paired"):
             return None
-        cpu = spec.get("cpu")
-        return cls(commands, cpu if isinstance(cpu, int) and not isinstance(cpu, bool) else None)
+
+        def count(name: str, least: int) -> int | None:
+            value = spec.get(name)
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= least
+            return value if ok else None
+
+        stepwise = spec.get("stepwise") is True
+        return cls(commands, count("cpu", 0), count("loops", 1), stepwise)
 
 
 def _energy(gpu: dict[str, float], samples: list[float]) -> dict[str, float]:
@@ -111,11 +126,13 @@ def _energy(gpu: dict[str, float], samples: list[float]) -> dict[str, float]:
 
 
 class Worker:
-    def __init__(self, policy: MeasurePolicy, process: int, out: IO[str]) -> None:
+    def __init__(
+        self, policy: MeasurePolicy, process: int, out: IO[str], inputs: Path | None = None
+    ) -> None:
         self.policy = policy
         self.process = process
         self.out = out
-        self.inputs = InputCache(policy.seed)
+        self.inputs = InputCache(policy.seed, inputs)
         self.sessions = contextlib.ExitStack()
         self.session_start: dict[str, float] = {}  # seconds to open each backend's session
         self.open_sessions: dict[str, contextlib.ExitStack] = {}
@@ -233,9 +250,24 @@ class Worker:
         if first_call is not None:
             calls = self.policy.warmup + 2  # warm-up, and calibration at one call or more
             self.emit("pace", case=case.id, seconds=calls * first_call)
+        settle = True  # after calibrating, before the first sample in turns
+        if turns is not None and turns.stepwise:
+            OwnThreads().settle()  # the other side may be calibrating
+            self.emit("verified", case=case.id)
+            command = next(turns.commands, None)
+            if command is None or not command.get("calibrate"):
+                raise RuntimeError(f"the runner sent {command!r} where it was to calibrate")
+            settle = command.get("settle") is not False
         with monitor.timed():
             sampler = Sampler(
-                thunk, timer, self.policy, budget, self.process, first_call=first_call
+                thunk,
+                timer,
+                self.policy,
+                budget,
+                self.process,
+                first_call=first_call,
+                loops=turns.loops if turns is not None else None,
+                keep_calibration=turns is None,
             )
             self.emit("pace", case=case.id, seconds=sampler.seconds_left())
             if turns is None:
@@ -243,7 +275,7 @@ class Worker:
                     sampler.take_until_done()
             else:
                 with pinned(turns.cpu):
-                    self._sample_in_turns(case, sampler, meter, turns)
+                    self._sample_in_turns(case, sampler, meter, turns, settle)
         other = meter.other_cpu
         contended = other is not None and other > self.policy.contention_cpu
         if isinstance(timer, CudaEventTimer) and timer.samples:
@@ -251,23 +283,34 @@ class Worker:
         return dataclasses.replace(sampler.run(), other_cpu=other, contended=contended)
 
     def _sample_in_turns(
-        self, case: Case, sampler: Sampler, meter: ContentionMeter, turns: Turns
+        self, case: Case, sampler: Sampler, meter: ContentionMeter, turns: Turns, settle: bool
     ) -> None:
         """Say ``ready``, then one sample each time the runner asks, until it says
         ``finish``. Before answering, this process's thread pools are let go quiet
         (``_settle``) unless the runner says the next sample is this worker's again, so
         the other side never samples beside them spinning."""
         threads = OwnThreads()
-        patient = threads.settle()  # after calibrating, too
-        self.emit("ready", case=case.id)
+        start = time.perf_counter()
+        patient = threads.settle() if settle else True  # after calibrating, unless it samples next
+        # How long a sample will take and how long the pools took to go quiet after the
+        # calibration's calls: the runner sizes its turns by them.
+        seconds = {
+            "seconds": sampler.per_call * sampler.loops,
+            "settled": time.perf_counter() - start if settle else 0.0,
+        }
+        self.emit("ready", case=case.id, **seconds)
         for command in turns.commands:
             if not command.get("sample"):
                 break
+            start = time.perf_counter()
             with meter:
                 sampler.take()
+            sampled = time.perf_counter()
             if command.get("settle", True):
                 patient = patient and threads.settle()
-            self.emit("sampled", case=case.id, done=sampler.done)
+            # What the sample and the wait after it took: the runner sizes its turns by them.
+            seconds = {"seconds": sampled - start, "settled": time.perf_counter() - sampled}
+            self.emit("sampled", case=case.id, done=sampler.done, **seconds)
 
     def _count_instructions(self, thunk: Any) -> SampleRun:
         """Three counts of ``instruction_loops`` calls each, after one warm-up call; each
@@ -344,7 +387,8 @@ def main() -> None:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=job["blas_threads"]):
-            worker = Worker(policy, int(job["process"]), out)
+            stored = job.get("inputs")
+            worker = Worker(policy, int(job["process"]), out, Path(stored) if stored else None)
             if job.get("callgrind_out"):
                 worker.counter = InstructionCounter(Path(job["callgrind_out"]))
             worker.emit("hello", pid=os.getpid(), blas=_blas_info(), harness=fingerprint())

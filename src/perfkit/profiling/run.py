@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfkit.engine.supervisor import Side, _kill, _tail, _worker_env
+from perfkit.engine.supervisor import Side, _worker_env
+from perfkit.engine.worker_process import kill_group, stderr_tail
 from perfkit.model.workload import Case
 from perfkit.profiling.profilers import Profiler
 from perfkit.profiling.record import CaseProfile
@@ -174,12 +175,12 @@ def _run_worker(
         try:
             out, _ = proc.communicate((json.dumps(job) + "\n").encode(), timeout=seconds)
         except subprocess.TimeoutExpired:
-            _kill(proc)
+            kill_group(proc)
             return None, f"timed out after {seconds:g} s"
         except BaseException:
-            _kill(proc)
+            kill_group(proc)
             raise
-        _kill(proc)  # a helper it started and left behind
+        kill_group(proc)  # a helper it started and left behind
         lines = [ln for ln in out.decode(errors="replace").splitlines() if ln.strip()]
         if proc.returncode == 0 and lines:
             try:
@@ -188,5 +189,5 @@ def _run_worker(
                 answer = None
             if isinstance(answer, dict) and "status" in answer:
                 return answer, ""
-        tail = _tail(stderr)
+        tail = stderr_tail(stderr)
         return None, f"worker exited with code {proc.returncode}: {tail or 'no output'}"

@@ -33,7 +33,7 @@ __all__ = [
     "record_from_dict",
 ]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 Status = Literal["ok", "skipped", "invalid", "failed"]
 STATUSES: tuple[str, ...] = get_args(Status)
@@ -50,7 +50,9 @@ class SampleRun:
     (steal time included; None where it was not measured); ``contended`` says it passed
     the policy's ``contention_cpu``. ``turns`` names the sampling in turns the run took
     part in (``perfkit ab``): another side's run of the same case, process and ``turns``
-    took its samples alternately with this one, its sample i next to this one's sample i.
+    took its samples alternately with this one, ``block`` samples a side at a time, in
+    the order A B B A: its samples ``[2kb, 2kb + 2b)`` and this one's, b the block, were
+    taken in the k-th such cycle.
     """
 
     process: int
@@ -60,6 +62,7 @@ class SampleRun:
     other_cpu: float | None = None
     contended: bool = False
     turns: str | None = None
+    block: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +175,7 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     """Schema 3 marks the runs sampled in turns (``SampleRun.turns``), which the gate
-    compares sample by sample; schema 2 marked none, so none is: unchanged."""
+    compares cycle by cycle; schema 2 marked none, so none is: unchanged."""
     return data
 
 
@@ -213,9 +216,15 @@ def _v5_to_v6(data: dict[str, Any]) -> dict[str, Any]:
     ]}  # fmt: skip
 
 
+def _v6_to_v7(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 7 says how many samples a side took at a time in turns (``SampleRun.block``);
+    schema 6 took one, the default: unchanged."""
+    return data
+
+
 # Migrations from schema N to N+1, applied in order on load.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7,
 }  # fmt: skip
 
 
@@ -225,6 +234,8 @@ def check_samples(run: SampleRun, where: str) -> None:
     ratio of infinity, and a comparison with either could claim anything."""
     if run.loops < 1:
         raise FieldError(f"{where}.loops", f"{run.loops!r}: a sample is at least one call")
+    if run.block < 1:
+        raise FieldError(f"{where}.block", f"{run.block!r}: a turn is at least one sample")
     for i, sample in enumerate(run.samples):
         if not (math.isfinite(sample) and sample > 0):
             raise FieldError(f"{where}.samples[{i}]", f"{sample!r} is not a sample")

@@ -6,25 +6,29 @@ same code differ here by up to 10-20%; a test that treats samples as independent
 luck significant. So repetition i of the baseline is paired with repetition i of the
 candidate, each pair gives one ratio, and the evidence is the per-pair ratios. A pair's
 ratio is candidate median / baseline median, except where the two sampled in turns
-(``perfkit ab``: sample i of each taken one right after the other, on one CPU): then it is
-the median of their sample-by-sample ratios. A slow spell of the machine (here a second
-or two in which everything runs 1.6x slower) lands on both samples of a sample pair and
-cancels in its ratio, while it can move one side's median and not the other's, when about
-half of each side's samples fall inside it. Then:
+(``perfkit ab``: A B B A, a block of samples a side at a time, on one CPU): then it is
+compared cycle by cycle (``pair_ratio``). A slow spell of the machine (here a second or two
+in which everything runs 1.6x slower) lands on both sides within a cycle and cancels in its
+ratio, and so does what a sample inherits from the one before it: a side's sample taken
+right after the other side's ran 1.3x to 1.5x slower, or faster, than one right after its
+own (a 16 MB softmax, a 32 MB reduction), and a cycle holds one of each a side, where comparing
+sample i with sample i paired the one kind with the other and made the ratio flip between
+two modes. Then:
 
-- the **ratio** is the median of the per-pair ratios;
-- its **interval** is the distribution-free confidence interval of that median (order
-  statistics, ``stats.median_ci``);
-- the **p-value** is the sign test's (scipy's exact binomial test) over those ratios. It
-  assumes nothing about how processes differ (a bimodal memory placement included) beyond
-  each pair's order being a coin toss, which the interleaving makes true.
+- the **ratio** is the 20% trimmed mean of the per-pair log ratios, back in ratio units;
+- its **p-value** is Yuen's trimmed t's (``stats.trimmed_t``): robust to a stray pair (a
+  repetition the machine disturbed), and, unlike the sign test it replaced, able to decide
+  on eight pairs: the sign test's smallest p-value with eight is 2/256, which
+  false-discovery control over 32 cases turned into no verdict at all;
+- its **interval** is the same t's at 1 - 2 alpha (90% at alpha 0.05): the interval whose
+  lying inside the threshold band is the equivalence test (two one-sided tests at alpha)
+  that ``SAME`` claims, and whose lying above 1 is a one-sided test at alpha that
+  ``SLOWER`` (a two-sided p under alpha) implies.
 
-Test and interval are two faces of one procedure, so they cannot contradict each other. Both
-need pairs: with fewer than six, no outcome reaches p < 0.05 (``smallest_sign_test_p``) and
-no 95% interval exists. Such a case (two plain records of two processes a side, say) is
-judged by the **spread test** instead (``spread.ratio_spread``): the ratio of the two sides'
-medians against the spread of each side's processes, moderated by a prior spread, so that a
-3x change measured once a side still stands out and process luck does not.
+Both need pairs: with fewer than ``PAIRS_NEEDED`` a case (two plain records of two processes a
+side, say) is judged by the **spread test** instead (``spread.ratio_spread``): the ratio of
+the two sides' medians against the spread of each side's processes, moderated by a prior
+spread, so that a 3x change measured once a side still stands out and process luck does not.
 
 Every comparison says which test decided it and the smallest change its evidence could tell
 from none (``detectable``, the half-width of its interval): a case left undecided with a
@@ -45,7 +49,7 @@ import numpy as np
 from perfkit.records.environment import environment_mismatches
 from perfkit.records.run_record import CaseResult, RunRecord, SampleRun
 from perfkit.verdict.spread import ratio_spread
-from perfkit.verdict.stats import median_ci, sign_test, smallest_sign_test_p
+from perfkit.verdict.stats import trimmed_t
 
 __all__ = [
     "VERDICTS",
@@ -73,17 +77,17 @@ Verdict = Literal[
 ]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
 DECIDED = ("SAME", "FASTER", "SLOWER")
-# Which evidence decided: the sign test over repetition pairs, the spread of each side's
+# Which evidence decided: the paired test over repetition pairs, the spread of each side's
 # processes (too few pairs), instruction counts (no chance), or none (no measured ratio).
-Test = Literal["sign", "spread", "count", ""]
+Test = Literal["paired", "spread", "count", ""]
 
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """One case, baseline vs candidate. ``ratio`` is candidate / baseline: above 1 is
-    slower. ``p_value`` is the sign test's over ``pairs`` repetition pairs, ``q_value`` the
-    same after false-discovery control across the cases compared, ``smallest_p`` the least
-    p-value that many pairs could give. The medians are each side's over all its samples.
+    slower. ``p_value`` is the test's (``test``: the paired test over ``pairs`` repetition
+    pairs, or the spread test), ``q_value`` the same after false-discovery control across
+    the cases compared. The medians are each side's over all its samples.
     ``test`` names the evidence that decided; ``detectable`` is the smallest change (a
     fraction) that evidence could tell from none."""
 
@@ -101,7 +105,6 @@ class Comparison:
     threshold: float = 0.0
     unit: str = "s"  # of the medians: seconds per call, or "instructions" per call
     pairs: int = 0
-    smallest_p: float | None = None
     contended: int = 0  # repetition pairs left out because one side was contended
     test: Test = ""
     detectable: float | None = None
@@ -121,12 +124,12 @@ class Comparison:
         """Past the threshold towards slower, judged over enough repetition pairs, and not
         shown within it: a regression the evidence cannot rule out, which fails like one.
         (Where pairs are too few, the spread test alone decides: ``SLOWER`` or a pass.)"""
-        return self.crosses and self.test == "sign" and self.verdict != "SLOWER"
+        return self.crosses and self.test == "paired" and self.verdict != "SLOWER"
 
     def test_words(self) -> str:
         """Which test decided, on what, and what it could see, for a table's note."""
-        if self.test == "sign":
-            evidence = f"sign test, {self.pairs} pairs"
+        if self.test == "paired":
+            evidence = f"paired trimmed t, {self.pairs} pairs"
         elif self.test == "spread":
             evidence = f"spread test, {self.processes[0]} and {self.processes[1]} processes"
         elif self.test == "count":
@@ -147,28 +150,41 @@ def _median(result: CaseResult) -> float:
 
 
 def pair_ratio(old: SampleRun, new: SampleRun) -> float:
-    """One repetition pair's ratio, candidate over baseline: the median of the sample-by-
-    sample ratios where the two runs sampled in turns (and no baseline sample is 0), else
-    the ratio of their medians; ``inf`` where the baseline median is 0."""
-    if old.turns is not None and old.turns == new.turns:
-        count = min(len(old.samples), len(new.samples))
-        before = np.asarray(old.samples[:count], dtype=np.float64)
-        after = np.asarray(new.samples[:count], dtype=np.float64)
-        if count and np.all(before > 0):
-            return float(np.median(after / before))
+    """One repetition pair's ratio, candidate over baseline. Where the two runs sampled in
+    turns (A B B A, ``block`` samples a side at a time): the median over the cycles of the
+    ratio of the two sides' median samples in that cycle, each side having as many
+    samples taken right after its own as right after the other side's (one of each with
+    a block of one sample; with longer blocks, the first of each block follows the other
+    side, and the median stands among the rest, as it stands above a stray sample). Else
+    (or where not one whole cycle exists, or a baseline sample is 0) the ratio of their
+    medians; ``inf`` where the baseline median is 0."""
+    if _in_turns(old, new) and old.block == new.block:
+        span = 2 * old.block
+        cycles = min(len(old.samples), len(new.samples)) // span
+        before = np.asarray(old.samples[: cycles * span], dtype=np.float64).reshape(-1, span)
+        after = np.asarray(new.samples[: cycles * span], dtype=np.float64).reshape(-1, span)
+        if cycles and np.all(before > 0):
+            return float(np.median(np.median(after, axis=1) / np.median(before, axis=1)))
     median = float(np.median(old.samples))
     return float(np.median(new.samples)) / median if median > 0 else math.inf
+
+
+def _in_turns(old: SampleRun, new: SampleRun) -> bool:
+    return old.turns is not None and old.turns == new.turns
 
 
 def paired_ratios(base: CaseResult, cand: CaseResult, needed: int) -> tuple[np.ndarray, int]:
     """Per repetition pair (same process index), its ``pair_ratio``, and how many pairs
     were left out as contended. Contended pairs are left out only where the uncontended
     ones still number ``needed``; otherwise every pair counts (and the count of contended
-    ones is still returned, to be said)."""
+    ones is still returned, to be said). A pair sampled in turns is never left out: what
+    contended one side's samples contended the other's, a few milliseconds apart."""
     old = {run.process: run for run in base.measurement.runs}  # type: ignore[union-attr]
     new = {run.process: run for run in cand.measurement.runs}  # type: ignore[union-attr]
     common = sorted(old.keys() & new.keys())
-    quiet = [p for p in common if not (old[p].contended or new[p].contended)]
+    quiet = [
+        p for p in common if _in_turns(old[p], new[p]) or not (old[p].contended or new[p].contended)
+    ]
     chosen = quiet if len(quiet) >= needed else common
     ratios = [pair_ratio(old[p], new[p]) for p in chosen]
     return np.asarray(ratios, dtype=np.float64), len(common) - len(quiet)
@@ -178,9 +194,17 @@ def _usable(ratios: np.ndarray) -> bool:
     return bool(len(ratios)) and bool(np.all(np.isfinite(ratios)) and np.all(ratios > 0))
 
 
+# The fewest repetition pairs the paired test is used on: with 20% trimmed, four are left,
+# three degrees of freedom. Fewer pairs (plain records of 2 to 4 processes) are judged by the
+# spread of each side's processes.
+PAIRS_NEEDED = 6
+
+
 def pairs_needed(alpha: float) -> int:
-    """The fewest repetition pairs with which the sign test can reach ``alpha``."""
-    return next(k for k in range(1, 64) if smallest_sign_test_p(k) <= alpha)
+    """The fewest repetition pairs the paired test is used on (whatever ``alpha``: a t
+    interval exists at every level)."""
+    del alpha
+    return PAIRS_NEEDED
 
 
 SKIPPED_ON_BOTH_SIDES = "skipped on both sides: "
@@ -285,7 +309,7 @@ def compare_records(
 
 
 def _evidence(old: CaseResult, new: CaseResult, needed: int, alpha: float) -> Comparison:
-    """A measured case's ratio, interval, p-value and test, before any verdict: the sign
+    """A measured case's ratio, interval, p-value and test, before any verdict: the paired
     test over repetition pairs where there are ``needed`` of them, else the spread test."""
     base_median, cand_median = _median(old), _median(new)
     ratios, contended = paired_ratios(old, new, needed)
@@ -297,23 +321,22 @@ def _evidence(old: CaseResult, new: CaseResult, needed: int, alpha: float) -> Co
         base_median=base_median,
         cand_median=cand_median,
         pairs=pairs,
-        smallest_p=smallest_sign_test_p(pairs),
         contended=contended,
         processes=(len(old.measurement.runs), len(new.measurement.runs)),  # type: ignore[union-attr]
     )
     if pairs and not _usable(ratios):
         return measured  # a repetition's median of 0: no ratio
-    if pairs >= needed:
-        log_low, log_high = median_ci(np.log(ratios), 1 - alpha)
-        low, high = math.exp(log_low), math.exp(log_high)
+    paired = trimmed_t(np.log(ratios)) if pairs >= needed else None
+    if paired is not None:
+        log_low, log_high = paired.interval(1 - 2 * alpha)
         return dataclasses.replace(
             measured,
-            ratio=float(np.median(ratios)),
-            ratio_low=low,
-            ratio_high=high,
-            p_value=sign_test(np.log(ratios)),
-            test="sign",
-            detectable=math.sqrt(high / low) - 1,
+            ratio=math.exp(paired.estimate),
+            ratio_low=math.exp(log_low),
+            ratio_high=math.exp(log_high),
+            p_value=paired.p_value(),
+            test="paired",
+            detectable=math.exp((log_high - log_low) / 2) - 1,
         )
     ratio = cand_median / base_median if base_median > 0 else math.inf
     spread = ratio_spread(
@@ -323,7 +346,7 @@ def _evidence(old: CaseResult, new: CaseResult, needed: int, alpha: float) -> Co
     )
     if spread is None:
         return measured
-    low, high = spread.interval(1 - alpha)
+    low, high = spread.interval(1 - 2 * alpha)
     return dataclasses.replace(
         measured,
         ratio=ratio,
@@ -331,7 +354,7 @@ def _evidence(old: CaseResult, new: CaseResult, needed: int, alpha: float) -> Co
         ratio_high=high,
         p_value=spread.p_value(),
         test="spread",
-        detectable=spread.detectable(1 - alpha),
+        detectable=spread.detectable(1 - 2 * alpha),
     )
 
 
@@ -359,7 +382,7 @@ def _judge(measured: Comparison, *, threshold: float, alpha: float, q: float | N
         reason = f"past the threshold but not significant (q={q:.3g})"
     else:
         reason = f"its interval {low:.3f} to {high:.3f} reaches past +-{threshold:.0%}"
-    if measured.test == "sign" and ratio > band_high:
+    if measured.test == "paired" and ratio > band_high:
         reason += "; not cleared, so it fails as a regression"
     if detectable > threshold:
         more = (

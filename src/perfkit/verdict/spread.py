@@ -14,7 +14,7 @@ change still stands far outside it, 10% does not.
 
 One procedure serves the record (``time/ci_low``/``time/ci_high`` of a case: its median
 times the interval of one side) and the gate (the ratio of two sides' medians where too few
-repetition pairs exist for the sign test), so report, table and gate say the same.
+repetition pairs exist for the paired test), so report, table and gate say the same.
 """
 
 from __future__ import annotations
