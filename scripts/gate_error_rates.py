@@ -4,7 +4,7 @@
     python scripts/gate_error_rates.py --instructions [...]   # instruction-count mode
     python scripts/gate_error_rates.py --analyze DIR          # the gate again over kept runs
 
-- false verdicts: ``--pairs`` A/A runs of the CPU cases of the array suite (both sides the same
+- false verdicts: ``--pairs`` A/A runs of the NumPy cases of the array suite (both sides the same
   code and environment, interleaved, measured until decided as ``perfkit ab`` does); the
   share of cases called SLOWER or FASTER, either being wrong;
 - detection: ``--trials`` A/B runs of the same cases whose candidate side is slowed by a
@@ -36,7 +36,6 @@ from perfkit.engine.runner import Campaign, Side, effective_threads, run_sides
 from perfkit.engine.stored_inputs import inputs_folder
 from perfkit.machine.capture import capture_environment
 from perfkit.model import registry
-from perfkit.model.backend import get_backend
 from perfkit.model.workload import Case
 from perfkit.records.run_record import RunRecord, dump_record, load_record
 from perfkit.verdict.gate import GatePolicy, GateReport, run_gate
@@ -232,11 +231,11 @@ def main() -> None:
         if counting
         else repetition_policy(MeasurePolicy(processes=FIRST, extra_processes=0))
     )
+    # The NumPy ports, as the pull-request workflow runs them (-b numpy): 32 cases.
     suite = [
         c
         for name in SUITE
-        for c in registry.expand_cases(registry.get_workload(name), quick=counting)
-        if get_backend(c.implementation.backend).device == "cpu"
+        for c in registry.expand_cases(registry.get_workload(name), ["numpy"], quick=counting)
     ]
     probe = registry.expand_cases(registry.get_workload("slowdown_probe"), quick=counting)
     figures: dict[str, object] = {"aa": _false_verdicts(suite, policy, args)}

@@ -44,7 +44,9 @@ def _positive_int(text: str) -> int:
 
 
 def _policy_options(
-    parser: argparse.ArgumentParser, processes: str = "worker processes per case (default 2)"
+    parser: argparse.ArgumentParser,
+    processes: str = "worker processes per case (default 2)",
+    budget: str = "sampling seconds per case (default 4)",
 ) -> None:
     group = parser.add_argument_group("measurement")
     group.add_argument(
@@ -58,7 +60,7 @@ def _policy_options(
         type=int,
         help="more processes for cases whose processes disagree (default 2; 0 with --quick)",
     )
-    group.add_argument("--budget", type=float, help="sampling seconds per case (default 4)")
+    group.add_argument("--budget", type=float, help=budget)
     group.add_argument(
         "--target-ci",
         type=float,
@@ -271,7 +273,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="profile both sides of every SLOWER case and add what grew to the comment",
     )
     _policy_options(
-        ab, "repetitions a side every case starts with (default 8; 1 with --measure instructions)"
+        ab,
+        "repetitions a side every case starts with (default 8; 1 with --measure instructions)",
+        "sampling seconds per case and side, shared by its first repetitions (default 0.1 a "
+        "repetition: many short ones)",
     )
     add_spark_options(ab)
     add_torch_options(ab)
