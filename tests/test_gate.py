@@ -126,16 +126,20 @@ def test_process_luck_is_not_a_verdict_across_many_a_a_cases() -> None:
         assert ("not cleared" in c.reason) == c.crosses
 
 
+def _slowed_pairs(slow: int, rest: float):
+    """One case of eight repetition pairs: the first ``slow`` at 1.5x, the rest at ``rest``
+    times the baseline; the gate's report on it."""
+    base_runs = _reps(np.random.default_rng(14), k=8)
+    cand_runs = [run * (1.5 if i < slow else rest) for i, run in enumerate(base_runs)]
+    base, cand = _result("x", base_runs), _result("x", cand_runs)
+    return run_gate(_record("a", [base]), _record("b", [cand]), GatePolicy())
+
+
 def test_the_1_5x_regression_the_sign_test_left_ambiguous_is_slower() -> None:
     """Eight pairs, six at 1.5x and two at 0.95x: the sign test's p was 0.29 and the gate
     passed it. The trimmed t over the pairs finds it."""
-    rng = np.random.default_rng(14)
-    base_runs = _reps(rng, k=8)
-    cand_runs = [run * (1.5 if i < 6 else 0.95) for i, run in enumerate(base_runs)]
-    (c,) = (report := run_gate(
-        _record("a", [_result("x", base_runs)]), _record("b", [_result("x", cand_runs)]),
-        GatePolicy(),
-    )).comparisons  # fmt: skip
+    report = _slowed_pairs(slow=6, rest=0.95)
+    (c,) = report.comparisons
     assert (c.verdict, c.test) == ("SLOWER", "paired"), c
     assert c.p_value is not None
     assert c.p_value < 0.05
@@ -146,13 +150,8 @@ def test_a_regression_past_the_threshold_fails_unless_cleared() -> None:
     """Five pairs at 1.5x and three at 0.9x: not significant (no SLOWER), but a ratio past
     the threshold that an interval reaching below 1 cannot clear: it fails all the same,
     and says why."""
-    rng = np.random.default_rng(14)
-    base_runs = _reps(rng, k=8)
-    cand_runs = [run * (1.5 if i < 5 else 0.9) for i, run in enumerate(base_runs)]
-    (c,) = (report := run_gate(
-        _record("a", [_result("x", base_runs)]), _record("b", [_result("x", cand_runs)]),
-        GatePolicy(),
-    )).comparisons  # fmt: skip
+    report = _slowed_pairs(slow=5, rest=0.9)
+    (c,) = report.comparisons
     assert c.verdict in ("AMBIGUOUS", "UNDERPOWERED"), c
     assert c.p_value is not None
     assert c.p_value > 0.05

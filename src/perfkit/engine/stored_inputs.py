@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
 __all__ = ["LIMIT", "inputs_folder", "load", "store"]
 
@@ -92,22 +93,12 @@ def load(path: Path) -> Any | None:
 _PREFIX = "perfkit-inputs-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _sweep(parent: Path) -> None:
     """Remove the folders of runs that ended without removing theirs (killed): each is
     named after the process that made it, and that process is gone."""
     for entry in parent.glob(f"{_PREFIX}*-*"):
         pid = entry.name.removeprefix(_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not psutil.pid_exists(int(pid)):
             shutil.rmtree(entry, ignore_errors=True)
 
 

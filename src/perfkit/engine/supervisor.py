@@ -95,10 +95,9 @@ class Supervisor:
         self.command = [sys.executable, "-m", "perfkit.engine.worker"]  # tests stand in their own
         self._worker: WorkerProcess | None = None
         self._spawned: WorkerProcess | None = None  # started, its greeting not yet read
-        self._offered: tuple[WorkerProcess, dict[str, Any]] | None = None  # a case sent, not begun
         self._calibrated = False  # the case begun was calibrated without being told
-        # The last sample's seconds and the seconds its pools took to go quiet after it, or
-        # after calibrating (0 where the worker does not say: another harness's).
+        # The seconds a sample of the case begun takes and the seconds its pools took to go
+        # quiet after calibrating (0 where the worker does not say: another harness's).
         self.last_sample = (0.0, 0.0)
         self._spent = 0.0  # seconds waited on the worker for the current case
         self._limit = policy.timeout  # the current case's limit, grown by its pace
@@ -137,38 +136,21 @@ class Supervisor:
         ``cpu`` when given, ``loops`` calls a sample when given (else calibrated): None once
         the worker is ready to sample, else the case's final report (it failed, was skipped
         or found invalid first, or the worker, of another harness, measured it whole)."""
-        report = self.offer(case, cpu, loops)
-        if report is None:
-            report = self.verified(case)
+        report = self.verify(case, cpu, loops)
         return report if report is not None else self.calibrate(case)
 
-    def offer(
+    def verify(
         self, case: Case, cpu: int | None = None, loops: int | None = None
     ) -> WorkerReport | None:
-        """``begin`` in steps, the first: send the case and return at once (``verified``
-        waits for the worker to have verified it, ``calibrate`` has it calibrate), so that
-        the runner orders the steps of several workers: all verified, then each
-        calibrating alone, the one to sample first last. None once sent, else the case's
-        failed report."""
+        """``begin`` in steps, the first: the worker verifies the case and waits to be told
+        to calibrate it (``calibrate``), so that the runner orders the steps of several
+        workers: each verifying, then each calibrating alone, the one to sample first
+        last. None once verified, else the case's final report."""
         extra: dict[str, Any] = {"paired": True, "cpu": cpu, "stepwise": True}
         if loops is not None:
             extra["loops"] = loops
-        self._spent = 0.0
-        self._limit = self.policy.timeout
         self.last_sample = (0.0, 0.0)
-        self._calibrated = False
-        try:
-            self._offered = self._send(case, extra), extra
-        except _StartError as exc:
-            return WorkerReport.failed(str(exc))
-        return None
-
-    def verified(self, case: Case) -> WorkerReport | None:
-        """After ``offer``: None once the worker has verified the case and waits to
-        calibrate it, else the case's final report."""
-        assert self._offered is not None, "verified() follows offer()"
-        (worker, extra), self._offered = self._offered, None
-        reply = self._hand_over(case, extra, whole=False, sent=worker)
+        reply = self._hand_over(case, extra, whole=False)
         if isinstance(reply, WorkerReport):
             return reply
         # A worker of an older harness calibrates without being told, and says ready.
@@ -198,7 +180,6 @@ class Supervisor:
         if not isinstance(done, bool):
             self._stop(kill=True)
             return WorkerReport.failed(f"malformed worker message: done is {done!r}")
-        self.last_sample = (_seconds(reply.get("seconds")), _seconds(reply.get("settled")))
         return done
 
     def finish(self, case: Case) -> WorkerReport:
@@ -208,22 +189,17 @@ class Supervisor:
         return reply
 
     def _hand_over(
-        self,
-        case: Case,
-        extra: dict[str, Any] | None,
-        whole: bool = True,
-        sent: WorkerProcess | None = None,
+        self, case: Case, extra: dict[str, Any] | None, whole: bool = True
     ) -> WorkerReport | dict[str, Any]:
         """Give the worker ``case`` (with ``extra`` fields in its spec), to be measured
-        whole or, not ``whole``, sampled in turns; its result, or its ``ready``. ``sent``:
-        the worker it was sent to already (``offer``)."""
-        if sent is None:
-            self._spent = 0.0
-            self._limit = self.policy.timeout
+        whole or, not ``whole``, sampled in turns; its result, or its ``verified`` (its
+        ``ready``, from an older harness)."""
+        self._spent = 0.0
+        self._limit = self.policy.timeout
         reason = ""
-        for attempt in range(2):  # once more when a worker ended before it began the case
+        for _ in range(2):  # once more when a worker ended before it began the case
             try:
-                worker = sent if attempt == 0 and sent is not None else self._send(case, extra)
+                worker = self._send(case, extra)
             except _StartError as exc:
                 return WorkerReport.failed(str(exc))
             try:
@@ -280,7 +256,6 @@ class Supervisor:
     def _stop(self, kill: bool) -> None:
         worker, self._worker = self._worker, None
         spawned, self._spawned = self._spawned, None
-        self._offered = None
         for process in (worker, spawned):
             if process is not None:
                 process.end(kill)

@@ -36,9 +36,9 @@ def measure_in_turns(
     """``case`` measured by every worker, in turns (the order reversed every turn) on
     ``cpu`` when given, until every worker's sampling rule is done; a worker done before
     the others goes on sampling (up to ``max_samples``), so every side's samples cover the
-    same stretch of time. The workers verify the case one after the other (``offer``,
-    ``verified``), then calibrate it, each alone (``calibrate``, the first to sample
-    last), with ``loops`` calls a sample where given. A turn is one sample
+    same stretch of time. The workers verify the case one after the other (``verify``),
+    then calibrate it, each alone (``calibrate``, the first to sample last), with
+    ``loops`` calls a sample where given. A turn is one sample
     a side, or a block of them (``turn_block``, from what calibrating took) where a side's
     pools take longer to go quiet after a sample than the sample takes. Sampling ends with
     a whole cycle (A B B A: two turns), so each side has as many samples taken right after
@@ -49,7 +49,7 @@ def measure_in_turns(
     samples were taken side by side."""
     # One side after the other: two BLAS-threaded first calls at once oversubscribe the
     # CPUs (a GEMM took 1.4 s to verify beside the other side's, 0.15 s alone).
-    reports = [worker.offer(case, cpu, loops) or worker.verified(case) for worker in workers]
+    reports = [worker.verify(case, cpu, loops) for worker in workers]
     # Calibrated in the reverse of the first turn's order: the last to calibrate samples
     # first, so its pools need not go quiet in between.
     for i in reversed(range(len(workers))):

@@ -67,7 +67,7 @@ class InputCache:
         if key != self.key or self.value is None:
             self.value = None  # free the old arrays before making the new ones
             path = self._path(case)
-            stored = load(path) if path is not None and path.exists() else None
+            stored = load(path) if path is not None else None
             if stored is None:
                 rng = np.random.default_rng(case.workload.seed(case.params, self.seed))
                 inputs = case.workload.make_inputs(case.params, rng)

@@ -7,9 +7,9 @@ stderr, so it can never corrupt the stream.
 
 A case sent with ``"paired": true`` is sampled on the runner's word, so that two workers (the
 two sides of a comparison) can take turns: after verifying it says ``verified`` (with
-``"stepwise": true``; it calibrates when told, ``{"calibrate": true}``, so that the sides
-verify at once and calibrate one at a time), after calibrating ``ready`` (with how long a
-sample takes and how long its pools took to go quiet), then answers each
+``"stepwise": true``; it calibrates when told, ``{"calibrate": true}``, so that each side
+calibrates alone), after calibrating ``ready`` (with how long a sample takes and how long
+its pools took to go quiet), then answers each
 ``{"sample": true}`` with one sample taken and ``{"event": "sampled", "done": ...}``, and
 ``{"finish": true}`` with the case's ``result``. A paired case may give ``loops``, the calls a
 sample that an earlier repetition calibrated. A
@@ -99,8 +99,8 @@ class Turns:
     commands: Iterator[dict[str, Any]]
     cpu: int | None = None
     loops: int | None = None
-    # Verified, the worker says so and calibrates only when told (the sides verify at once
-    # and calibrate one after the other, each alone on the machine).
+    # Verified, the worker says so and calibrates only when told (the sides calibrate one
+    # after the other, each alone on the machine).
     stepwise: bool = False
 
     @classmethod
@@ -252,7 +252,7 @@ class Worker:
             self.emit("pace", case=case.id, seconds=calls * first_call)
         settle = True  # after calibrating, before the first sample in turns
         if turns is not None and turns.stepwise:
-            OwnThreads().settle()  # the other side may be calibrating
+            OwnThreads().settle()  # the other side verifies or calibrates next
             self.emit("verified", case=case.id)
             command = next(turns.commands, None)
             if command is None or not command.get("calibrate"):
@@ -302,15 +302,11 @@ class Worker:
         for command in turns.commands:
             if not command.get("sample"):
                 break
-            start = time.perf_counter()
             with meter:
                 sampler.take()
-            sampled = time.perf_counter()
             if command.get("settle", True):
                 patient = patient and threads.settle()
-            # What the sample and the wait after it took: the runner sizes its turns by them.
-            seconds = {"seconds": sampled - start, "settled": time.perf_counter() - sampled}
-            self.emit("sampled", case=case.id, done=sampler.done, **seconds)
+            self.emit("sampled", case=case.id, done=sampler.done)
 
     def _count_instructions(self, thunk: Any) -> SampleRun:
         """Three counts of ``instruction_loops`` calls each, after one warm-up call; each
