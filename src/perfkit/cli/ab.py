@@ -27,6 +27,7 @@ from typing import Any
 
 from perfkit.cli.console import interrupted_code, progress_bar, terminate_as_interrupt
 from perfkit.cli.gate import emit_gate, gate_policy
+from perfkit.cli.outputs import distinct_outputs
 from perfkit.cli.run import (
     ceilings_for,
     command_line,
@@ -40,6 +41,7 @@ from perfkit.cli.selection import cases_from, policy_from
 from perfkit.engine.stored_inputs import inputs_folder
 from perfkit.integrations.spark.for_run import spark_for_run
 from perfkit.integrations.torch_run import torch_for_run
+from perfkit.model.errors import UsageError
 
 __all__ = ["STAGE", "ab", "look_schedule", "repetition_policy", "run_until_decided"]
 
@@ -52,6 +54,7 @@ _FIRST = 8
 REPETITION_SECONDS = 0.1
 REPETITION_SAMPLE = 0.01
 _UNDECIDED = ("AMBIGUOUS", "UNDERPOWERED")
+_JOURNAL = "ab.journal.jsonl"
 
 
 def look_schedule(first: int, last: int, *, confirm: bool = True) -> tuple[int, ...]:
@@ -130,6 +133,19 @@ def _budget(args: argparse.Namespace, started: float) -> Any:
     return TimeBudget(max(1e-3, seconds - (time.monotonic() - started)))
 
 
+def _outputs_free(args: argparse.Namespace, folder: Path) -> None:
+    """Refuse, before anything starts, outputs that are one file or a folder that is a
+    file, and a journal another run holds (``journal_free``)."""
+    from perfkit.engine.journal import journal_free
+
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder}: a file; -o names the folder of the two records")
+    journal = folder / _JOURNAL
+    outputs = {"base record": folder / "base.json", "candidate record": folder / "cand.json"}
+    distinct_outputs({**outputs, "journal": journal, "markdown": args.markdown, "json": args.json})
+    journal_free(journal)
+
+
 def ab(args: argparse.Namespace, names: list[str]) -> int:
     """Two commits measured in one run, their repetitions interleaved, then gated: the
     cases of the workloads ``names`` (``resolve_selection``)."""
@@ -146,6 +162,7 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
     run_id = new_run_id()
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     folder = args.output or Path("reports") / "ab" / run_id
+    _outputs_free(args, folder)
     with contextlib.ExitStack() as stack:
         base_sha, base_src = stack.enter_context(checkout(args.base, repo))
         git = {"base": GitState(base_sha, False)}
@@ -169,7 +186,7 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
             run_id, created, command_line(args), environment, policy, tuple(sides),
             tuple(plan_of(c) for c in cases),
         )  # fmt: skip
-        journal = stack.enter_context(Journal(folder / "ab.journal.jsonl", header))
+        journal = stack.enter_context(Journal(folder / _JOURNAL, header))
         seen = stack.enter_context(terminate_as_interrupt())
         bar = stack.enter_context(progress_bar())
         campaign = Campaign(

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from perfkit.model.errors import ExitCode
+from perfkit.model.stopping import stop_on_signals
 from perfkit.records.format import (
     ABOVE_ROOF,
     above_roof,
@@ -47,19 +48,11 @@ def console(stream: Any = None) -> Any:
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[list[int]]:
-    """SIGTERM handled as Ctrl-C is: the run stops, what finished is written. Yields a list
-    that holds the signal that ended the run, if one did."""
-    seen: list[int] = []
-
-    def on_term(signum: int, frame: object) -> None:
-        seen.append(signum)
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, on_term)
-    try:
+    """SIGTERM handled as Ctrl-C is, and either acted on where stopping is safe
+    (``stop_on_signals``): the run stops, what finished is written. Yields a list that
+    holds the signals that ended the run, if any did."""
+    with stop_on_signals() as seen:
         yield seen
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def interrupted_code(seen: Sequence[int]) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.cli.console import console
+from perfkit.cli.outputs import distinct_outputs
 from perfkit.model.errors import UsageError
 
 __all__ = ["add_gate_options", "emit_gate", "gate_command", "gate_policy"]
@@ -88,5 +89,6 @@ def gate_command(args: argparse.Namespace) -> int:
     from perfkit.verdict.gate import run_gate
 
     policy = gate_policy(args)
+    distinct_outputs({"markdown": args.markdown, "json": args.json}, [args.base, args.candidate])
     report = run_gate(load_run(args.base), load_run(args.candidate), policy)
     return emit_gate(args, report)

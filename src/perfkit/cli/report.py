@@ -8,6 +8,7 @@ import argparse
 import time
 from pathlib import Path
 
+from perfkit.cli.outputs import distinct_outputs, record_output, report_outputs
 from perfkit.cli.run import write_report
 from perfkit.model.errors import ExitCode, UsageError
 
@@ -17,10 +18,9 @@ __all__ = ["import_command", "recover_command", "report_command"]
 def report_command(args: argparse.Namespace) -> int:
     from perfkit.engine.journal import load_run
 
-    records = [load_run(path) for path in args.records]
     path = args.output or Path("reports") / f"report-{time.strftime('%Y%m%d-%H%M%S')}.html"
-    if path.suffix != ".html":
-        raise UsageError(f"{path}: a report is an .html file")
+    distinct_outputs(report_outputs(path), inputs=args.records)
+    records = [load_run(path) for path in args.records]
     write_report(records, path, args.title, args.open, args.shared_plotly)
     return ExitCode.OK
 
@@ -29,6 +29,8 @@ def import_command(args: argparse.Namespace) -> int:
     from perfkit.records.importers import import_file
     from perfkit.records.run_record import dump_record
 
+    if args.output:
+        distinct_outputs({"record": record_output(args.output)}, inputs=[args.source])
     record = import_file(args.source)
     path = args.output or Path("reports") / "runs" / f"{record.run_id}.json"
     dump_record(record, path)
@@ -45,12 +47,15 @@ def recover_command(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.journal}: not a journal (a *{JOURNAL_SUFFIX} file)")
     records = recover(args.journal)
     stem = args.journal.name.removesuffix(JOURNAL_SUFFIX)
-    for side, record in records.items():
+    paths = {}
+    for side in records:
         if side:
-            folder = args.output or args.journal.parent
-            path = folder / f"{side}.json"
+            paths[side] = (args.output or args.journal.parent) / f"{side}.json"
         else:
-            path = args.output or args.journal.with_name(f"{stem}.json")
+            paths[side] = record_output(args.output or args.journal.with_name(f"{stem}.json"))
+    distinct_outputs({f"{side} record".lstrip(): p for side, p in paths.items()}, [args.journal])
+    for side, record in records.items():
+        path = paths[side]
         dump_record(record, path)
         done = sum(r.status == "ok" for r in record.results)
         print(f"record: {path} (partial: {len(record.results)} cases, {done} measured)")

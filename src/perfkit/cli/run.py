@@ -20,6 +20,7 @@ from perfkit.cli.console import (
     progress_bar,
     terminate_as_interrupt,
 )
+from perfkit.cli.outputs import distinct_outputs, record_output, report_outputs
 from perfkit.cli.selection import cases_from, policy_from, time_budget_from
 from perfkit.integrations.spark.for_run import spark_for_run
 from perfkit.integrations.torch_run import torch_for_run
@@ -34,6 +35,7 @@ __all__ = [
     "make_record",
     "measure",
     "new_run_id",
+    "record_outputs_free",
     "run_environment",
     "run_with_progress",
     "write_or_keep_journal",
@@ -157,8 +159,22 @@ def measure(args: argparse.Namespace, names: Sequence[str], label: str) -> int:
     cases = cases_from(args, names)
     policy = policy_from(args)  # bad usage is said before a cluster is started
     seconds = time_budget_from(args, len({c.workload.name for c in cases}))
+    if args.output:
+        record_outputs_free(args.output, report=not args.no_report)
     with spark_for_run(args, cases), torch_for_run(args, cases):
         return _measure(args, cases, policy, label, seconds)
+
+
+def record_outputs_free(record: Path, report: bool) -> None:
+    """Refuse a record path that is not a ``.json`` file, whose report (beside it) would be
+    its folder's index, or whose journal another run holds (``journal_free``)."""
+    from perfkit.engine.journal import journal_free, journal_path
+
+    outputs = {"record": record_output(record), "journal": journal_path(record)}
+    if report:
+        outputs.update(report_outputs(record.with_suffix(".html")))
+    distinct_outputs(outputs)
+    journal_free(journal_path(record))
 
 
 def _measure(

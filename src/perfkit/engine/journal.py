@@ -11,14 +11,17 @@ record marked partial.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from perfkit.engine.protocol import CasePlan, WorkerReport, merge, read_report
-from perfkit.model.errors import RecordError, not_json
+from perfkit.model.errors import RecordError, UsageError, not_json
 from perfkit.model.policy import MeasurePolicy
 from perfkit.records.environment import Environment
 from perfkit.records.run_record import RunRecord
@@ -29,6 +32,7 @@ __all__ = [
     "Journal",
     "JournalHeader",
     "is_journal",
+    "journal_free",
     "journal_path",
     "load_run",
     "recover",
@@ -36,6 +40,7 @@ __all__ = [
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 _FORMAT = 1
+_SIDE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # "base", "cand": never a path
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +60,54 @@ def journal_path(record: Path) -> Path:
     return record.with_name(record.name.removesuffix(".json") + JOURNAL_SUFFIX)
 
 
+def _held(path: Path) -> str:
+    """Why the journal ``path`` that already exists is not this run's to write."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return f"{path}: where the run's journal goes, and not a file perfkit may replace"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return f"{path}: another perfkit run is writing this journal; give this run another -o"
+    finally:
+        os.close(fd)
+    return (
+        f"{path}: the journal of a run that stopped before its record was written: "
+        f"`perfkit recover {path}` first, or remove it"
+    )
+
+
+def journal_free(path: Path) -> None:
+    """Refuse (``UsageError``) to start a run whose journal would replace another's: a
+    live run's, or a stopped one's not yet recovered, or a symbolic link."""
+    if os.path.lexists(path):
+        raise UsageError(_held(path))
+
+
+def _claim(path: Path) -> IO[str]:
+    """The journal ``path``, created for this run alone: never through a symbolic link,
+    never over an existing file, and locked while the run lives (how another run knows)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o644)
+    except FileExistsError:
+        raise UsageError(_held(path)) from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the run's journal: {exc.strerror or exc}") from None
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # just created: no one else holds it
+    return os.fdopen(fd, "w", encoding="utf-8")
+
+
 class Journal:
     """Appends reports to a journal file; a write that fails (a full disk) is said once
-    and the run goes on, since its results are still in memory."""
+    and the run goes on, since its results are still in memory. The file is this run's
+    alone (``_claim``); opening over another run's journal is a ``UsageError``."""
 
     def __init__(self, path: Path, header: JournalHeader) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle: IO[str] | None = open(path, "w", encoding="utf-8")  # noqa: SIM115
+        self._handle: IO[str] | None = _claim(path)
         self.error: str | None = None
         self._write(to_json(header))
 
@@ -126,6 +171,9 @@ def recover(path: Path | str) -> dict[str, RunRecord]:
         header: JournalHeader = from_json(JournalHeader, first[1], "journal header")
         if header.journal != _FORMAT:
             raise RecordError(f"{path}: journal format {header.journal} is not {_FORMAT}")
+        for name in header.sides:  # each names a file: `recover` writes <side>.json
+            if name and not _SIDE.fullmatch(name):
+                raise RecordError(f"{path}: a side named {name!r}, not a plain name")
         plans = {plan.case_id: plan for plan in header.cases}
         reports: dict[tuple[str, str], list[WorkerReport]] = {}
         for number, entry in entries:

@@ -21,6 +21,7 @@ from perfkit.engine.supervisor import STOPPED, Side, Supervisor, effective_threa
 from perfkit.engine.turns import measure_in_turns
 from perfkit.model.backend import Availability, get_backend
 from perfkit.model.policy import MeasurePolicy
+from perfkit.model.stopping import check_stop
 from perfkit.model.workload import Case
 from perfkit.records.run_record import CaseResult
 
@@ -249,6 +250,7 @@ class Campaign:
                 for worker in workers.values():
                     worker.spawn()  # the sides' workers start at once
                 for case, order in turns(active, round_index, names, self.numbers):
+                    check_stop()
                     cpu = sampling_cpu(self.cpus, self.numbers[case.id], round_index)
                     in_turns = [workers[side] for side in order]
                     loops = self.loops_of(case)
@@ -259,6 +261,7 @@ class Campaign:
                 later = max(0, self.policy.processes - self.rounds) * len(active)
                 for side, block in schedule(active, round_index, names):
                     for place, case in enumerate(block):
+                        check_stop()
                         runs_left = len(block) - place + later
                         self._add(side, case, self._measure(workers[side], case, runs_left))
             finished = True
@@ -332,8 +335,9 @@ def run_cases(
 ) -> RunOutcome:
     """Probe, verify and measure every case in ``policy.processes`` interleaved repetitions,
     plus up to ``policy.extra_processes`` for the cases that have not ``settled``. Ctrl-C
-    (or SIGTERM, which the command line turns into it) ends the run early: the cases that
-    finished are kept and the outcome is marked partial."""
+    (or SIGTERM; under ``stop_on_signals`` either is acted on between cases and while
+    waiting on a worker) ends the run early: the cases that finished are kept and the
+    outcome is marked partial."""
     return run_sides(
         cases,
         policy,
@@ -395,6 +399,7 @@ def run_sides(
                 trimmed.update((c.id, None) for c in wanted if c not in active)
             if not active:
                 break
+            check_stop()
             campaign.run_round(active)
     except KeyboardInterrupt:
         partial = True

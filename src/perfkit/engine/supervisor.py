@@ -289,7 +289,7 @@ class Supervisor:
                 raise _StartError(f"malformed worker message: {exc}") from None
             if hello["event"] != "hello":
                 raise _StartError(f"malformed worker message: {hello['event']!r} before hello")
-        except _StartError:
+        except BaseException:  # a failed start, or a stop asked for while waiting
             worker.end(kill=True)
             raise
         self.blas = hello.get("blas", [])

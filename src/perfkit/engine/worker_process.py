@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from perfkit.engine.callgrind import valgrind_prefix
+from perfkit.model.stopping import check_stop
 
 __all__ = [
     "STARTUP_SECONDS",
@@ -75,13 +76,15 @@ class LineReader:
         self._buffer = b""
 
     def next(self, deadline: Deadline) -> bytes | Stalled | None:
-        """The next non-empty line; ``Stalled`` past the deadline; None at end of file."""
+        """The next non-empty line; ``Stalled`` past the deadline; None at end of file;
+        ``KeyboardInterrupt`` when a signal asked the run to stop (``check_stop``)."""
         while True:
             if b"\n" in self._buffer:
                 line, self._buffer = self._buffer.split(b"\n", 1)
                 if line.strip():
                     return line
                 continue
+            check_stop()  # a signal's stop, acted on while waiting (at least once a second)
             remaining = deadline.at - time.monotonic()
             if remaining <= 0:
                 return Stalled()
