@@ -74,7 +74,7 @@ def test_write_report_refreshes_the_index_newest_first(tmp_path: Path) -> None:
     (tmp_path / "foreign.html").write_text(f"<html><title>{EVIL}</title></html>")
     second = write_report([fixture()], tmp_path / "b.html", "second")
     index = (tmp_path / "index.html").read_text()
-    assert index.index('href="b.html"') < index.index('href="a.html"')
+    assert index.index('href="./b.html"') < index.index('href="./a.html"')
     assert EVIL not in index  # a foreign page's title is escaped too
     assert first.stat().st_mode & 0o777 == second.stat().st_mode & 0o777
     assert second.stat().st_mode & 0o044  # readable by others, like any written file

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from perfkit.model.axes import params_id
 from perfkit.records.format import BYTE_RATE, FLOP_RATE, ITEM_RATE, rate_of, ratio_text, speedups
 from perfkit.records.run_record import CaseResult
+from perfkit.report.capped import cap
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -74,8 +75,9 @@ LAYOUT = {
 
 
 def label(value: Any) -> str:
-    """A record's string made safe for plotly's pseudo-HTML text."""
-    return html.escape(str(value), quote=True)
+    """A record's string made safe for plotly's pseudo-HTML text, and cut to a length a
+    figure can show (``cap``)."""
+    return html.escape(cap(str(value)), quote=True)
 
 
 def measured(results: Sequence[CaseResult], workload: str) -> list[CaseResult]:

@@ -13,10 +13,12 @@ from perfkit.model.errors import UsageError
 from perfkit.records.atomic import write_text_atomic
 from perfkit.records.run_record import RunRecord
 from perfkit.report import figures, overview
+from perfkit.report.capped import capped
 from perfkit.report.cases import answer_table, measured_table, unmeasured_table
 from perfkit.report.markup import STYLE as _STYLE
 from perfkit.report.markup import escape as _e
 from perfkit.report.markup import figure_html as _figure_html
+from perfkit.report.markup import local_href
 from perfkit.report.markup import plotlyjs as _plotlyjs
 from perfkit.report.markup import table as _table
 
@@ -167,6 +169,7 @@ def build_report(
     profile pages of its cases."""
     if not records:
         raise UsageError("a report needs at least one record")
+    records = [capped(r) for r in records]  # a page's size bounded by its cases
     colors, devices = _backend_styles()
     latest = records[-1]
     colors = figures.port_colors(latest.results, colors)
@@ -184,7 +187,7 @@ def build_report(
         parts += ["<h2>Gate</h2>", _gate_section(records[0], records[1])]
     if profiles:
         links = "".join(
-            f'<li><a href="{_e(href)}">{_e(label)}</a></li>' for href, label in profiles
+            f'<li><a href="{local_href(href)}">{_e(label)}</a></li>' for href, label in profiles
         )
         parts += ["<h2>Profiles</h2>", f"<ul>{links}</ul>"]
     index = 0
@@ -253,7 +256,7 @@ def update_index(folder: Path) -> Path:
         entries.append((page.stat().st_mtime, page.name, title))
     entries.sort(reverse=True)
     rows = "".join(
-        f'<tr><td><a href="{_e(name)}">{_e(name)}</a></td><td>{_e(title)}</td>'
+        f'<tr><td><a href="{local_href(name)}">{_e(name)}</a></td><td>{_e(title)}</td>'
         f"<td>{_e(time.strftime('%Y-%m-%d %H:%M', time.localtime(mtime)))}</td></tr>"
         for mtime, name, title in entries
     )

@@ -6,14 +6,22 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from perfkit.model.errors import UsageError
 
-__all__ = ["STYLE", "escape", "figure_html", "plotlyjs", "table"]
+__all__ = ["STYLE", "escape", "figure_html", "local_href", "plotlyjs", "table"]
 
 
 def escape(value: Any) -> str:
     return html.escape(str(value), quote=True)
+
+
+def local_href(path: str) -> str:
+    """``path`` (a file relative to the page) as a link that can only be that file, escaped
+    for an attribute: ``./`` first and every reserved character percent-encoded, so a name
+    like ``javascript:alert(1).html`` is a file beside the page, never a scheme."""
+    return escape("./" + quote(path, safe="/"))
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from perfkit.profiling.differential import Difference, grown_functions
 from perfkit.profiling.record import CaseProfile, ProfileRun
@@ -13,9 +14,11 @@ from perfkit.profiling.stacks import NodeChange, Stacks
 from perfkit.profiling.tables import format_amount, overhead_text
 from perfkit.records.atomic import write_text_atomic
 from perfkit.records.format import format_seconds
+from perfkit.report.figures import label
 from perfkit.report.markup import STYLE as _STYLE
 from perfkit.report.markup import escape as _e
 from perfkit.report.markup import figure_html as _figure_html
+from perfkit.report.markup import local_href
 from perfkit.report.markup import plotlyjs as _plotlyjs
 from perfkit.report.markup import table as _table
 
@@ -62,7 +65,7 @@ def flame_figure(stacks: Stacks, title: str) -> Any:
     total = stacks.total
     ids = [_ROOT] + [f"{_ROOT};{n.id}" for n in nodes]
     parents = [""] + [f"{_ROOT};{n.parent}" if n.parent else _ROOT for n in nodes]
-    labels = [f"all ({format_amount(total, stacks.unit)})"] + [n.label for n in nodes]
+    labels = [f"all ({format_amount(total, stacks.unit)})"] + [label(n.label) for n in nodes]
     values = [total] + [n.value for n in nodes]
     hover = [f"{format_amount(v, stacks.unit)}, {v / total:.1%}" if total else "" for v in values]
     return _icicle(
@@ -80,7 +83,7 @@ def difference_figure(changes: Sequence[NodeChange], unit: str, title: str) -> A
     kept = [c for c in kept if c.candidate >= floor]
     ids = [_ROOT] + [f"{_ROOT};{c.id}" for c in kept]
     parents = [""] + [f"{_ROOT};{c.parent}" if c.parent else _ROOT for c in kept]
-    labels = ["all"] + [c.label for c in kept]
+    labels = ["all"] + [label(c.label) for c in kept]
     values = [total] + [c.candidate for c in kept]
     colours = [0.0] + [c.change for c in kept]
     span = max((abs(v) for v in colours), default=0.0) or 1.0
@@ -97,10 +100,19 @@ def difference_figure(changes: Sequence[NodeChange], unit: str, title: str) -> A
     )  # fmt: skip
 
 
+def _file_link(path: str) -> str:
+    """A raw file of the profile, linked when it is a file under the run's folder (its
+    record says so; a record that says otherwise gets the name as text, not a link)."""
+    name = _e(Path(path).name)
+    if urlsplit(path).scheme or path.startswith(("/", "\\")) or ".." in Path(path).parts:
+        return name
+    return f'<a href="{local_href(path)}">{name}</a>'
+
+
 def _overview(run: ProfileRun) -> str:
     rows = []
     for p in run.profiles:
-        files = " ".join(f'<a href="{_e(f)}">{_e(Path(f).name)}</a>' for f in p.files)
+        files = " ".join(_file_link(f) for f in p.files)
         rows.append(
             [
                 _e(p.case) + (f" <span class=muted>({_e(p.side)})</span>" if p.side else ""),
