@@ -183,6 +183,59 @@ def test_cluster_up_status_down_from_the_command_line(tmp_path: Path) -> None:
     assert "no cluster is up" in gone.stderr
 
 
+def _cluster_up_in_background(cache: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "perfkit", "cluster", "up", "--workers", "1", "--memory", "512m"],
+        cwd=cache, env={**os.environ, "PERFKIT_CACHE_DIR": str(cache)}, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_cluster_up_killed_while_starting_leaves_no_daemon_unseen(
+    tmp_path: Path, signum: int
+) -> None:
+    """Killed as soon as its master has started (a JVM takes seconds more to answer, and a
+    worker to register): SIGTERM stops what started; after SIGKILL, `status` and `down`
+    see the master and stop it. Either way no secret stays on disk."""
+    state_file = tmp_path / "spark" / "cluster.json"
+    proc = _cluster_up_in_background(tmp_path)
+    sessions: list[int] = []
+    try:
+        deadline = time.monotonic() + 120  # python, perfkit and spark-class on a loaded machine
+        while time.monotonic() < deadline and not state_file.exists() and proc.poll() is None:
+            time.sleep(0.05)
+        assert state_file.exists(), proc.communicate(timeout=30)
+        assert proc.poll() is None, "`up` finished before it could be killed while starting"
+        state = ClusterState.load(state_file)
+        sessions = list(state.sessions)
+        assert sessions  # the master, written down as it started
+        proc.send_signal(signum)
+        proc.communicate(timeout=60)
+        env = {**os.environ, "PERFKIT_CACHE_DIR": str(tmp_path)}
+        if signum == signal.SIGTERM:
+            assert proc.returncode == 130
+            assert not state_file.exists()
+        else:
+            status = perfkit("cluster", "status", env=env, cwd=tmp_path)
+            assert state.master_url in status.stdout, status.stderr
+            down = perfkit("cluster", "down", env=env, cwd=tmp_path, timeout=60)
+            assert down.returncode == 0, down.stderr
+        deadline = time.monotonic() + 30  # a JVM's shutdown
+        while time.monotonic() < deadline and any(group_alive(g) for g in sessions):
+            time.sleep(0.1)
+        assert not any(group_alive(g) for g in sessions)
+        assert not list(tmp_path.glob("spark/cluster-*/conf/secret"))
+        assert not list(tmp_path.glob("spark/cluster-*/conf/spark.properties"))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for group in sessions:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+        proc.wait()
+
+
 def test_a_job_survives_the_loss_of_a_worker(cluster: ClusterState, spark: Any) -> None:
     """Kill one worker's JVM (and its executor) while a job runs: the job still finishes,
     with the right answer, on the worker that is left. Last in the module: the cluster

@@ -15,11 +15,12 @@ from perfkit.integrations.spark.cluster import (
     ClusterState,
     StandaloneCluster,
     alive_workers,
-    group_alive,
     stop_sessions,
 )
+from perfkit.integrations.spark.daemons import remove_secrets
 from perfkit.integrations.spark.target import state_path
 from perfkit.model.errors import ExitCode, UsageError
+from perfkit.model.stopping import stop_on_signals
 
 __all__ = ["add_cluster_parser", "cluster_command"]
 
@@ -64,8 +65,10 @@ def _running() -> ClusterState | None:
     if not path.is_file():
         return None
     state = ClusterState.load(path)
-    if not any(group_alive(group) for group in state.sessions):
-        path.unlink()  # its processes are gone (a reboot, a kill): nothing to keep
+    if not state.own_sessions():
+        # Its daemons are gone (a reboot, a kill), whatever now has their ids: nothing to keep.
+        remove_secrets(Path(state.folder))
+        path.unlink()
         return None
     return state
 
@@ -91,9 +94,14 @@ def cluster_command(args: argparse.Namespace) -> int:
         print(f"logs     {Path(state.folder) / 'logs'}")
         print(f"up since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(state.started))}")
         return ExitCode.OK if alive == state.spec["workers"] else ExitCode.FAILED
-    stop_sessions(state.sessions)
+    own = state.own_sessions()
+    stop_sessions(own)
+    remove_secrets(Path(state.folder))
     state_path().unlink(missing_ok=True)
     print(f"stopped the cluster at {state.master_url}")
+    if len(own) < len(state.sessions):
+        others = len(state.sessions) - len(own)
+        print(f"left alone: {others} of its process ids, no longer its Spark daemons")
     return ExitCode.OK
 
 
@@ -103,13 +111,21 @@ def _up(args: argparse.Namespace) -> int:
             f"a cluster is already up at {state.master_url} (perfkit cluster down stops it)"
         )
     spec = ClusterSpec(workers=args.workers, cores=args.cores, memory=args.memory)
+    for old in state_path().parent.glob("cluster-*"):  # no cluster is up: none needs one
+        remove_secrets(old)
     folder = state_path().parent / time.strftime("cluster-%Y%m%d-%H%M%S")
     print(
         f"perfkit: starting a Spark master and {spec.workers} workers (logs in {folder / 'logs'})"
     )
-    state = StandaloneCluster(
-        folder, spec
-    ).start()  # left running: its processes have sessions of their own
+    # Each daemon is written down the moment it starts, so that `status` and `down` see a
+    # cluster whose `up` was killed while starting; SIGINT and SIGTERM stop what started.
+    cluster = StandaloneCluster(folder, spec, on_launch=lambda s: s.save(state_path()))
+    try:
+        with stop_on_signals():
+            state = cluster.start()  # left running: its processes have sessions of their own
+    except BaseException:
+        state_path().unlink(missing_ok=True)
+        raise
     state.save(state_path())
     print(f"master   {state.master_url}")
     print(f"secret   {state.secret_file}")

@@ -6,8 +6,9 @@ error and on Ctrl-C.
 Safe by default: every daemon binds to 127.0.0.1 (``--host`` and ``SPARK_LOCAL_IP``, which
 the web UIs follow); the master's REST submission server is off; ``spark.authenticate`` is
 on with a fresh random secret per cluster, which reaches the daemons through a 0600
-properties file and the driver through its in-JVM configuration, never a command line.
-Logs, work and local folders live under the cluster's folder.
+properties file and the driver through its in-JVM configuration, never a command line;
+the secret's files go with the cluster (``daemons``). Logs, work and local folders live
+under the cluster's folder.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perfkit.integrations.spark.daemons import (
+    is_spark_daemon,
+    remove_secrets,
+    started_at,
+    write_private,
+)
 from perfkit.model.errors import RunError
+from perfkit.model.stopping import check_stop
+from perfkit.records.atomic import write_text_atomic
 
 __all__ = [
     "ClusterError", "ClusterSpec", "ClusterState", "StandaloneCluster", "alive_workers",
@@ -72,13 +81,19 @@ class ClusterState:
     spec: dict[str, Any]
     sessions: list[int] = field(default_factory=list)  # process-group ids, master first
     started: float = 0.0
+    session_starts: list[float | None] = field(default_factory=list)  # each one's start time
+
+    def own_sessions(self) -> list[int]:
+        """The sessions that are still the daemons this cluster started (``is_spark_daemon``):
+        the only ones ``down`` may signal."""
+        starts = [*self.session_starts, *[None] * len(self.sessions)]
+        return [g for g, t in zip(self.sessions, starts, strict=False) if is_spark_daemon(g, t)]
 
     def secret(self) -> str:
         return Path(self.secret_file).read_text().strip()
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        write_text_atomic(path, json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> ClusterState:
@@ -111,13 +126,6 @@ def _properties(secret: str, folder: Path) -> str:
         "spark.worker.cleanup.enabled": "false",
     }
     return "".join(f"{key} {value}\n" for key, value in lines.items())
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to a file only its owner may read, created so from the start."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as f:
-        f.write(text)
 
 
 def _fetch_status(web_url: str) -> dict[str, Any] | None:
@@ -181,11 +189,13 @@ class StandaloneCluster:
         spec: ClusterSpec | None = None,
         start_timeout: float = 180.0,
         tied: bool = False,
+        on_launch: Callable[[ClusterState], None] | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.spec = spec or ClusterSpec()
         self.start_timeout = start_timeout
         self.tied = tied  # the daemons die with this process, even a SIGKILLed one
+        self.on_launch = on_launch  # told of every daemon the moment it starts
         self._processes: list[subprocess.Popen[bytes]] = []
         self.state: ClusterState | None = None
 
@@ -201,9 +211,9 @@ class StandaloneCluster:
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         secret = secrets.token_hex(32)
         conf = self.folder / "conf" / "spark.properties"
-        _write_private(conf, _properties(secret, self.folder))
+        write_private(conf, _properties(secret, self.folder))
         secret_file = self.folder / "conf" / "secret"
-        _write_private(secret_file, secret + "\n")
+        write_private(secret_file, secret + "\n")
         port, web_port = free_port(), free_port()
         master_url = f"spark://{LOOPBACK}:{port}"
         web_url = f"http://{LOOPBACK}:{web_port}"
@@ -256,12 +266,16 @@ class StandaloneCluster:
         self._processes.append(process)
         assert self.state is not None
         self.state.sessions.append(process.pid)  # its own session: its pid is its group id
+        self.state.session_starts.append(started_at(process.pid))
+        if self.on_launch is not None:
+            self.on_launch(self.state)
 
     def _wait(self, ready: Callable[[], bool], what: str) -> None:
         """Poll ``ready`` until it holds; a daemon that exits, or ``start_timeout`` seconds
         (a JVM's start on a loaded 2-core machine takes a few), is a ClusterError."""
         deadline = time.monotonic() + self.start_timeout
         while not ready():
+            check_stop()  # SIGINT or SIGTERM while starting: stop what started
             for process in self._processes:
                 if process.poll() is not None:
                     raise ClusterError(
@@ -296,6 +310,7 @@ class StandaloneCluster:
             except subprocess.TimeoutExpired:
                 process.kill()
         self._processes.clear()
+        remove_secrets(self.folder)
 
 
 def _death_signal() -> Callable[[], None] | None:

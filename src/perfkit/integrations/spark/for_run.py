@@ -145,6 +145,7 @@ def _given_master(master: str, secret_file: Path | None) -> dict[str, str]:
 
 def _cluster_for_run(stack: contextlib.ExitStack, workers: int) -> dict[str, str]:
     from perfkit.integrations.spark.cluster import ClusterError, ClusterSpec, StandaloneCluster
+    from perfkit.integrations.spark.daemons import run_cluster_folder_prefix, sweep_run_clusters
     from perfkit.integrations.spark.target import (
         ENV_STATE,
         ENV_UNAVAILABLE,
@@ -161,7 +162,9 @@ def _cluster_for_run(stack: contextlib.ExitStack, workers: int) -> dict[str, str
         return {OWN_SESSIONS: own_sessions_value(kept.sessions)}
     if spark_missing() is not None:
         return {}  # the probe says why the cases are skipped
-    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="perfkit-cluster-")))
+    sweep_run_clusters()  # the folders (and secrets) of runs that were killed outright
+    prefix = run_cluster_folder_prefix()
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
     print(f"perfkit: starting a Spark master and {workers} workers for the run", file=sys.stderr)
     try:
         cluster = StandaloneCluster(folder, ClusterSpec(workers=workers), tied=True)
