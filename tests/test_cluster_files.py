@@ -37,7 +37,8 @@ def test_a_private_file_replaces_a_readable_file_and_a_link_without_following_it
     link.symlink_to(target)
     write_private(link, "s3cret\n")
     assert target.read_text() == "not yours\n"
-    assert not link.is_symlink() and link.read_text() == "s3cret\n"
+    assert not link.is_symlink()
+    assert link.read_text() == "s3cret\n"
     assert stat.S_IMODE(link.stat().st_mode) == 0o600
 
 

@@ -78,7 +78,8 @@ def test_a_run_on_a_stopped_runs_record_path_is_refused_before_it_measures(
     kept = journal_path(record).read_bytes()
     done = perfkit("run", *QUICK, "-o", str(record), cwd=tmp_path)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().count("\n") == 0 and "perfkit recover" in done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    assert "perfkit recover" in done.stderr
     assert journal_path(record).read_bytes() == kept
     assert not record.exists()
 
