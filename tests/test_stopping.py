@@ -58,7 +58,7 @@ def test_a_signal_in_the_middle_of_a_journal_line_leaves_the_line_whole(tmp_path
     )  # fmt: skip
     path = tmp_path / "r.journal.jsonl"
     with terminate_as_interrupt() as seen, Journal(path, header) as journal:
-        journal._handle = _SignalledMidWrite(journal._handle)
+        journal._handle = _SignalledMidWrite(journal._handle)  # type: ignore[assignment]
         journal.add("", case.id, WorkerReport.failed("finished before the signal"))
         assert seen == [signal.SIGTERM]
         assert stop_requested() == signal.SIGTERM
