@@ -57,3 +57,20 @@ def test_compiled_ports_match_eager_and_count_compiles_breaks_and_recompiles(
     assert (compiled.metric("compile/graph_breaks") or 0) >= 1
     assert (compiled.metric("compile/recompiles") or 0) >= 1
     assert by_port["torch_eager:default"].metric("compile/graphs") is None
+
+
+def test_a_port_that_writes_its_tensor_in_place_leaves_the_groups_inputs_alone() -> None:
+    """Inputs are frozen (``freeze``) so a NumPy port that writes into them fails; a tensor
+    cannot be read-only, so ``torch_of`` copies a frozen array instead of sharing it."""
+    import numpy as np
+
+    from perfkit.backends.torch_eager import torch_of
+    from perfkit.engine.verify import freeze
+
+    inputs = freeze({"x": np.arange(8, dtype=np.float32)})
+    tensor = torch_of(inputs["x"])
+    tensor.add_(100.0)  # a port writing in place
+    assert inputs["x"].tolist() == list(range(8))
+    writable = np.zeros(4)
+    torch_of(writable).add_(1.0)  # an array the port made itself is still shared, not copied
+    assert writable.tolist() == [1.0] * 4

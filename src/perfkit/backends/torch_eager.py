@@ -192,9 +192,14 @@ def torch_device() -> Any:
 
 def torch_of(array: Any) -> Any:
     """``array`` as a tensor on the run's device (sharing its memory on the CPU); inputs
-    are converted in a port's set-up, before timing."""
+    are converted in a port's set-up, before timing. A read-only array (a case's inputs,
+    shared by every port of its group, are frozen) is copied first: a tensor cannot be
+    read-only, and one sharing the inputs would let a port that writes in place corrupt
+    them for the ports after it."""
     import torch
 
+    if not getattr(getattr(array, "flags", None), "writeable", True):
+        array = array.copy()
     return torch.from_numpy(array).to(torch_device())
 
 
