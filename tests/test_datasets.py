@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfkit.datasets import read_lines
+from perfkit.datasets import apply_data_option, data_label, read_lines
 from perfkit.datasets.logs import LogSummary, generate_log
 from perfkit.datasets.ratings import (
     GENERATED_NOISE,
@@ -155,7 +155,8 @@ def test_data_option_runs_a_real_log_and_refuses_what_it_cannot_use(tmp_path: Pa
     assert done.returncode == 0, done.stderr[-2000:]
     (result,) = load_record(record).results
     assert result.status == "ok", result.reason
-    assert result.params["dataset"] == str(log.resolve())
+    assert result.params["dataset"] == data_label(log)  # its name and digest, not its path
+    assert result.case_id.endswith(f"dataset={data_label(log)}]")
     for bad, message in (
         (["-w", "log_analysis", "--data", str(tmp_path / "missing.log")], "is not a file"),
         (["-w", "groupby_agg", "--data", str(log)], "takes no data file"),
@@ -165,3 +166,53 @@ def test_data_option_runs_a_real_log_and_refuses_what_it_cannot_use(tmp_path: Pa
         assert refused.returncode == 2, refused.stderr
         assert message in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def _log_option(path: Path) -> list[object]:
+    from perfkit.model import registry
+
+    workload = registry.get_workload("log_analysis")
+    overrides = apply_data_option(workload, {}, path, required=True)
+    assert overrides is not None
+    return list(overrides["dataset"])
+
+
+def test_the_same_log_in_two_places_is_one_case_and_changed_data_another(
+    tmp_path: Path, loaded: None
+) -> None:
+    first, second = tmp_path / "a" / "access.log", tmp_path / "b" / "access.log"
+    for path in (first, second):
+        path.parent.mkdir()
+        path.write_text("\n".join(LOG) + "\n")
+    assert _log_option(first) == _log_option(second) == [data_label(first)]
+    assert str(tmp_path) not in str(_log_option(first))
+    second.write_text("\n".join(LOG[:3]) + "\n")
+    assert _log_option(second) != _log_option(first)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "none of its 0 lines"),
+        (bytes(range(256)) * 64, "is in the Common Log Format"),
+        (b"name,value\nx,1\ny,2\n", "none of its 3 lines"),
+        (gzip.compress(("\n".join(LOG * 200) + "\n").encode())[:-40], "cannot be read to its end"),
+    ],
+    ids=["empty", "random-bytes", "csv", "truncated-gz"],
+)
+def test_a_file_that_is_no_log_is_refused_up_front(
+    tmp_path: Path, loaded: None, content: bytes, says: str
+) -> None:
+    path = tmp_path / ("access.log.gz" if "truncated" in says or "end" in says else "access.log")
+    path.write_bytes(content)
+    with pytest.raises(UsageError, match=says):
+        _log_option(path)
+
+
+def test_a_mostly_malformed_log_says_how_much(
+    tmp_path: Path, loaded: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "access.log"
+    path.write_text("\n".join([LOG[0]] + ["not a log line"] * 9) + "\n")
+    assert _log_option(path) == [data_label(path)]
+    assert "9 of its 10 lines (90%) are not in the Common Log Format" in capsys.readouterr().err

@@ -2,7 +2,8 @@
 package, and readers of real files a user gives with ``--data PATH``.
 
 A workload that takes data has a ``dataset`` axis: ``generated`` (sized by its ``n`` axis),
-a named set, or the absolute path of a file (what ``--data`` adds). With a file or a named
+a named set, or a file (what ``--data`` adds), named by its file name and a digest of its
+bytes (``data_label``), never by where it lies. With a file or a named
 set, ``n`` means nothing, so only its first value is kept.
 
 It imports ``model`` only."""
@@ -10,7 +11,10 @@ It imports ``model`` only."""
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Mapping
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -19,11 +23,13 @@ from perfkit.model.errors import UsageError
 from perfkit.model.workload import Workload
 
 __all__ = [
-    "GENERATED", "apply_data_option", "dataset_axis", "named_or_file", "only_first_size",
-    "read_lines", "register_file_check",
+    "DATA_FILES_ENV", "GENERATED", "apply_data_option", "data_file", "data_label",
+    "dataset_axis", "each_line", "named_or_file", "only_first_size", "read_lines",
+    "register_data_file", "register_file_check",
 ]  # fmt: skip
 
 GENERATED = "generated"
+DATA_FILES_ENV = "PERFKIT_DATA_FILES"  # {label: path} of the run's --data files
 # Per workload: a look at a data file (with the case's ``target`` parameter, "" where it
 # has none), a UsageError when it is not its format.
 FileCheck = Callable[[Path, str], None]
@@ -69,23 +75,69 @@ def apply_data_option(
             raise UsageError(f"--data: {workload.name} takes no {what}")
         return None if data is not None else overrides
     if data is not None:
-        overrides = {**overrides, "dataset": [str(data.expanduser().resolve())]}
+        overrides = {**overrides, "dataset": [str(data.expanduser())]}
         if target is not None:
             overrides["target"] = [target]
         for size in ("n", "d"):  # the size of generated data means nothing for a file
             if size in names:
                 overrides.setdefault(size, [workload.space.axis(size).values[0]])
     named = set(workload.space.axis("dataset").values)
+    values: list[ParamValue] = []
     for value in overrides.get("dataset", []):
-        if value not in named and not Path(str(value)).is_file():
+        if value in named or str(value) in _data_files():
+            values.append(value)  # a named set, or a file already labelled
+            continue
+        path = Path(str(value)).expanduser()
+        if not path.is_file():
             valid = ", ".join(sorted(str(v) for v in named))
             raise UsageError(f"parameter dataset: {value!r} is not a file nor one of: {valid}")
-        if value not in named:
-            _readable(Path(str(value)))
-            if workload.name in _FILE_CHECKS:
-                for column in overrides.get("target", [""]):
-                    _FILE_CHECKS[workload.name](Path(str(value)), str(column))
-    return overrides
+        _readable(path)
+        if workload.name in _FILE_CHECKS:
+            for column in overrides.get("target", [""]):
+                _FILE_CHECKS[workload.name](path, str(column))
+        values.append(register_data_file(path))
+    return {**overrides, "dataset": values} if "dataset" in overrides else overrides
+
+
+def data_label(path: Path) -> str:
+    """A data file as its cases name it: its file name and a digest of its bytes, so the
+    same data read from another folder or machine is the same case (the gate matches it),
+    and changed data is another case."""
+    digest = hashlib.blake2b(digest_size=6)
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise UsageError(f"--data {path}: cannot be read: {exc.strerror or exc}") from None
+    return f"{path.name}#{digest.hexdigest()}"
+
+
+def register_data_file(path: Path) -> str:
+    """``path``'s label (``data_label``), which ``data_file`` turns back into the path in
+    this process and in the workers it starts (they inherit ``DATA_FILES_ENV``)."""
+    label = data_label(path)
+    known = _data_files()
+    known[label] = str(path.resolve())
+    os.environ[DATA_FILES_ENV] = json.dumps(known)
+    return label
+
+
+def _data_files() -> dict[str, str]:
+    try:
+        known = json.loads(os.environ.get(DATA_FILES_ENV, "{}"))
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in known.items()} if isinstance(known, dict) else {}
+
+
+def data_file(value: str) -> Path | None:
+    """The file a ``dataset`` value labels (``register_data_file``); an absolute path as
+    given (a record of an older run); None for anything else."""
+    found = _data_files().get(value)
+    if found is not None:
+        return Path(found)
+    return Path(value) if Path(value).is_absolute() else None
 
 
 def _readable(path: Path) -> None:
@@ -105,8 +157,15 @@ def _open(path: Path) -> IO[str]:
 def read_lines(path: Path) -> list[str]:
     """Every line of a text file, plain or gzipped, without its line ending; bytes that
     are not UTF-8 become U+FFFD (a log line with them is still a line)."""
+    return list(each_line(path))
+
+
+def each_line(path: Path) -> Iterator[str]:
+    """``read_lines`` one line at a time: a file of any size in little memory. A damaged
+    or truncated ``.gz`` raises ``EOFError``, ``gzip.BadGzipFile`` or ``zlib.error``."""
     with _open(path) as f:
-        return [line.rstrip("\r\n") for line in f]
+        for line in f:
+            yield line.rstrip("\r\n")
 
 
 def named_or_file(params: Params, named: Mapping[str, Path]) -> Path | None:
@@ -115,4 +174,4 @@ def named_or_file(params: Params, named: Mapping[str, Path]) -> Path | None:
     value = str(params["dataset"])
     if value == GENERATED:
         return None
-    return named.get(value, Path(value))
+    return named.get(value) or data_file(value) or Path(value)

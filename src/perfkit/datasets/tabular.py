@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from perfkit.datasets import GENERATED
+from perfkit.datasets import GENERATED, data_file
 from perfkit.datasets.classification import TEST_FRACTION, stratified_split
 from perfkit.model.errors import UsageError
 
@@ -101,7 +101,7 @@ def load_table(
     elif dataset in CLASSIFICATION_SETS + REGRESSION_SETS:
         x, y = _named(dataset)
     else:
-        x, y = read_csv(Path(dataset), target, task)
+        x, y = read_csv(data_file(dataset) or Path(dataset), target, task)
     return split_table(x, y, task, rng)
 
 

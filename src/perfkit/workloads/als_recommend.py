@@ -13,7 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from perfkit.datasets import GENERATED, dataset_axis, only_first_size, register_file_check
+from perfkit.datasets import (
+    GENERATED,
+    dataset_axis,
+    named_or_file,
+    only_first_size,
+    register_file_check,
+)
 from perfkit.datasets.ratings import (
     GENERATED_NOISE,
     Ratings,
@@ -40,9 +46,7 @@ def _inputs(params: Params, rng: np.random.Generator) -> dict[str, Any]:
     elif dataset == "movielens_sample":
         ratings = read_ratings(movielens_sample())
     else:
-        from pathlib import Path
-
-        ratings = read_ratings(Path(dataset))
+        ratings = read_ratings(named_or_file(params, {}) or movielens_sample())
     train, test = split_ratings(ratings, rng)
     return {"train": train, "test": test, "seed": int(rng.integers(0, 2**31 - 1))}
 

@@ -4,13 +4,22 @@ lines of a web server log in the Common Log Format (generated, or a real file)."
 from __future__ import annotations
 
 import re
+import sys
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from perfkit.datasets import dataset_axis, named_or_file, only_first_size, read_lines
+from perfkit.datasets import (
+    dataset_axis,
+    each_line,
+    named_or_file,
+    only_first_size,
+    read_lines,
+    register_file_check,
+)
 from perfkit.datasets.logs import (
     BUSY_HITS,
     CLF_PATTERN,
@@ -20,6 +29,7 @@ from perfkit.datasets.logs import (
     top_endpoints,
 )
 from perfkit.model.axes import Axis, Params, ParamSpace
+from perfkit.model.errors import UsageError
 from perfkit.model.registry import register_workload
 from perfkit.model.workload import Thunk, Work, exact_match, workload
 
@@ -30,6 +40,32 @@ def _inputs(params: Params, rng: np.random.Generator) -> dict[str, Any]:
     path = named_or_file(params, {})
     lines = generate_log(int(params["n"]), rng) if path is None else read_lines(Path(path))
     return {"lines": lines}
+
+
+def _check_log(path: Path, target: str) -> None:
+    """Refuse a file with no line in the Common Log Format, or one that cannot be read to
+    its end (a truncated ``.gz``); say how much of a mostly malformed one is malformed
+    (such lines are counted, as the workload counts them, but are likely not a log)."""
+    parse = re.compile(CLF_PATTERN, re.ASCII).match
+    lines = parsed = 0
+    try:
+        for line in each_line(path):
+            lines += 1
+            parsed += parse(line) is not None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UsageError(f"--data {path}: cannot be read to its end: {exc}") from None
+    if not parsed:
+        raise UsageError(f"--data {path}: none of its {lines:,} lines is in the Common Log Format")
+    if parsed < lines / 2:
+        malformed = lines - parsed
+        print(
+            f"perfkit: warning: --data {path}: {malformed:,} of its {lines:,} lines "
+            f"({malformed / lines:.0%}) are not in the Common Log Format (counted as malformed)",
+            file=sys.stderr,
+        )
+
+
+register_file_check("log_analysis", _check_log)
 
 
 def _work(params: Params) -> Work:
