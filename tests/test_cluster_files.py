@@ -97,3 +97,20 @@ def test_a_process_id_is_a_daemon_only_while_it_is_the_one_started() -> None:
             os.killpg(process.pid, 9)
             process.wait()
     assert not is_spark_daemon(daemon.pid, started)
+
+
+def test_a_session_on_a_cluster_off_this_machine_encrypts_and_no_ui_kills(tmp_path: Path) -> None:
+    from perfkit.integrations.spark.cluster import _properties
+    from perfkit.integrations.spark.session import session_settings
+
+    remote = session_settings("spark://spark-master:7077", tmp_path)
+    assert remote["spark.network.crypto.enabled"] == "true"
+    assert remote["spark.io.encryption.enabled"] == "true"
+    for master in ("spark://127.0.0.1:7077", "spark://localhost:7077", "local[2]"):
+        assert "spark.network.crypto.enabled" not in session_settings(master, tmp_path), master
+    given = session_settings(
+        "spark://10.0.0.5:7077", tmp_path, extra={"spark.network.crypto.enabled": "false"}
+    )
+    assert given["spark.network.crypto.enabled"] == "false"  # --spark-conf has the last word
+    assert remote["spark.ui.killEnabled"] == "false"
+    assert "spark.ui.killEnabled false\n" in _properties("s3cret", tmp_path)

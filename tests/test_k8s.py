@@ -71,7 +71,7 @@ def test_every_overlay_renders_the_whole_application(
 ) -> None:
     expected = sorted(
         ["Namespace", "PersistentVolumeClaim", "Secret", "Job"]
-        + ["Service"] * 2 + ["Deployment"] * 3 + ["NetworkPolicy"] * 5
+        + ["Service"] * 2 + ["Deployment"] * 3 + ["NetworkPolicy"] * 7
     )  # fmt: skip
     for overlay, objects in rendered.items():
         assert sorted(o["kind"] for o in objects) == expected, overlay
@@ -156,9 +156,8 @@ def test_only_workers_and_runners_reach_the_master_port(
         pods = {where: spec_labels for where, spec_labels in _pod_labels(objects)}
         master = pods["Deployment/spark-master"]
         deny = [p for p in policies if p["spec"]["podSelector"] == {}]
-        assert len(deny) == 1, overlay
-        assert "ingress" not in deny[0]["spec"], overlay
-        assert deny[0]["spec"]["policyTypes"] == ["Ingress"]
+        assert sorted(p["spec"]["policyTypes"] for p in deny) == [["Egress"], ["Ingress"]]
+        assert all("ingress" not in p["spec"] and "egress" not in p["spec"] for p in deny)
         allowed: set[str] = set()
         for policy in policies:
             if not selects(policy["spec"]["podSelector"], master):
@@ -192,6 +191,100 @@ def test_every_pod_that_takes_connections_has_a_policy_that_lets_them_in(
             assert any(selects(p["spec"]["podSelector"], labels) for p in policies), (
                 f"{overlay}: nothing may reach {where}"
             )
+
+
+_SPARK_ROLES = {"spark-master", "spark-worker", "runner"}
+
+
+def _egress_peers(policies: list[dict[str, Any]], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The ``to`` peers (with their ports) of every egress rule that applies to a pod."""
+    peers = []
+    for policy in policies:
+        if "Egress" in policy["spec"]["policyTypes"] and selects(
+            policy["spec"]["podSelector"], labels
+        ):
+            for rule in policy["spec"].get("egress", []):
+                assert rule.get("to"), f"{policy['metadata']['name']}: egress to anywhere"
+                peers += [{**peer, "ports": rule.get("ports", [])} for peer in rule["to"]]
+    return peers
+
+
+def test_pods_reach_out_only_to_the_spark_pods_and_the_cluster_dns(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    for overlay, objects in rendered.items():
+        policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+        pods = dict(_pod_labels(objects))
+        for where, labels in pods.items():
+            peers = _egress_peers(policies, labels)
+            role = labels["perfkit.dev/role"]
+            if role not in _SPARK_ROLES:
+                assert peers == [], f"{overlay}: {where} may connect out"
+                continue
+            reached = set()
+            for peer in peers:
+                if "namespaceSelector" in peer:  # the cluster's DNS, port 53 only
+                    assert peer["namespaceSelector"]["matchLabels"] == {
+                        "kubernetes.io/metadata.name": "kube-system"
+                    }
+                    assert {p["port"] for p in peer["ports"]} == {53}, overlay
+                    continue
+                assert set(peer) == {"podSelector", "ports"}, f"{overlay}: {peer}"
+                reached |= {pods[w]["perfkit.dev/role"] for w in pods
+                            if selects(peer["podSelector"], pods[w])}  # fmt: skip
+            assert reached == _SPARK_ROLES, f"{overlay}: {where} reaches {reached}"
+
+
+def _spark_properties(obj: dict[str, Any]) -> dict[str, str]:
+    """The Spark properties a daemon's pod writes at start (its ``printf`` line)."""
+    script = " ".join(obj["spec"]["template"]["spec"]["containers"][0]["args"])
+    printed = script.split("printf '", 1)[1].split("'", 1)[0]
+    return dict(line.split(" ", 1) for line in printed.split("\\n") if line)
+
+
+def test_spark_traffic_between_pods_is_encrypted_and_the_ui_cannot_kill(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    for overlay, objects in rendered.items():
+        for name in SPARK:
+            properties = _spark_properties(one(objects, "Deployment", name))
+            assert properties["spark.authenticate"] == "true", (overlay, name)
+            assert properties["spark.network.crypto.enabled"] == "true", (overlay, name)
+            assert properties["spark.io.encryption.enabled"] == "true", (overlay, name)
+            assert properties["spark.ui.killEnabled"] == "false", (overlay, name)
+        if overlay == "gpu":
+            continue  # its runner uses no Spark
+        _, runner = _runner(objects)
+        settings = [runner["args"][i + 1] for i, a in enumerate(runner["args"])
+                    if a == "--spark-conf"]  # fmt: skip
+        assert "spark.network.crypto.enabled=true" in settings, overlay
+        assert "spark.io.encryption.enabled=true" in settings, overlay
+
+
+def _node_rules(spec: dict[str, Any]) -> tuple[Any, Any]:
+    return spec.get("nodeSelector"), spec.get("tolerations")
+
+
+def test_the_pods_that_mount_a_read_write_once_volume_share_a_node(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """A ReadWriteOnce volume attaches to one node: the runner Job must be placed on the
+    report server's (a required pod affinity), and where the runner goes to GPU nodes the
+    report server must be able to go there too (else Multi-Attach, or never placed)."""
+    for overlay, objects in rendered.items():
+        (claim,) = [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
+        runner_spec, _ = _runner(objects)
+        server = one(objects, "Deployment", "report-server")
+        server_spec = server["spec"]["template"]["spec"]
+        if claim["spec"]["accessModes"] == ["ReadWriteMany"]:
+            continue
+        assert claim["spec"]["accessModes"] == ["ReadWriteOnce"], overlay
+        (term,) = runner_spec["affinity"]["podAffinity"][
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        ]
+        assert term["topologyKey"] == "kubernetes.io/hostname", overlay
+        assert selects(term["labelSelector"], server["spec"]["template"]["metadata"]["labels"])
+        assert _node_rules(runner_spec) == _node_rules(server_spec), overlay
 
 
 def test_the_secret_comes_from_the_users_file_and_is_never_committed(

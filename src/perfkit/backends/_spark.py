@@ -77,14 +77,17 @@ class SparkBackend(CpuBackend):
     def versions(self) -> dict[str, str]:
         return package_versions("pyspark", "pyarrow", "pandas")
 
-    def key_settings(self) -> dict[str, str]:
-        """The session settings a record keeps (no folder, no secret): perfkit's own and the
-        run's ``--spark-conf``."""
-        from perfkit.integrations.spark.session import SAFE_SETTINGS
+    def key_settings(self, master: str = "local") -> dict[str, str]:
+        """The session settings a record keeps (no folder, no secret): perfkit's own (with
+        encryption where ``master`` is not on the loopback address) and the run's
+        ``--spark-conf``."""
+        from perfkit.integrations.spark.session import ENCRYPTED, SAFE_SETTINGS, on_loopback
         from perfkit.integrations.spark.target import extra_settings
 
         settings = dict(SAFE_SETTINGS)
         settings["spark.ui.enabled"] = "true" if self.ui() else "false"
+        if not on_loopback(master):
+            settings.update(ENCRYPTED)
         return {**settings, **extra_settings()}
 
 

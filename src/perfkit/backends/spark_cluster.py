@@ -76,7 +76,7 @@ class SparkClusterBackend(SparkBackend):
         found = {"master": public_master(target.master), "cluster": target.source}
         if target.executors:
             found["executors"] = str(target.executors)
-        return {**found, **target.settings, **self.key_settings()}
+        return {**found, **target.settings, **self.key_settings(target.master)}
 
 
 def _wait_for_executors(spark: Any, count: int) -> None:

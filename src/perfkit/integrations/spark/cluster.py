@@ -124,6 +124,7 @@ def _properties(secret: str, folder: Path) -> str:
         "spark.master.rest.enabled": "false",
         "spark.local.dir": str(folder / "local"),
         "spark.worker.cleanup.enabled": "false",
+        "spark.ui.killEnabled": "false",  # its web UIs (loopback) cannot stop a run's jobs
     }
     return "".join(f"{key} {value}\n" for key, value in lines.items())
 

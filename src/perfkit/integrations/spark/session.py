@@ -16,13 +16,17 @@ from typing import Any
 
 from perfkit.integrations.spark.cluster import LOOPBACK, ClusterState
 
-__all__ = ["SAFE_SETTINGS", "cluster_settings", "session_settings", "start_session"]
+__all__ = [
+    "ENCRYPTED", "SAFE_SETTINGS", "cluster_settings", "on_loopback", "session_settings",
+    "start_session",
+]  # fmt: skip
 
 # Settings every perfkit session sets, and records.
 SAFE_SETTINGS: Mapping[str, str] = {
     "spark.driver.host": LOOPBACK,
     "spark.driver.bindAddress": LOOPBACK,
     "spark.ui.enabled": "false",
+    "spark.ui.killEnabled": "false",  # a UI on a shared host must not stop a run's jobs
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
@@ -45,8 +49,28 @@ def session_settings(
     settings["spark.pyspark.driver.python"] = sys.executable
     if ui:
         settings["spark.ui.enabled"] = "true"
+    if not on_loopback(master):  # traffic that leaves the machine is encrypted too
+        settings.update(ENCRYPTED)
     settings.update(extra or {})
     return settings
+
+
+# What a session whose cluster is not on this machine's loopback sets (``--spark-conf``
+# can turn it off for a cluster that does not encrypt): AES-encrypted RPC, and encrypted
+# shuffle and spill files.
+ENCRYPTED: Mapping[str, str] = {
+    "spark.network.crypto.enabled": "true",
+    "spark.io.encryption.enabled": "true",
+}
+
+
+def on_loopback(master: str) -> bool:
+    """Whether ``master`` (``local[...]`` or ``spark://host:port``) is on this machine's
+    loopback address."""
+    if not master.startswith("spark://"):
+        return True
+    host = master.removeprefix("spark://").rsplit(":", 1)[0]
+    return host in (LOOPBACK, "localhost", "::1", "[::1]") or host.startswith("127.")
 
 
 def cluster_settings(state: ClusterState) -> dict[str, str]:
