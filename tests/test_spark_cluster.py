@@ -192,12 +192,10 @@ def _cluster_up_in_background(cache: Path) -> subprocess.Popen[str]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
-def test_cluster_up_killed_while_starting_leaves_no_daemon_unseen(
-    tmp_path: Path, signum: int
-) -> None:
+def test_cluster_up_killed_while_starting_leaves_no_daemon(tmp_path: Path, signum: int) -> None:
     """Killed as soon as its master has started (a JVM takes seconds more to answer, and a
-    worker to register): SIGTERM stops what started; after SIGKILL, `status` and `down`
-    see the master and stop it. Either way no secret stays on disk."""
+    worker to register): SIGTERM stops what started; SIGKILL takes the keeper, and so the
+    daemons, with it. Either way `status` then finds no cluster and no secret stays."""
     state_file = tmp_path / "spark" / "cluster.json"
     proc = _cluster_up_in_background(tmp_path)
     sessions: list[int] = []
@@ -208,23 +206,21 @@ def test_cluster_up_killed_while_starting_leaves_no_daemon_unseen(
         assert state_file.exists(), proc.communicate(timeout=30)
         assert proc.poll() is None, "`up` finished before it could be killed while starting"
         state = ClusterState.load(state_file)
-        sessions = list(state.sessions)
-        assert sessions  # the master, written down as it started
+        sessions = [*state.sessions, state.keeper or 0]
+        assert state.sessions  # the master, written down as it started, and its keeper
+        assert state.keeper
         proc.send_signal(signum)
-        proc.communicate(timeout=60)
-        env = {**os.environ, "PERFKIT_CACHE_DIR": str(tmp_path)}
-        if signum == signal.SIGTERM:
-            assert proc.returncode == 130
-            assert not state_file.exists()
-        else:
-            status = perfkit("cluster", "status", env=env, cwd=tmp_path)
-            assert state.master_url in status.stdout, status.stderr
-            down = perfkit("cluster", "down", env=env, cwd=tmp_path, timeout=60)
-            assert down.returncode == 0, down.stderr
-        deadline = time.monotonic() + 30  # a JVM's shutdown
-        while time.monotonic() < deadline and any(group_alive(g) for g in sessions):
+        proc.communicate(timeout=90)
+        assert proc.returncode == (130 if signum == signal.SIGTERM else -signal.SIGKILL)
+        deadline = time.monotonic() + 60  # a JVM's shutdown
+        while time.monotonic() < deadline and any(_process_alive(p) for p in sessions):
             time.sleep(0.1)
-        assert not any(group_alive(g) for g in sessions)
+        assert not any(_process_alive(p) for p in sessions)
+        env = {**os.environ, "PERFKIT_CACHE_DIR": str(tmp_path)}
+        status = perfkit("cluster", "status", env=env, cwd=tmp_path)
+        assert status.returncode == 2, status.stdout
+        assert "no cluster is up" in status.stderr
+        assert not state_file.exists()
         assert not list(tmp_path.glob("spark/cluster-*/conf/secret"))
         assert not list(tmp_path.glob("spark/cluster-*/conf/spark.properties"))
     finally:
@@ -234,6 +230,38 @@ def test_cluster_up_killed_while_starting_leaves_no_daemon_unseen(
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)
         proc.wait()
+
+
+def _process_alive(pid: int) -> bool:
+    """Alive and not a zombie (an ended child of another process, not yet reaped)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_the_kept_cluster_dies_with_its_keeper(tmp_path: Path) -> None:
+    """A keeper killed outright (SIGKILL) leaves no daemon: they die with it."""
+    env = {**os.environ, "PERFKIT_CACHE_DIR": str(tmp_path)}
+    up = perfkit(
+        "cluster", "up", "--workers", "1", "--memory", "512m", env=env, cwd=tmp_path, timeout=240
+    )
+    assert up.returncode == 0, up.stderr
+    state = ClusterState.load(tmp_path / "spark" / "cluster.json")
+    try:
+        assert state.keeper is not None
+        assert _process_alive(state.keeper)
+        os.kill(state.keeper, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(_process_alive(g) for g in state.sessions):
+            time.sleep(0.1)
+        assert not any(_process_alive(g) for g in state.sessions)
+        status = perfkit("cluster", "status", env=env, cwd=tmp_path)
+        assert "no cluster is up" in status.stderr
+    finally:
+        for group in [*state.sessions, state.keeper or 0]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
 
 
 def test_a_job_survives_the_loss_of_a_worker(cluster: ClusterState, spark: Any) -> None:

@@ -5,7 +5,10 @@ under perfkit's cache folder; the secret sits in a 0600 file beside the cluster'
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -13,11 +16,11 @@ from typing import Any
 from perfkit.integrations.spark.cluster import (
     ClusterSpec,
     ClusterState,
-    StandaloneCluster,
     alive_workers,
     stop_sessions,
 )
-from perfkit.integrations.spark.daemons import remove_secrets
+from perfkit.integrations.spark.daemons import is_spark_daemon, remove_secrets
+from perfkit.integrations.spark.keeper import KEEPER_MODULE, start_kept_cluster
 from perfkit.integrations.spark.target import state_path
 from perfkit.model.errors import ExitCode, UsageError
 from perfkit.model.stopping import stop_on_signals
@@ -95,7 +98,8 @@ def cluster_command(args: argparse.Namespace) -> int:
         print(f"up since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(state.started))}")
         return ExitCode.OK if alive == state.spec["workers"] else ExitCode.FAILED
     own = state.own_sessions()
-    stop_sessions(own)
+    _stop_keeper(state)
+    stop_sessions(own)  # what the keeper left, or a cluster kept by none
     remove_secrets(Path(state.folder))
     state_path().unlink(missing_ok=True)
     print(f"stopped the cluster at {state.master_url}")
@@ -103,6 +107,21 @@ def cluster_command(args: argparse.Namespace) -> int:
         others = len(state.sessions) - len(own)
         print(f"left alone: {others} of its process ids, no longer its Spark daemons")
     return ExitCode.OK
+
+
+def _stop_keeper(state: ClusterState, grace: float = 60.0) -> None:
+    """SIGTERM the cluster's keeper, if it is still the one that started (it stops its
+    daemons and exits), and wait for it to go."""
+    keeper = state.keeper
+    if keeper is None or not is_spark_daemon(keeper, state.keeper_started, KEEPER_MODULE):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(keeper, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and is_spark_daemon(
+        keeper, state.keeper_started, KEEPER_MODULE
+    ):
+        time.sleep(0.1)
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -117,16 +136,14 @@ def _up(args: argparse.Namespace) -> int:
     print(
         f"perfkit: starting a Spark master and {spec.workers} workers (logs in {folder / 'logs'})"
     )
-    # Each daemon is written down the moment it starts, so that `status` and `down` see a
-    # cluster whose `up` was killed while starting; SIGINT and SIGTERM stop what started.
-    cluster = StandaloneCluster(folder, spec, on_launch=lambda s: s.save(state_path()))
+    # A keeper process holds the daemons (they die with it) and is tied to this one until
+    # the cluster is up: SIGINT, SIGTERM and SIGKILL while starting leave no daemon.
     try:
         with stop_on_signals():
-            state = cluster.start()  # left running: its processes have sessions of their own
+            state = start_kept_cluster(folder, state_path(), spec)
     except BaseException:
         state_path().unlink(missing_ok=True)
         raise
-    state.save(state_path())
     print(f"master   {state.master_url}")
     print(f"secret   {state.secret_file}")
     return ExitCode.OK

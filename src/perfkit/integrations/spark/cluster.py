@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.integrations.spark.daemons import (
+    death_signal,
     is_spark_daemon,
     remove_secrets,
     started_at,
@@ -82,6 +83,8 @@ class ClusterState:
     sessions: list[int] = field(default_factory=list)  # process-group ids, master first
     started: float = 0.0
     session_starts: list[float | None] = field(default_factory=list)  # each one's start time
+    keeper: int | None = None  # the process `cluster up` leaves to hold the daemons
+    keeper_started: float | None = None
 
     def own_sessions(self) -> list[int]:
         """The sessions that are still the daemons this cluster started (``is_spark_daemon``):
@@ -258,7 +261,7 @@ class StandaloneCluster:
                 [str(home / "bin" / "spark-class"), *arguments],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=env, start_new_session=True,
-                preexec_fn=_death_signal() if self.tied else None,  # noqa: PLW1509 - libc only
+                preexec_fn=death_signal(signal.SIGKILL) if self.tied else None,  # noqa: PLW1509
             )  # fmt: skip
         except OSError as exc:
             raise ClusterError(f"could not start the Spark {name}: {exc}") from exc
@@ -312,24 +315,6 @@ class StandaloneCluster:
                 process.kill()
         self._processes.clear()
         remove_secrets(self.folder)
-
-
-def _death_signal() -> Callable[[], None] | None:
-    """A function for the child to run before exec: Linux's ``PR_SET_PDEATHSIG`` sends it
-    SIGKILL when its parent dies (``spark-class`` execs the JVM, which keeps it), so a run
-    killed outright leaves no daemon. Prepared in the parent: the child only calls into
-    libc. None where there is no such call; ``stop`` remains the way out."""
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-    def set_death_signal() -> None:
-        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-    return set_death_signal
 
 
 def daemon_environment(

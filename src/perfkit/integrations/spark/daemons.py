@@ -10,11 +10,13 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
 __all__ = [
     "RUN_CLUSTER_PREFIX",
+    "death_signal",
     "is_spark_daemon",
     "remove_secrets",
     "run_cluster_folder_prefix",
@@ -28,6 +30,25 @@ RUN_CLUSTER_PREFIX = "perfkit-cluster-"
 SECRET_FILES = ("secret", "spark.properties")  # both hold the secret
 
 
+def death_signal(signum: int) -> Callable[[], None] | None:
+    """A function for a child to run before exec: Linux's ``PR_SET_PDEATHSIG`` sends it
+    ``signum`` when its parent dies (``spark-class`` execs the JVM, which keeps it), so a
+    process killed outright leaves no daemon; ``signum`` 0 (called by a process on itself)
+    takes that back. Prepared in the parent: the child only calls into libc. None where
+    there is no such call."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def set_death_signal() -> None:
+        prctl(1, signum)  # PR_SET_PDEATHSIG
+
+    return set_death_signal
+
+
 def started_at(pid: int) -> float | None:
     """When process ``pid`` started (seconds since the epoch), None when it is gone."""
     import psutil
@@ -38,10 +59,10 @@ def started_at(pid: int) -> float | None:
         return None
 
 
-def is_spark_daemon(pid: int, started: float | None) -> bool:
+def is_spark_daemon(pid: int, started: float | None, marker: str = DAEMON_CLASSES) -> bool:
     """Whether ``pid`` is still a Spark daemon perfkit started: alive, a Spark deploy class
-    on its command line, and started when it was recorded to (``started``; a state
-    written before start times were recorded is checked by its command line alone)."""
+    (or ``marker``) on its command line, and started when it was recorded to (``started``;
+    a state written before start times were recorded is checked by its command line)."""
     import psutil
 
     try:
@@ -50,7 +71,7 @@ def is_spark_daemon(pid: int, started: float | None) -> bool:
         created = process.create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
-    if DAEMON_CLASSES not in command:
+    if marker not in command:
         return False
     return started is None or abs(created - started) < 0.05
 
