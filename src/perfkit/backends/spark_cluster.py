@@ -43,6 +43,10 @@ class SparkClusterBackend(SparkBackend):
 
     def open_session(self, stack: contextlib.ExitStack) -> Any:
         from perfkit.integrations.spark.cluster import ClusterSpec, StandaloneCluster
+        from perfkit.integrations.spark.daemons import (
+            run_cluster_folder_prefix,
+            sweep_run_clusters,
+        )
         from perfkit.integrations.spark.session import session_settings, start_session
         from perfkit.integrations.spark.target import (
             extra_settings,
@@ -50,7 +54,11 @@ class SparkClusterBackend(SparkBackend):
             target_from_environment,
         )
 
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="perfkit-spark-")))
+        # Named by this process, so a later run sweeps it (and the secret in it) if this
+        # process is killed outright.
+        sweep_run_clusters()
+        prefix = run_cluster_folder_prefix()
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
         target = target_from_environment()
         if target is None:  # no cluster given or kept: one of its own, for this process
             cluster = StandaloneCluster(folder / "cluster", ClusterSpec(), tied=True)
