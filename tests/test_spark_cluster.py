@@ -264,6 +264,49 @@ def test_the_kept_cluster_dies_with_its_keeper(tmp_path: Path) -> None:
                 os.killpg(group, signal.SIGKILL)
 
 
+def test_a_run_killed_outright_leaves_its_clusters_secret_only_until_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL gives a run no chance to remove its cluster's folder: its daemons die with
+    it (parent-death signal), and the next start removes the folder, secret and all."""
+    from perfkit.integrations.spark.daemons import RUN_CLUSTER_PREFIX, sweep_run_clusters
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfkit", "compare", "-w", "groupby_agg", "-b", "spark_cluster",
+         "--quick", "--no-calibrate", "--time-budget", "0", "-o", str(tmp_path / "r.json")],
+        cwd=tmp_path, env={**os.environ, "TMPDIR": str(temp)}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    pattern = f"{RUN_CLUSTER_PREFIX}{proc.pid}-*/conf/secret"
+    try:
+        deadline = time.monotonic() + 180  # perfkit, then a master JVM, on a loaded machine
+        while time.monotonic() < deadline and not list(temp.glob(pattern)):
+            assert proc.poll() is None, "the run ended before its cluster started"
+            time.sleep(0.1)
+        (secret,) = temp.glob(pattern)
+        folder = secret.parent.parent
+        state = ClusterState.load(folder / "cluster.json") if (
+            folder / "cluster.json").exists() else None  # fmt: skip
+        proc.kill()
+        proc.wait()
+        daemons = [
+            p for p in psutil.process_iter(["cmdline"])
+            if str(folder) in " ".join(p.info["cmdline"] or [])
+        ]  # fmt: skip
+        _, alive = psutil.wait_procs(daemons, timeout=60)  # their parent-death signal
+        assert alive == []
+        assert secret.exists()  # nothing could remove it: SIGKILL
+        assert sweep_run_clusters(temp) == [folder]
+        assert not folder.exists()
+        assert state is None or not any(group_alive(g) for g in state.sessions)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def test_a_job_survives_the_loss_of_a_worker(cluster: ClusterState, spark: Any) -> None:
     """Kill one worker's JVM (and its executor) while a job runs: the job still finishes,
     with the right answer, on the worker that is left. Last in the module: the cluster

@@ -118,6 +118,7 @@ ALS_RECOMMEND = workload(
     check=_check,
     work=lambda params: Work(items=float(params["n"]) if params["dataset"] == GENERATED else 0.0),
     suite="data",
+    version=2,  # 2: real data split by its content's seed, lambda 0.1 on it
 )
 
 
