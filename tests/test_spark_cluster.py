@@ -287,20 +287,21 @@ def test_a_run_killed_outright_leaves_its_clusters_secret_only_until_the_next_st
             time.sleep(0.1)
         (secret,) = temp.glob(pattern)
         folder = secret.parent.parent
-        state = ClusterState.load(folder / "cluster.json") if (
-            folder / "cluster.json").exists() else None  # fmt: skip
+        daemons: list[psutil.Process] = []
+        while time.monotonic() < deadline and not daemons:  # the master, at least
+            daemons = [
+                p for p in psutil.process_iter(["cmdline"])
+                if str(folder) in " ".join(p.info["cmdline"] or [])
+            ]  # fmt: skip
+            time.sleep(0.1)
+        assert daemons, "no Spark daemon started"
         proc.kill()
         proc.wait()
-        daemons = [
-            p for p in psutil.process_iter(["cmdline"])
-            if str(folder) in " ".join(p.info["cmdline"] or [])
-        ]  # fmt: skip
         _, alive = psutil.wait_procs(daemons, timeout=60)  # their parent-death signal
         assert alive == []
         assert secret.exists()  # nothing could remove it: SIGKILL
         assert sweep_run_clusters(temp) == [folder]
         assert not folder.exists()
-        assert state is None or not any(group_alive(g) for g in state.sessions)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
