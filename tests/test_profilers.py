@@ -288,5 +288,5 @@ def test_a_report_links_the_profile_pages_of_its_cases(tmp_path: Path) -> None:
     links = profile_links(reports / "report.html", {case})
     assert links == [("profiles/r1/profile.html", f"r1: {case} (python)")]
     page = write_report([record], reports / "report.html").read_text()
-    assert 'href="profiles/r1/profile.html"' in page
+    assert 'href="./profiles/r1/profile.html"' in page
     assert "profiles/r2" not in page
