@@ -30,6 +30,7 @@ ALLOCATORS = ("glibc", "pkmalloc", "jemalloc", "mimalloc", "tcmalloc")
 PATTERNS = (
     "alloc_churn", "larson_like", "producer_consumer", "mstress_like",
     "fifo_lifo", "large_blocks", "thread_churn", "fragmentation", "thread_generations",
+    "same_size",
 )  # fmt: skip
 
 
@@ -239,6 +240,38 @@ def test_a_coreutils_pipeline_gives_glibcs_output_under_pkmalloc(tmp_path: Path)
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
     assert len(outputs[0].splitlines()) == 51
+
+
+@pytest.mark.slow
+def test_a_sides_allocator_runs_in_this_harnesss_drivers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``perfkit ab`` sets ``PERFKIT_PKMALLOC_DIR`` to a side's ``native/``: pkmalloc is built
+    from there alone, the drivers still from this harness (so a new driver measures an
+    allocator of a commit that never had it)."""
+    from perfkit.native.build import PKMALLOC_DIR, _library_of, driver, library
+
+    other = tmp_path / "native"
+    shutil.copytree(native_dir(), other, ignore=shutil.ignore_patterns("build"))
+    (other / "bench" / "same_size.c").unlink()  # an older commit: no such driver
+    source = other / "src" / "alloc.c"
+    source.write_text(source.read_text() + "\n/* another commit's allocator */\n")
+    monkeypatch.setenv(PKMALLOC_DIR, str(other))
+    _library_of.cache_clear()
+    try:
+        theirs = library()
+        assert theirs.is_file()
+        assert theirs.parent != build()
+        assert not (theirs.parent / "bench").exists()  # the library alone was built there
+        assert driver("same_size").parent == build() / "bench"
+        done = subprocess.run(
+            [str(driver("same_size")), "--ops", "20000"], capture_output=True, text=True,
+            env={**os.environ, "LD_PRELOAD": str(theirs)}, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert '"corrupt": 0' in done.stdout
+    finally:
+        _library_of.cache_clear()
 
 
 @pytest.mark.slow

@@ -77,6 +77,7 @@ def _sides(
 
     from perfkit.engine.harness import ports_load
     from perfkit.engine.runner import Side
+    from perfkit.native.build import PKMALLOC_DIR
 
     sides: dict[str, Side] = {}
     notes: list[str] = []
@@ -86,8 +87,9 @@ def _sides(
             continue
         problem = ports_load(tree, list(args.plugin))
         if problem is None:
-            native = {} if "PERFKIT_NATIVE_DIR" in os.environ else {
-                "PERFKIT_NATIVE_DIR": str(tree.parent / "native")
+            # The side's own allocator, run in this harness's drivers (the instrument).
+            native = {} if PKMALLOC_DIR in os.environ else {
+                PKMALLOC_DIR: str(tree.parent / "native")
             }  # fmt: skip
             sides[name] = Side(ports_from=tree, env=native)
         else:

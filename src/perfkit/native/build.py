@@ -22,9 +22,13 @@ from pathlib import Path
 from perfkit.machine.cache import cache_dir
 from perfkit.native.shipped import shipped_folder
 
-__all__ = ["NativeBuildError", "build", "buildable", "driver", "library", "native_dir"]
+__all__ = [
+    "PKMALLOC_DIR", "NativeBuildError", "build", "buildable", "driver", "library", "native_dir",
+]  # fmt: skip
 
 _SOURCES = ("Makefile", "include", "src", "bench")
+# The native sources pkmalloc alone is built from, when not the drivers' (``library``).
+PKMALLOC_DIR = "PERFKIT_PKMALLOC_DIR"
 
 
 class NativeBuildError(RuntimeError):
@@ -87,11 +91,15 @@ def buildable() -> None:
 @functools.cache
 def build() -> Path:
     """The build folder of the current sources, running ``make`` first if needed."""
-    root = native_dir()
+    return _built(native_dir(), "all", ".built")
+
+
+def _built(root: Path, target: str, marker: str) -> Path:
+    """The build folder of the sources ``root``, after ``make target`` there if needed."""
     if not (root / "Makefile").is_file():
         raise NativeBuildError(f"no native sources at {root} (set PERFKIT_NATIVE_DIR)")
     folder = cache_dir() / "native" / _fingerprint(root)
-    done_marker = folder / ".built"
+    done_marker = folder / marker
     if done_marker.is_file():
         return folder
     with _locked(folder.parent / f"{folder.name}.lock"):
@@ -100,7 +108,7 @@ def build() -> Path:
         print(f"perfkit: building {root} (first use; cached in {folder})", file=sys.stderr)
         try:
             result = subprocess.run(
-                ["make", "-C", str(root), f"BUILD={folder}", "all"],
+                ["make", "-C", str(root), f"BUILD={folder}", target.format(build=folder)],
                 check=False,
                 capture_output=True,
                 text=True,
@@ -116,8 +124,18 @@ def build() -> Path:
 
 
 def library() -> Path:
-    """``libpkmalloc.so``, built when missing or stale."""
+    """``libpkmalloc.so``, built when missing or stale: from the sources
+    ``$PERFKIT_PKMALLOC_DIR`` names (a side of ``perfkit ab``: that commit's allocator, run
+    in this harness's drivers), else from ``native_dir()`` with the drivers."""
+    other = os.environ.get(PKMALLOC_DIR)
+    if other:
+        return _library_of(Path(other))
     return build() / "libpkmalloc.so"
+
+
+@functools.cache
+def _library_of(root: Path) -> Path:
+    return _built(root, "{build}/libpkmalloc.so", ".built-library") / "libpkmalloc.so"
 
 
 def driver(pattern: str) -> Path:
