@@ -18,6 +18,7 @@ static _Atomic(_pk_page_t *) g_abandoned[PK_CLASSES];
  * every free takes the path of a free from another thread. Never written. */
 PK_INTERNAL _pk_heap_t g_empty_heap;
 PK_INTERNAL __thread _pk_heap_t *t_heap __attribute__((tls_model("initial-exec"))) = &g_empty_heap;
+PK_INTERNAL __thread _pk_heap_t *t_fast __attribute__((tls_model("initial-exec"))) = &g_empty_heap;
 
 /* ---- thread heaps ---- */
 
@@ -58,6 +59,7 @@ PK_INTERNAL _pk_heap_t *_pk_heap_get_slow(void) {
     if (heap == NULL) return NULL;
     PK_STAT(heaps, 1);
     t_heap = heap;
+    t_fast = _pk_checking() ? &g_empty_heap : heap; /* _pk_init has read PKMALLOC_CHECK */
     pthread_setspecific(g_key, heap); /* the key's destructor abandons it at thread exit */
     _pk_register_atfork(); /* pthread_atfork may allocate; this thread has a heap by now */
     return heap;
@@ -162,5 +164,5 @@ PK_INTERNAL void _pk_thread_exit(void *value) {
     heap->next_free = g_free_heaps;
     g_free_heaps = heap;
     pthread_mutex_unlock(&g_heap_lock);
-    t_heap = &g_empty_heap; /* a later malloc on this thread (other destructors) makes a new heap */
+    t_heap = t_fast = &g_empty_heap; /* a later malloc (other destructors) makes a new heap */
 }

@@ -140,6 +140,9 @@ extern const uint8_t g_small_class[PK_SMALL_DIRECT / 16 + 1];      /* init.c */
 extern pthread_mutex_t g_heap_lock, g_abandon_lock;          /* heap.c */
 extern _pk_heap_t g_empty_heap;                              /* heap.c */
 extern __thread _pk_heap_t *t_heap __attribute__((tls_model("initial-exec"))); /* heap.c */
+/* The heap malloc's inline fast path reads: t_heap, or the empty heap under PKMALLOC_CHECK,
+ * so every malloc then takes the slow path with no flag tested on the fast one. */
+extern __thread _pk_heap_t *t_fast __attribute__((tls_model("initial-exec"))); /* heap.c */
 extern pthread_mutex_t g_span_lock;                          /* segment.c */
 extern size_t g_warm_pages;                                  /* segment.c */
 extern int g_span_purging;                                   /* segment.c */
