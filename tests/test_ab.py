@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,7 @@ def test_a_side_whose_ports_this_harness_cannot_load_is_found(tmp_path: Path) ->
     for name in ("workloads", "backends"):
         (tree / "perfkit" / name).mkdir(parents=True)
         (tree / "perfkit" / name / "__init__.py").write_text("")
-    (tree / "perfkit" / "workloads" / "newer.py").write_text(
+    (tree / "perfkit" / "workloads" / "aardvark.py").write_text(  # imported first
         "from perfkit import an_api_this_harness_lacks\n"
     )
     problem = ports_load(tree, [])
@@ -156,6 +157,36 @@ def test_a_side_whose_ports_this_harness_cannot_load_is_found(tmp_path: Path) ->
     # Harness fingerprints tell two harnesses apart and ignore the ports.
     assert fingerprint(tree / "perfkit") != fingerprint()
     assert fingerprint(ROOT / "src" / "perfkit") == fingerprint()
+
+
+def test_a_workload_a_side_lacks_is_measured_as_this_harness_defines_it(tmp_path: Path) -> None:
+    """An older commit has no ``same_size`` pattern: its side takes this harness's, which
+    then runs that commit's allocator (``perfkit ab --base OLD -w same_size``)."""
+    import shutil
+
+    from perfkit.engine.harness import workloads_taken
+
+    tree = tmp_path / "src"
+    for name in ("workloads", "backends"):
+        shutil.copytree(ROOT / "src" / "perfkit" / name, tree / "perfkit" / name)
+    (tree / "perfkit" / "workloads" / "same_size.py").unlink()
+    assert workloads_taken(tree) == ["same_size"]
+    assert workloads_taken(ROOT / "src") == []
+    code = (
+        "import sys; from pathlib import Path; from perfkit.engine import harness; "
+        "from perfkit.model import registry; harness.load_ports_from(Path(sys.argv[1])); "
+        "registry.load(); w = registry.get_workload('same_size'); "
+        "print(sorted({c.implementation.backend for c in registry.expand_cases(w)})); "
+        "print(registry.get_workload('matmul').make_inputs.__code__.co_filename)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tree)], capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    backends, matmul_from = done.stdout.splitlines()
+    assert "pkmalloc" in backends
+    assert matmul_from.startswith(str(tree))  # what the side has is still the side's own
 
 
 @pytest.mark.slow

@@ -75,7 +75,7 @@ def _sides(
     ports it cannot load runs its own harness, and the note says so."""
     import os
 
-    from perfkit.engine.harness import ports_load
+    from perfkit.engine.harness import ports_load, workloads_taken
     from perfkit.engine.runner import Side
     from perfkit.native.build import PKMALLOC_DIR
 
@@ -92,6 +92,11 @@ def _sides(
                 PKMALLOC_DIR: str(tree.parent / "native")
             }  # fmt: skip
             sides[name] = Side(ports_from=tree, env=native)
+            if taken := workloads_taken(tree):
+                notes.append(
+                    f"{name}: workloads it lacks, measured as this harness defines them: "
+                    + ", ".join(taken)
+                )
         else:
             sides[name] = Side(source=tree)
             notes.append(f"{name}: measured with its own harness, not this one ({problem})")

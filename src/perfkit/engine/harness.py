@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["HARNESS_FILES", "fingerprint", "load_ports_from", "ports_load"]
+__all__ = ["HARNESS_FILES", "fingerprint", "load_ports_from", "ports_load", "workloads_taken"]
 
 # Paths inside the package folder; an older tree keeps them elsewhere, so its fingerprint differs.
 HARNESS_FILES = (
@@ -44,13 +44,29 @@ def fingerprint(package: Path | None = None) -> str:
 def load_ports_from(source: Path) -> None:
     """Make ``perfkit.workloads`` and ``perfkit.backends`` import from the ``perfkit``
     package under ``source`` (a side's tree) instead of this one: call before
-    ``registry.load``. Everything else, the harness, stays this process's own."""
+    ``registry.load``. Everything else, the harness, stays this process's own. A workload
+    module the side lacks comes from this harness (``workloads_taken``): a workload added
+    since, such as an allocation pattern, then measures that side's backends too."""
     import perfkit.backends
     import perfkit.workloads
 
     for package in (perfkit.workloads, perfkit.backends):
         name = package.__name__.rsplit(".", 1)[1]
-        package.__path__[:] = [str(source / "perfkit" / name)]
+        own = list(package.__path__) if package is perfkit.workloads else []
+        package.__path__[:] = [str(source / "perfkit" / name), *own]
+
+
+def workloads_taken(source: Path) -> list[str]:
+    """The workload modules of this harness that the tree ``source`` lacks, which
+    ``load_ports_from`` takes from here."""
+    import perfkit.workloads
+
+    def modules(folder: Path) -> set[str]:
+        return {p.stem for p in folder.glob("*.py") if not p.name.startswith("_")}
+
+    side = modules(source / "perfkit" / "workloads")
+    ours = set().union(*(modules(Path(f)) for f in perfkit.workloads.__path__))
+    return sorted(ours - side)
 
 
 def ports_load(source: Path, plugins: list[str]) -> str | None:
