@@ -189,6 +189,32 @@ def test_a_workload_a_side_lacks_is_measured_as_this_harness_defines_it(tmp_path
     assert matmul_from.startswith(str(tree))  # what the side has is still the side's own
 
 
+def test_allocation_patterns_alone_compare_the_sides_allocators_in_this_harness(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An allocator of a commit whose Python this harness cannot load (before the layout
+    change) is still measured: with allocation patterns alone, a side is its pkmalloc."""
+    import argparse
+
+    from perfkit.cli.ab import _sides
+    from perfkit.native.build import PKMALLOC_DIR
+
+    monkeypatch.delenv(PKMALLOC_DIR, raising=False)
+    registry.load([])
+    tree = tmp_path / "old" / "src"
+    tree.mkdir(parents=True)  # no perfkit package this harness could load
+    args = argparse.Namespace(plugin=[])
+    patterns = registry.expand_cases(registry.get_workload("same_size"), ["pkmalloc"])
+    sides, notes = _sides(args, {"base": tree, "cand": None}, patterns)
+    assert sides["base"].env == {PKMALLOC_DIR: str(tmp_path / "old" / "native")}
+    assert sides["base"].ports_from is None
+    assert sides["base"].source is None  # this harness, not the side's
+    assert notes == ["base: its pkmalloc, in this harness's allocation patterns"]
+    arrays = registry.expand_cases(registry.get_workload("softmax"), ["numpy"], quick=True)
+    sides, notes = _sides(args, {"base": tree, "cand": None}, [*patterns, *arrays])
+    assert sides["base"].source == tree  # not patterns alone: its own harness, as before
+
+
 @pytest.mark.slow
 def test_an_injected_slowdown_goes_through_a_real_port() -> None:
     """The test-only knob slows every timed call of a real workload's port by a known

@@ -69,10 +69,13 @@ def look_schedule(first: int, last: int, *, confirm: bool = True) -> tuple[int, 
 
 
 def _sides(
-    args: argparse.Namespace, trees: dict[str, Path | None]
+    args: argparse.Namespace, trees: dict[str, Path | None], cases: Sequence[Any] = ()
 ) -> tuple[dict[str, Any], list[str]]:
     """One harness (this one) over each side's ports where it can load them; a side whose
-    ports it cannot load runs its own harness, and the note says so."""
+    ports it cannot load runs its own harness, and the note says so. Allocation patterns
+    alone (every case in the ``alloc`` suite) measure the allocator, not the Python that
+    runs it: both sides then run this harness's workloads and drivers, each side with its
+    own commit's pkmalloc, whatever its Python looks like."""
     import os
 
     from perfkit.engine.harness import ports_load, workloads_taken
@@ -81,9 +84,14 @@ def _sides(
 
     sides: dict[str, Side] = {}
     notes: list[str] = []
+    allocator_only = bool(cases) and all(c.workload.suite == "alloc" for c in cases)
     for name, tree in trees.items():
         if tree is None:
             sides[name] = Side()
+            continue
+        if allocator_only and PKMALLOC_DIR not in os.environ:
+            sides[name] = Side(env={PKMALLOC_DIR: str(tree.parent / "native")})
+            notes.append(f"{name}: its pkmalloc, in this harness's allocation patterns")
             continue
         problem = ports_load(tree, list(args.plugin))
         if problem is None:
@@ -180,7 +188,7 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
         else:
             state = git_state()
             git["cand"] = GitState(state["sha"], state["dirty"])
-        sides, notes = _sides(args, trees)
+        sides, notes = _sides(args, trees, cases)
         sides = {  # the inputs a side's first worker made, read back by the later ones
             name: dataclasses.replace(side, inputs=stack.enter_context(inputs_folder()))
             for name, side in sides.items()
