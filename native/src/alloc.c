@@ -33,7 +33,8 @@ static PK_NOINLINE void *_pk_malloc_slow(size_t size) {
 }
 
 /* The fast path: a block from the current page of the size class; nothing else is
- * tested (PKMALLOC_CHECK empties t_fast instead), as every test here costs every malloc. */
+ * tested (PKMALLOC_CHECK makes t_fast the empty heap instead): a test here costs every
+ * malloc. */
 static inline void *_pk_malloc(size_t size) {
     if (PK_LIKELY(size <= PK_SMALL_DIRECT)) {
         _pk_page_t *page = t_fast->queue[g_small_class[(size + 15) / 16]].first;

@@ -30,6 +30,7 @@ static PK_NOINLINE void _pk_free_foreign(_pk_page_t *page, _pk_block_t *block) {
 }
 
 static PK_NOINLINE void _pk_free_slow(void *p) {
+    if (PK_UNLIKELY(_pk_checking())) _pk_check_pointer(p, "free", 1); /* before any read of it */
     _pk_segment_t *segment = _pk_segment_of_block(p);
     if (segment->kind == PK_KIND_HUGE) {
         _pk_huge_free(segment);
@@ -48,31 +49,24 @@ static PK_NOINLINE void _pk_free_slow(void *p) {
     _pk_free_foreign(page, block);
 }
 
-/* PKMALLOC_CHECK: the pointer checked before anything reads its segment. One call, so the
- * fast path reaches it by a jump and keeps no register across it (two calls there cost
- * every free a stack frame). */
-static PK_NOINLINE void _pk_free_checked(void *p) {
-    _pk_check_pointer(p, "free", 1);
-    _pk_free_slow(p);
-}
-
-/* The common free: a block of a page this thread owns, handed out at its start. */
+/* The common free: a block of a page this thread owns, handed out at its start. A thread
+ * whose t_fast is the empty heap (under PKMALLOC_CHECK, every thread) takes the slow path
+ * before anything reads the pointer's segment, and there the pointer is checked first:
+ * one comparison with a constant, where a test of the check flag cost every free a load. */
 static inline void _pk_free(void *p) {
+    _pk_heap_t *heap = t_fast;
     if (PK_UNLIKELY(p == NULL)) return;
-    if (PK_UNLIKELY(_pk_checking())) {
-        _pk_free_checked(p);
-        return;
-    }
-    _pk_segment_t *segment = _pk_segment_of_block(p);
-    if (PK_LIKELY(segment->kind == PK_KIND_SMALL)) {
-        _pk_page_t *page = _pk_page_of(segment, p);
-        _pk_heap_t *heap = t_heap;
-        if (PK_LIKELY(atomic_load_explicit(&page->heap, memory_order_relaxed) == heap && !page->has_aligned)) {
-            _pk_block_t *block = p;
-            block->next = page->local_free;
-            page->local_free = block;
-            if (PK_UNLIKELY(--page->used == 0 || page->in_full)) _pk_free_local_slow(heap, page);
-            return;
+    if (PK_LIKELY(heap != &g_empty_heap)) {
+        _pk_segment_t *segment = _pk_segment_of_block(p);
+        if (PK_LIKELY(segment->kind == PK_KIND_SMALL)) {
+            _pk_page_t *page = _pk_page_of(segment, p);
+            if (PK_LIKELY(atomic_load_explicit(&page->heap, memory_order_relaxed) == heap && !page->has_aligned)) {
+                _pk_block_t *block = p;
+                block->next = page->local_free;
+                page->local_free = block;
+                if (PK_UNLIKELY(--page->used == 0 || page->in_full)) _pk_free_local_slow(heap, page);
+                return;
+            }
         }
     }
     _pk_free_slow(p);

@@ -138,10 +138,11 @@ extern uint32_t g_class_size[PK_CLASSES];                    /* init.c */
 extern uint32_t g_class_pages[PK_CLASSES];                   /* init.c */
 extern const uint8_t g_small_class[PK_SMALL_DIRECT / 16 + 1];      /* init.c */
 extern pthread_mutex_t g_heap_lock, g_abandon_lock;          /* heap.c */
-extern _pk_heap_t g_empty_heap;                              /* heap.c */
+extern PK_INTERNAL _pk_heap_t g_empty_heap;                  /* heap.c (hidden: a constant address) */
 extern __thread _pk_heap_t *t_heap __attribute__((tls_model("initial-exec"))); /* heap.c */
-/* The heap malloc's inline fast path reads: t_heap, or the empty heap under PKMALLOC_CHECK,
- * so every malloc then takes the slow path with no flag tested on the fast one. */
+/* The heap the inline fast paths of malloc and free read: t_heap, or the empty heap under
+ * PKMALLOC_CHECK, so every call then takes a slow path (which checks) with no flag tested
+ * on the fast ones. */
 extern __thread _pk_heap_t *t_fast __attribute__((tls_model("initial-exec"))); /* heap.c */
 extern pthread_mutex_t g_span_lock;                          /* segment.c */
 extern size_t g_warm_pages;                                  /* segment.c */
