@@ -158,13 +158,24 @@ def test_a_cluster_that_cannot_start_in_time_leaves_no_process(tmp_path: Path) -
     assert not any(group_alive(group) for group in runner.state.sessions)
 
 
-def test_cluster_up_status_down_from_the_command_line(tmp_path: Path) -> None:
-    env = {**os.environ, "PERFKIT_CACHE_DIR": str(tmp_path)}
+def _cached(cache: Path) -> dict[str, str]:
+    """This environment with ``cache`` as perfkit's cache: where `cluster up` keeps state."""
+    return {**os.environ, "PERFKIT_CACHE_DIR": str(cache)}
+
+
+def _cluster_up(cache: Path) -> ClusterState:
+    """`perfkit cluster up` of one worker, with ``cache`` as perfkit's cache; its state."""
     up = perfkit(
-        "cluster", "up", "--workers", "1", "--memory", "512m", env=env, cwd=tmp_path, timeout=240
-    )
+        "cluster", "up", "--workers", "1", "--memory", "512m", env=_cached(cache), cwd=cache,
+        timeout=240,
+    )  # fmt: skip
     assert up.returncode == 0, up.stderr
-    state = ClusterState.load(tmp_path / "spark" / "cluster.json")
+    return ClusterState.load(cache / "spark" / "cluster.json")
+
+
+def test_cluster_up_status_down_from_the_command_line(tmp_path: Path) -> None:
+    env = _cached(tmp_path)
+    state = _cluster_up(tmp_path)
     try:
         again = perfkit("cluster", "up", env=env, cwd=tmp_path)
         assert again.returncode == 2
@@ -186,7 +197,7 @@ def test_cluster_up_status_down_from_the_command_line(tmp_path: Path) -> None:
 def _cluster_up_in_background(cache: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "perfkit", "cluster", "up", "--workers", "1", "--memory", "512m"],
-        cwd=cache, env={**os.environ, "PERFKIT_CACHE_DIR": str(cache)}, text=True,
+        cwd=cache, env=_cached(cache), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
 
@@ -206,9 +217,9 @@ def test_cluster_up_killed_while_starting_leaves_no_daemon(tmp_path: Path, signu
         assert state_file.exists(), proc.communicate(timeout=30)
         assert proc.poll() is None, "`up` finished before it could be killed while starting"
         state = ClusterState.load(state_file)
-        sessions = [*state.sessions, state.keeper or 0]
         assert state.sessions  # the master, written down as it started, and its keeper
         assert state.keeper
+        sessions = [*state.sessions, state.keeper]
         proc.send_signal(signum)
         proc.communicate(timeout=90)
         assert proc.returncode == (130 if signum == signal.SIGTERM else -signal.SIGKILL)
@@ -216,8 +227,7 @@ def test_cluster_up_killed_while_starting_leaves_no_daemon(tmp_path: Path, signu
         while time.monotonic() < deadline and any(_process_alive(p) for p in sessions):
             time.sleep(0.1)
         assert not any(_process_alive(p) for p in sessions)
-        env = {**os.environ, "PERFKIT_CACHE_DIR": str(tmp_path)}
-        status = perfkit("cluster", "status", env=env, cwd=tmp_path)
+        status = perfkit("cluster", "status", env=_cached(tmp_path), cwd=tmp_path)
         assert status.returncode == 2, status.stdout
         assert "no cluster is up" in status.stderr
         assert not state_file.exists()
@@ -242,12 +252,8 @@ def _process_alive(pid: int) -> bool:
 
 def test_the_kept_cluster_dies_with_its_keeper(tmp_path: Path) -> None:
     """A keeper killed outright (SIGKILL) leaves no daemon: they die with it."""
-    env = {**os.environ, "PERFKIT_CACHE_DIR": str(tmp_path)}
-    up = perfkit(
-        "cluster", "up", "--workers", "1", "--memory", "512m", env=env, cwd=tmp_path, timeout=240
-    )
-    assert up.returncode == 0, up.stderr
-    state = ClusterState.load(tmp_path / "spark" / "cluster.json")
+    env = _cached(tmp_path)
+    state = _cluster_up(tmp_path)
     try:
         assert state.keeper is not None
         assert _process_alive(state.keeper)
@@ -259,7 +265,7 @@ def test_the_kept_cluster_dies_with_its_keeper(tmp_path: Path) -> None:
         status = perfkit("cluster", "status", env=env, cwd=tmp_path)
         assert "no cluster is up" in status.stderr
     finally:
-        for group in [*state.sessions, state.keeper or 0]:
+        for group in [*state.sessions, *([state.keeper] if state.keeper else [])]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)
 

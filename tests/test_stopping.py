@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from perfkit import MeasurePolicy
-from perfkit.cli.console import interrupted_code, terminate_as_interrupt
+from perfkit.cli.console import interrupted_code
 from perfkit.engine import supervisor, worker_process
 from perfkit.engine.journal import Journal, JournalHeader, recover
 from perfkit.engine.protocol import WorkerReport
 from perfkit.engine.runner import Campaign, Side, plan_of
 from perfkit.machine.capture import capture_environment
 from perfkit.model import registry
-from perfkit.model.stopping import check_stop, stop_requested
+from perfkit.model.stopping import check_stop, stop_on_signals, stop_requested
 from tests.conftest import FAULTY
 
 
@@ -57,7 +57,7 @@ def test_a_signal_in_the_middle_of_a_journal_line_leaves_the_line_whole(tmp_path
         (plan_of(case),),
     )  # fmt: skip
     path = tmp_path / "r.journal.jsonl"
-    with terminate_as_interrupt() as seen, Journal(path, header) as journal:
+    with stop_on_signals() as seen, Journal(path, header) as journal:
         journal._handle = _SignalledMidWrite(journal._handle)  # type: ignore[assignment]
         journal.add("", case.id, WorkerReport.failed("finished before the signal"))
         assert seen == [signal.SIGTERM]
@@ -95,7 +95,7 @@ def test_a_signal_while_a_round_closes_its_workers_still_closes_every_worker(
     campaign = Campaign(
         _cases("python:good"), policy, {"base": Side(), "cand": Side()}, plugins=[str(FAULTY)]
     )
-    with terminate_as_interrupt() as seen:
+    with stop_on_signals() as seen:
         campaign.run_round(campaign.cases)
         assert seen == [signal.SIGTERM]
     assert len(started) == 2

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from perfkit.cli.console import interrupted_code, progress_bar, terminate_as_interrupt
+from perfkit.cli.console import interrupted_code, progress_bar
 from perfkit.cli.gate import emit_gate, gate_policy
 from perfkit.cli.outputs import distinct_outputs
 from perfkit.cli.run import (
@@ -42,6 +42,7 @@ from perfkit.engine.stored_inputs import inputs_folder
 from perfkit.integrations.spark.for_run import spark_for_run
 from perfkit.integrations.torch_run import torch_for_run
 from perfkit.model.errors import UsageError
+from perfkit.model.stopping import stop_on_signals
 
 __all__ = ["STAGE", "ab", "look_schedule", "repetition_policy", "run_until_decided"]
 
@@ -89,16 +90,16 @@ def _sides(
         if tree is None:
             sides[name] = Side()
             continue
-        if allocator_only and PKMALLOC_DIR not in os.environ:
-            sides[name] = Side(env={PKMALLOC_DIR: str(tree.parent / "native")})
+        # The side's own allocator, run in this harness's drivers (the instrument).
+        native = {} if PKMALLOC_DIR in os.environ else {
+            PKMALLOC_DIR: str(tree.parent / "native")
+        }  # fmt: skip
+        if allocator_only:
+            sides[name] = Side(env=native)
             notes.append(f"{name}: its pkmalloc, in this harness's allocation patterns")
             continue
         problem = ports_load(tree, list(args.plugin))
         if problem is None:
-            # The side's own allocator, run in this harness's drivers (the instrument).
-            native = {} if PKMALLOC_DIR in os.environ else {
-                PKMALLOC_DIR: str(tree.parent / "native")
-            }  # fmt: skip
             sides[name] = Side(ports_from=tree, env=native)
             if taken := workloads_taken(tree):
                 notes.append(
@@ -202,7 +203,7 @@ def ab(args: argparse.Namespace, names: list[str]) -> int:
             tuple(plan_of(c) for c in cases),
         )  # fmt: skip
         journal = stack.enter_context(Journal(folder / _JOURNAL, header))
-        seen = stack.enter_context(terminate_as_interrupt())
+        seen = stack.enter_context(stop_on_signals())
         bar = stack.enter_context(progress_bar())
         campaign = Campaign(
             cases, policy, sides, plugins=args.plugin, ceilings=ceilings,

@@ -1,6 +1,5 @@
 """What the commands show on the terminal: the rich console, the results table, the
-progress bar the runner drives, and SIGTERM taken as Ctrl-C (a run stops and keeps what it
-finished)."""
+progress bar the runner drives, and the exit code of a run a signal stopped."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from perfkit.model.errors import ExitCode
-from perfkit.model.stopping import stop_on_signals
 from perfkit.records.format import (
     ABOVE_ROOF,
     above_roof,
@@ -34,7 +32,6 @@ __all__ = [
     "print_results",
     "progress_bar",
     "results_table",
-    "terminate_as_interrupt",
 ]
 
 
@@ -44,15 +41,6 @@ def console(stream: Any = None) -> Any:
     file = stream or sys.stdout
     # Piped output keeps a readable width instead of rich's 80-column default.
     return Console(file=file, width=None if file.isatty() else 140)
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[list[int]]:
-    """SIGTERM handled as Ctrl-C is, and either acted on where stopping is safe
-    (``stop_on_signals``): the run stops, what finished is written. Yields a list that
-    holds the signals that ended the run, if any did."""
-    with stop_on_signals() as seen:
-        yield seen
 
 
 def interrupted_code(seen: Sequence[int]) -> int:

@@ -18,7 +18,6 @@ from perfkit.cli.console import (
     interrupted_code,
     print_results,
     progress_bar,
-    terminate_as_interrupt,
 )
 from perfkit.cli.outputs import distinct_outputs, record_output, report_outputs
 from perfkit.cli.selection import cases_from, policy_from, time_budget_from
@@ -26,6 +25,7 @@ from perfkit.integrations.spark.for_run import spark_for_run
 from perfkit.integrations.torch_run import torch_for_run
 from perfkit.model.errors import ExitCode, RunError
 from perfkit.model.policy import MeasurePolicy
+from perfkit.model.stopping import stop_on_signals
 from perfkit.model.workload import Case
 from perfkit.records.environment import Environment
 
@@ -198,7 +198,7 @@ def _measure(
         run_id, created, command_line(args), environment, policy, ("",),
         tuple(runner.plan_of(c) for c in cases),
     )  # fmt: skip
-    with Journal(journal_path(path), header) as journal, terminate_as_interrupt() as seen:
+    with Journal(journal_path(path), header) as journal, stop_on_signals() as seen:
         say_plan(cases, policy, budget)
         outcome = run_with_progress(
             cases, policy, args.plugin, ceilings, {"": runner.Side()}, journal=journal,
@@ -232,7 +232,7 @@ def _measure(
             path.with_suffix(".html") if args.output else Path("reports") / f"{label}-{run_id}.html"
         )
         # An interrupted run's report too: what finished is worth reading (it says partial).
-        with terminate_as_interrupt():
+        with stop_on_signals():
             try:
                 write_report([record], html, None, args.open, args.shared_plotly)
             except KeyboardInterrupt:

@@ -34,6 +34,7 @@ from perfkit.model.registry import register_workload
 from perfkit.model.workload import Thunk, Work, exact_match, workload
 
 _SIZES = (30_000, 100_000, 300_000)
+_CLF = re.compile(CLF_PATTERN, re.ASCII)  # a line of the Common Log Format, its fields
 
 
 def _inputs(params: Params, rng: np.random.Generator) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def _check_log(path: Path, target: str) -> None:
     """Refuse a file with no line in the Common Log Format, or one that cannot be read to
     its end (a truncated ``.gz``); say how much of a mostly malformed one is malformed
     (such lines are counted, as the workload counts them, but are likely not a log)."""
-    parse = re.compile(CLF_PATTERN, re.ASCII).match
+    parse = _CLF.match
     lines = parsed = 0
     try:
         for line in each_line(path):
@@ -73,7 +74,7 @@ def _work(params: Params) -> Work:
 
 
 def _summary_in_python(lines: list[str]) -> LogSummary:
-    parse = re.compile(CLF_PATTERN, re.ASCII).match
+    parse = _CLF.match
     status: Counter[int] = Counter()
     endpoints: Counter[str] = Counter()
     hosts: Counter[str] = Counter()
