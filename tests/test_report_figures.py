@@ -155,3 +155,76 @@ def test_vendor_ladder_is_each_kernel_as_a_fraction_of_cublas_in_declared_order(
     assert list(bars.x) == pytest.approx([0.02, 0.8, 0.4])
     assert list(bars.text) == ["2%", "80%", "40%"]
     assert figures.vendor_ladder(results[1:], "matmul", {}) is None
+
+
+def _alloc_result(backend: str, threads: int, median: float, probe: bool = True) -> CaseResult:
+    from perfkit.backends._allocator_probe import SERIES_POINTS, series_key
+
+    metrics = {"time/median": median, "mem/peak_rss": 8e6, "mem/rss_end": 6e6}
+    if probe:
+        metrics |= {"lat/timer_ns": 18.0, "mem/rss_freed": 6e6, "mem/rss_released": 2e6 + threads}
+        for call in ("malloc", "free"):
+            metrics |= {
+                f"lat/{call}_{q}_ns": v
+                for q, v in zip(("p50", "p99", "p999", "max"), (25, 40, 900, 5e4), strict=True)
+            }
+        for i in range(SERIES_POINTS):
+            metrics |= {series_key("rss", i): 1e6 * (1 + i), series_key("live", i): 5e5 * i}
+    return CaseResult(
+        case_id=f"same_size/{backend}:default[threads={threads}]",
+        workload="same_size",
+        backend=backend,
+        variant="default",
+        params={"threads": threads},
+        status="ok",
+        work=Work(items=1000),
+        measurement=Measurement((), metrics),
+    )
+
+
+def test_allocator_figures_show_one_case_at_a_time_every_allocator_side_by_side() -> None:
+    from perfkit.report import allocator_figures
+
+    results = [
+        _alloc_result(b, t, m) for b, m in (("glibc", 0.4), ("pkmalloc", 0.1)) for t in (1, 2)
+    ]
+    tails = allocator_figures.latency_tails(results, "same_size", {})
+    assert tails is not None
+    bars = [t for t in tails.data if t.type == "bar"]
+    assert [t.name for t in bars] == ["pkmalloc:default", "glibc:default"] * 2  # fastest first
+    assert list(bars[0].x) == [
+        f"{c} {q}" for c in ("malloc", "free") for q in ("p50", "p99", "p99.9", "max")
+    ]
+    assert [t.visible for t in bars] == [True, True, False, False]
+    (menu,) = tails.layout.updatemenus
+    assert [b.label for b in menu.buttons] == ["threads=1", "threads=2"]
+    assert menu.buttons[1].args[0]["visible"] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]  # the timer's line stays
+    memory = allocator_figures.memory_over_time(results, "same_size", {})
+    assert memory is not None
+    assert len(memory.data) == 8  # RSS and live, two allocators, two cases
+    assert memory.data[0].y[-1] == pytest.approx(41e6 / 2**20)
+    returned = allocator_figures.memory_returned(results, "same_size", {})
+    assert returned is not None
+    assert list(returned.data[0].x) == ["peak", "everything freed", "after the release call"]
+    keys = [
+        b.label for b in figures.metric_view(results, "same_size", {}).layout.updatemenus[0].buttons
+    ]
+    assert not [k for k in keys if k.startswith(("lat/", "mem/rss_at/", "mem/live_at/"))]
+
+
+def test_no_allocator_figures_for_a_run_without_the_probe() -> None:
+    from perfkit.report import allocator_figures
+
+    results = [_alloc_result("glibc", 1, 0.4, probe=False)]
+    for draw in (
+        allocator_figures.latency_tails,
+        allocator_figures.memory_over_time,
+        allocator_figures.memory_returned,
+    ):
+        assert draw(results, "same_size", {}) is None

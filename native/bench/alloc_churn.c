@@ -22,6 +22,7 @@ int main(int argc, char **argv) {
         pk_fill(block[s], size[s], s);
         ++ops;
     }
+    pk_phase_end();
     for (size_t s = 0; s < SLOTS; ++s)
         if (block[s] != NULL) pk_check_free(block[s], size[s], s), ++ops;
     return pk_report("alloc_churn", &o, ops, pk_now() - start, "");

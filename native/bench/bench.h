@@ -6,6 +6,9 @@
  *
  * Peak RSS is VmHWM from /proc/self/status; page faults come from getrusage.
  *
+ * Built with -DPK_PROBE (``<driver>.probe``), the same driver also times each call and
+ * samples memory through the run (probe.h); the timed build stays the bare calls.
+ *
  * Options: --threads N --ops N --min-size B --max-size B --seed S (each has a default per
  * driver). Exit status: 0 ok, 2 bad options, 3 a block came back corrupted, 4 out of memory.
  */
@@ -53,15 +56,29 @@ static inline void pk_run_threads(long threads, void *(*worker)(void *)) {
     free(ids);
 }
 
+#ifdef PK_PROBE
+#include "probe.h"
+#define PK_MALLOC_CALL(size) pk_probe_malloc(size)
+#define PK_FREE_CALL(block, size) pk_probe_free(block, size)
+#else
+#define PK_MALLOC_CALL(size) malloc(size)
+#define PK_FREE_CALL(block, size) ((void)(size), free(block))
+/* The work is done; what follows is the driver's teardown (the probe build notes it). */
+static inline void pk_phase_end(void) {}
+#endif
+
 /* malloc, or exit status 4 with a message: a driver measures allocators that succeed. */
 static inline void *pk_alloc(size_t size) {
-    void *p = malloc(size);
+    void *p = PK_MALLOC_CALL(size);
     if (p == NULL) {
         fprintf(stderr, "malloc(%zu) failed\n", size);
         exit(4);
     }
     return p;
 }
+
+/* free a block of ``size`` bytes from pk_alloc (the probe build counts the bytes). */
+static inline void pk_free(void *block, size_t size) { PK_FREE_CALL(block, size); }
 
 /* What a driver writes into a block and checks when it frees it: a tag word at the start
  * (from the block's size and a tag, so a block handed out twice or overwritten shows), its
@@ -94,7 +111,7 @@ static inline void pk_check_free(void *block, size_t size, uint64_t tag) {
     for (size_t i = PK_TOUCH_STRIDE; i + 1 < size && !bad; i += PK_TOUCH_STRIDE)
         bad = p[i] != (unsigned char)(tag + i);
     if (bad) atomic_fetch_add(&pk_corrupt, 1);
-    free(block);
+    pk_free(block, size);
 }
 
 static inline double pk_now(void) {
@@ -160,9 +177,13 @@ static inline int pk_report(const char *pattern, const pk_options_t *o, long ops
     long corrupt = atomic_load(&pk_corrupt);
     printf("{\"pattern\": \"%s\", \"threads\": %ld, \"ops\": %ld, \"seconds\": %.6f, "
            "\"ops_per_s\": %.1f, \"peak_rss_bytes\": %ld, \"rss_end_bytes\": %ld, "
-           "\"minor_faults\": %ld, \"major_faults\": %ld, \"corrupt\": %ld%s}\n",
+           "\"minor_faults\": %ld, \"major_faults\": %ld, \"corrupt\": %ld%s",
            pattern, o->threads, ops, seconds, seconds > 0 ? (double)ops / seconds : 0.0,
            pk_rss_peak(), pk_rss_now(), usage.ru_minflt, usage.ru_majflt, corrupt, extra);
+#ifdef PK_PROBE
+    pk_print_probe();
+#endif
+    printf("}\n");
     fflush(stdout);
     return corrupt ? 3 : 0;
 }

@@ -22,8 +22,8 @@ static void *worker(void *arg) {
         else
             for (int i = BATCH - 1; i >= 0; --i) pk_check_free(block[i], size[i], (uint64_t)i);
     }
-    free(block);
-    free(size);
+    pk_free(block, BATCH * sizeof *block);
+    pk_free(size, BATCH * sizeof *size);
     return NULL;
 }
 
@@ -32,6 +32,7 @@ int main(int argc, char **argv) {
     double start = pk_now();
     pk_run_threads(opt.threads, worker);
     double seconds = pk_now() - start;
+    pk_phase_end();
     long ops = opt.ops / opt.threads / (2 * BATCH) * 2 * BATCH * opt.threads;
     return pk_report("fifo_lifo", &opt, ops, seconds, "");
 }

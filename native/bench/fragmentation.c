@@ -35,10 +35,11 @@ int main(int argc, char **argv) {
         ++ops;
     }
     long rss_refilled = pk_rss_now();
+    pk_phase_end();
     for (long i = 0; i < n; ++i) pk_check_free(block[i], size[i], (uint64_t)i), ++ops;
     double seconds = pk_now() - start;
-    free(block);
-    free(size);
+    pk_free(block, (size_t)n * sizeof *block);
+    pk_free(size, (size_t)n * sizeof *size);
     char extra[200];
     snprintf(extra, sizeof extra, ", \"rss_live_peak_bytes\": %ld, \"rss_after_free_bytes\": %ld, \"rss_refilled_bytes\": %ld",
              rss_peak_live, rss_after_free, rss_refilled);

@@ -27,5 +27,6 @@ int main(int argc, char **argv) {
     double start = pk_now();
     pk_run_threads(opt.threads, worker);
     double seconds = pk_now() - start;
+    pk_phase_end();
     return pk_report("large_blocks", &opt, opt.ops / opt.threads / 2 * 2 * opt.threads, seconds, "");
 }

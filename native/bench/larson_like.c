@@ -1,8 +1,6 @@
 /* larson_like: threads hold slots of blocks and free and refill them at random sizes; each
  * round ends with every thread exiting and its slots handed to a new thread, which frees
  * blocks another thread allocated (Larson and Krishnan's server simulation, in outline). */
-#include <pthread.h>
-
 #include "bench.h"
 
 #define SLOTS 1000
@@ -47,6 +45,7 @@ int main(int argc, char **argv) {
         for (long t = 0; t < o.threads; ++t) pthread_join(threads[t], NULL);
     }
     long ops = 0;
+    pk_phase_end();
     for (long t = 0; t < o.threads; ++t) {
         for (size_t s = 0; s < SLOTS; ++s)
             if (sets[t].block[s] != NULL) pk_check_free(sets[t].block[s], sets[t].size[s], s), ++ops;

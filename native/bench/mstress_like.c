@@ -29,7 +29,7 @@ static item_t *make(uint64_t *rng) {
 
 static long release(item_t *item) {
     pk_check_free(item->block, item->size, item->tag);
-    free(item);
+    pk_free(item, sizeof *item);
     return 2;
 }
 
@@ -54,6 +54,7 @@ int main(int argc, char **argv) {
     opt = pk_parse(argc, argv, (pk_options_t){1, 2000000, 8, 2048, 0});
     double start = pk_now();
     pk_run_threads(opt.threads, worker);
+    pk_phase_end();
     long ops = atomic_load(&total_ops);
     for (size_t i = 0; i < SHARED; ++i) {
         item_t *item = atomic_exchange(&shared[i], NULL);

@@ -1,8 +1,6 @@
 /* producer_consumer: --threads producers allocate batches of blocks and pass them through
  * a bounded queue to as many consumers, which check and free them (xmalloc-style): every
  * free is a free from another thread. */
-#include <pthread.h>
-
 #include "bench.h"
 
 #define BATCH 64
@@ -47,7 +45,7 @@ static void *consumer(void *arg) {
         pthread_cond_signal(&not_full);
         pthread_mutex_unlock(&lock);
         for (int i = 0; i < BATCH; ++i) pk_check_free(batch->block[i], batch->size[i], (uint64_t)i);
-        free(batch);
+        pk_free(batch, sizeof *batch);
     }
     return NULL;
 }
@@ -63,6 +61,7 @@ int main(int argc, char **argv) {
     }
     for (long t = 0; t < 2 * opt.threads; ++t) pthread_join(threads[t], NULL);
     double seconds = pk_now() - start;
+    pk_phase_end();
     free(threads);
     return pk_report("producer_consumer", &opt, per_producer * opt.threads * BATCH * 2, seconds, "");
 }

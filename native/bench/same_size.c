@@ -22,9 +22,9 @@ static void batch(void **block, int count, size_t size, int fifo, uint64_t tag, 
     if (!checked) {
         for (int i = 0; i < count; ++i) block[i] = pk_alloc(size);
         if (fifo)
-            for (int i = 0; i < count; ++i) free(block[i]);
+            for (int i = 0; i < count; ++i) pk_free(block[i], size);
         else
-            for (int i = count - 1; i >= 0; --i) free(block[i]);
+            for (int i = count - 1; i >= 0; --i) pk_free(block[i], size);
         return;
     }
     for (int i = 0; i < count; ++i) {
@@ -53,7 +53,7 @@ static void *worker(void *arg) {
                         tag += (uint64_t)count;
                     }
     }
-    free(block);
+    pk_free(block, MAX_BATCH * sizeof *block);
     return NULL;
 }
 
@@ -62,6 +62,7 @@ int main(int argc, char **argv) {
     double start = pk_now();
     pk_run_threads(opt.threads, worker);
     double seconds = pk_now() - start;
+    pk_phase_end();
     long ops = opt.ops / opt.threads / 2 * 2 * opt.threads;
     return pk_report("same_size", &opt, ops, seconds, "");
 }

@@ -1,8 +1,6 @@
 /* thread_churn: short-lived threads, --threads at a time, each allocating 2000 blocks,
  * freeing half and leaving the rest to be freed by the next generation's main-thread
  * sweep; ends with the resident memory left behind. */
-#include <pthread.h>
-
 #include "bench.h"
 
 #define PER_THREAD 2000
@@ -46,6 +44,7 @@ int main(int argc, char **argv) {
             for (int i = 1; i < PER_THREAD; i += 2) pk_check_free(work[t].block[i], work[t].size[i], (uint64_t)i);
     }
     double seconds = pk_now() - start;
+    pk_phase_end();
     free(threads);
     free(work);
     return pk_report("thread_churn", &opt, generations * opt.threads * PER_THREAD * 2, seconds, "");

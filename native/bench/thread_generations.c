@@ -7,8 +7,6 @@
  * and then. Peak RSS must stay flat however many generations run: an allocator that
  * strands the memory of exited threads (with the long-lived thread, say) grows with every
  * generation. */
-#include <pthread.h>
-
 #include "bench.h"
 
 #define BATCH 512
@@ -62,7 +60,7 @@ static void *generation_worker(void *arg) {
     self->inbox = NULL;
     pthread_mutex_unlock(&self->lock);
     for (int i = 0; i < BATCH; ++i) pk_check_free(in->block[i], in->size[i], (uint64_t)i);
-    free(in);
+    pk_free(in, sizeof *in);
     return NULL;
 }
 
@@ -101,6 +99,7 @@ int main(int argc, char **argv) {
             record_count = 0;
         }
     }
+    pk_phase_end();
     for (long t = 0; t < opt.threads; ++t)
         for (size_t i = 0; i < slots[t].kept_count; ++i)
             pk_check_free(slots[t].kept.block[i], slots[t].kept.size[i], i);

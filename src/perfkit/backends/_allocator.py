@@ -5,6 +5,8 @@ Every allocator runs the very same driver binary; only ``LD_PRELOAD`` (and, for 
 an environment variable such as ``MALLOC_ARENA_MAX``) differs. The driver's JSON line is
 the thunk's output: the checker reads ``corrupt`` from it, the timer its ``seconds`` (so
 process start-up is not timed), and the monitor its peak RSS, faults and operations/s.
+After the timed runs, one run of the driver's probe build gives latency tails and memory
+over time (``_allocator_probe``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from perfkit.backends._allocator_probe import probe_metrics
 from perfkit.model.backend import Availability, CpuBackend
 from perfkit.model.monitor import CaseMonitor, NullMonitor
 from perfkit.model.timers import Timer
@@ -139,6 +142,7 @@ class AllocatorBackend(CpuBackend):
 
     def __init__(self) -> None:
         self._runs = _DriverRuns()
+        self._probing = False
 
     def locate(self) -> None:
         """Raise RuntimeError, saying what to install, when the library is not here."""
@@ -168,7 +172,23 @@ class AllocatorBackend(CpuBackend):
     def run(self, pattern: str, args: Sequence[str], env: Mapping[str, str]) -> dict[str, Any]:
         from perfkit.native.build import driver
 
-        return run_driver(driver(pattern), args, self.preload(), env)
+        return run_driver(driver(pattern, probe=self._probing), args, self.preload(), env)
+
+    def call_metrics(self, thunk: Callable[[], Any]) -> dict[str, float]:
+        """One run of the case's driver in its probe build (every call timed, memory sampled),
+        after the timed runs; a corrupted block there makes the case invalid like any other.
+        None under a driver wrapper (the instructions profiler counts the timed build)."""
+        if os.environ.get(DRIVER_WRAPPER):
+            return {}
+        self._probing = True
+        try:
+            result = thunk()
+        finally:
+            self._probing = False
+        problem = driver_problem(result)
+        if problem is not None:
+            raise WrongOutputError(f"the probe run: {problem}")
+        return probe_metrics(result, [float(r["seconds"]) for r in self._runs.results])
 
     def timer(self, cold: bool = False) -> Timer:
         return _DriverTimer(self._runs)

@@ -221,6 +221,8 @@ class Worker:
         if self.counter is None and call_metrics is not None:
             try:
                 metrics.update(call_metrics(thunk))
+            except WrongOutputError as exc:  # an extra call checks its output too
+                return WorkerReport("invalid", str(exc), metrics)
             except Exception as exc:  # the measurement stands; say what could not be read
                 print(
                     f"perfkit: {case.id}: no call metrics: {failure_reason(exc)}", file=sys.stderr

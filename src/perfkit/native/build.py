@@ -138,9 +138,10 @@ def _library_of(root: Path) -> Path:
     return _built(root, "{build}/libpkmalloc.so", ".built-library") / "libpkmalloc.so"
 
 
-def driver(pattern: str) -> Path:
-    """The allocation-pattern driver ``native/bench/<pattern>.c``, built."""
-    path = build() / "bench" / pattern
+def driver(pattern: str, probe: bool = False) -> Path:
+    """The allocation-pattern driver ``native/bench/<pattern>.c``, built; ``probe``: its
+    probe build (each call timed, memory sampled: ``native/bench/probe.h``)."""
+    path = build() / "bench" / (f"{pattern}.probe" if probe else pattern)
     if not path.is_file():
         raise NativeBuildError(f"no driver named {pattern!r} in {native_dir() / 'bench'}")
     return path

@@ -50,7 +50,8 @@ _DRAWN_ELSEWHERE = frozenset(
         "time/samples",
     }
 )
-_DRAWN_PREFIXES = ("throughput/", "roof/")
+# lat/, mem/rss_at/, mem/live_at/: allocator_figures.
+_DRAWN_PREFIXES = ("throughput/", "roof/", "lat/", "mem/rss_at/", "mem/live_at/")
 _PALETTE = (
     "#4d77cf",
     "#e4572e",

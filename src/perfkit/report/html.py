@@ -12,7 +12,7 @@ from typing import Any
 from perfkit.model.errors import UsageError
 from perfkit.records.atomic import write_text_atomic
 from perfkit.records.run_record import RunRecord
-from perfkit.report import figures, overview
+from perfkit.report import allocator_figures, figures, overview
 from perfkit.report.capped import capped
 from perfkit.report.cases import answer_table, measured_table, unmeasured_table
 from perfkit.report.markup import STYLE as _STYLE
@@ -209,6 +209,9 @@ def build_report(
         add(figures.speedup_heatmap(latest.results, workload))
         add(figures.vendor_ladder(latest.results, workload, colors))
         add(figures.sample_boxes(latest.results, workload, colors))
+        add(allocator_figures.latency_tails(latest.results, workload, colors))
+        add(allocator_figures.memory_over_time(latest.results, workload, colors))
+        add(allocator_figures.memory_returned(latest.results, workload, colors))
         add(figures.metric_view(latest.results, workload, colors))
         add(overview.history(records, workload))
     parts.append("<h2>Environment</h2>")

@@ -1,0 +1,193 @@
+"""The allocator figures: one call's latency tails and memory over the run, from the probe
+run's metrics (``lat/...``, ``mem/rss_at/NN``, ``mem/live_at/NN``). Pure functions of the
+records, like ``figures``; a workload without those metrics gets no figure.
+
+Each figure shows one case at a time (a drop-down picks the parameters), every allocator
+side by side: the question is which allocator, at these parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from perfkit.model.axes import params_id
+from perfkit.records.run_record import CaseResult
+from perfkit.report.figures import LAYOUT, color_for, implementations_by_speed, label, measured
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["latency_tails", "memory_over_time", "memory_returned"]
+_QUANTILES = (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max"))
+_POINTS = 41
+
+
+def _cases(results: Sequence[CaseResult], key: str) -> list[tuple[str, list[CaseResult]]]:
+    """The parameter sets (label, their results) whose results have metric ``key``."""
+    by_case: dict[str, list[CaseResult]] = {}
+    for result in results:
+        if result.metric(key) is not None:
+            by_case.setdefault(params_id(result.params), []).append(result)
+    return sorted(by_case.items())
+
+
+def _case_menu(
+    figure: go.Figure, traces_per_case: Sequence[int], names: Sequence[str], always: int = 0
+) -> None:
+    """A drop-down that shows one case's traces at a time (none when there is one case);
+    the last ``always`` traces stay shown whichever case is."""
+    if len(names) < 2:
+        return
+    total = sum(traces_per_case)
+    buttons = []
+    start = 0
+    for count, name in zip(traces_per_case, names, strict=True):
+        visible = [start <= i < start + count for i in range(total)] + [True] * always
+        buttons.append({"label": label(name), "method": "update", "args": [{"visible": visible}]})
+        start += count
+    menu = {"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.15}
+    figure.update_layout(updatemenus=[menu])
+
+
+def latency_tails(
+    results: Sequence[CaseResult], workload: str, colors: Mapping[str, str]
+) -> go.Figure | None:
+    """p50, p99, p99.9 and the largest of one malloc and one free call, per allocator (log
+    scale: a stall of one call in ten thousand shows beside the median); a dashed line at
+    the timer's own cost, which every figure includes."""
+    import plotly.graph_objects as go
+
+    cases = _cases(measured(results, workload), "lat/malloc_p50_ns")
+    if not cases:
+        return None
+    figure = go.Figure()
+    counts = []
+    timer = 0.0
+    for index, (_, mine) in enumerate(cases):
+        order = implementations_by_speed(mine)
+        for impl in order:
+            result = next(r for r in mine if r.implementation == impl)
+            x, y = [], []
+            for call in ("malloc", "free"):
+                for key, name in _QUANTILES:
+                    value = result.metric(f"lat/{call}_{key}_ns")
+                    if value is not None:
+                        x.append(f"{call} {name}")
+                        y.append(value)
+            timer = max(timer, result.metric("lat/timer_ns") or 0.0)
+            figure.add_bar(
+                name=label(impl),
+                x=x,
+                y=y,
+                visible=index == 0,
+                marker_color=color_for(impl, colors, order),
+                hovertemplate="%{x}: %{y:.4s} ns<extra>" + label(impl) + "</extra>",
+            )
+        counts.append(len(order))
+    names = [name for name, _ in cases]
+    if timer > 0:  # a trace, not add_hline: a shape's label lands wrong on a log axis
+        categories = [f"{call} {name}" for call in ("malloc", "free") for _, name in _QUANTILES]
+        figure.add_scatter(
+            name=f"timer's own cost ({timer:.0f} ns)",
+            x=categories,
+            y=[timer] * len(categories),
+            mode="lines",
+            line={"color": "#555", "dash": "dash"},
+            hovertemplate="%{y:.3s} ns<extra>timer's own cost</extra>",
+        )
+    _case_menu(figure, counts, names, always=1 if timer > 0 else 0)
+    figure.update_layout(
+        title=f"{label(workload)}: latency of one call ({label(cases[0][0])} first)",
+        barmode="group",
+        yaxis={"type": "log", "title": "nanoseconds (timer included)"},
+        **LAYOUT,
+    )
+    return figure
+
+
+def memory_over_time(
+    results: Sequence[CaseResult], workload: str, colors: Mapping[str, str]
+) -> go.Figure | None:
+    """Resident memory through the run, a line per allocator (solid), and the bytes the
+    driver holds live (dotted): the gap between them is what the allocator keeps. The time
+    axis is the share of each run, so a fast and a slow allocator line up."""
+    import plotly.graph_objects as go
+
+    cases = _cases(measured(results, workload), "mem/rss_at/00")
+    if not cases:
+        return None
+    figure = go.Figure()
+    counts = []
+    shares = [100 * i / (_POINTS - 1) for i in range(_POINTS)]
+    for index, (_, mine) in enumerate(cases):
+        order = implementations_by_speed(mine)
+        for impl in order:
+            result = next(r for r in mine if r.implementation == impl)
+            color = color_for(impl, colors, order)
+            for kind, dash, suffix in (("rss", "solid", "RSS"), ("live", "dot", "live")):
+                values = [result.metric(f"mem/{kind}_at/{i:02d}") for i in range(_POINTS)]
+                figure.add_scatter(
+                    name=f"{label(impl)} {suffix}",
+                    legendgroup=label(impl),
+                    x=shares,
+                    y=[v / 2**20 if v is not None else None for v in values],
+                    mode="lines",
+                    line={"color": color, "dash": dash},
+                    visible=index == 0,
+                    hovertemplate="%{x:.1f}% of the run: %{y:.1f} MiB<extra>"
+                    + f"{label(impl)} {suffix}</extra>",
+                )
+        counts.append(2 * len(order))
+    _case_menu(figure, counts, [name for name, _ in cases])
+    figure.update_layout(
+        title=f"{label(workload)}: memory over the run ({label(cases[0][0])} first)",
+        xaxis_title="share of the run (%)",
+        yaxis_title="MiB",
+        **LAYOUT,
+    )
+    return figure
+
+
+_STAGES = (
+    ("mem/peak_rss", "peak"),
+    ("mem/rss_freed", "everything freed"),
+    ("mem/rss_released", "after the release call"),
+)
+
+
+def memory_returned(
+    results: Sequence[CaseResult], workload: str, colors: Mapping[str, str]
+) -> go.Figure | None:
+    """Resident memory at the peak, once the driver freed everything, and after the
+    allocator's own release call (``malloc_trim`` and its peers): what each allocator gives
+    back to the OS, and what it keeps."""
+    import plotly.graph_objects as go
+
+    cases = _cases(measured(results, workload), "mem/rss_released")
+    if not cases:
+        return None
+    figure = go.Figure()
+    counts = []
+    for index, (_, mine) in enumerate(cases):
+        order = implementations_by_speed(mine)
+        for impl in order:
+            result = next(r for r in mine if r.implementation == impl)
+            stages = [(name, result.metric(key)) for key, name in _STAGES]
+            figure.add_bar(
+                name=label(impl),
+                x=[name for name, value in stages if value is not None],
+                y=[value / 2**20 for _, value in stages if value is not None],
+                visible=index == 0,
+                marker_color=color_for(impl, colors, order),
+                hovertemplate="%{x}: %{y:.1f} MiB<extra>" + label(impl) + "</extra>",
+            )
+        counts.append(len(order))
+    _case_menu(figure, counts, [name for name, _ in cases])
+    figure.update_layout(
+        title=f"{label(workload)}: memory given back ({label(cases[0][0])} first)",
+        barmode="group",
+        yaxis_title="resident MiB",
+        **LAYOUT,
+    )
+    return figure
