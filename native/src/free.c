@@ -49,10 +49,12 @@ static PK_NOINLINE void _pk_free_slow(void *p) {
     _pk_free_foreign(page, block);
 }
 
-/* The common free: a block of a page this thread owns, handed out at its start. A thread
- * whose t_fast is the empty heap (under PKMALLOC_CHECK, every thread) takes the slow path
- * before anything reads the pointer's segment, and there the pointer is checked first:
- * one comparison with a constant, where a test of the check flag cost every free a load. */
+/* The common free: a block of a page this thread owns, handed out at its start, on a page
+ * not on the full list (one load tests both flags; either sends the free to the slow path,
+ * which handles both). A thread whose t_fast is the empty heap (under PKMALLOC_CHECK, every
+ * thread) takes the slow path before anything reads the pointer's segment, and there the
+ * pointer is checked first: one comparison with a constant, where a test of the check flag
+ * cost every free a load. */
 static inline void _pk_free(void *p) {
     _pk_heap_t *heap = t_fast;
     if (PK_UNLIKELY(p == NULL)) return;
@@ -60,11 +62,12 @@ static inline void _pk_free(void *p) {
         _pk_segment_t *segment = _pk_segment_of_block(p);
         if (PK_LIKELY(segment->kind == PK_KIND_SMALL)) {
             _pk_page_t *page = _pk_page_of(segment, p);
-            if (PK_LIKELY(atomic_load_explicit(&page->heap, memory_order_relaxed) == heap && !page->has_aligned)) {
+            if (PK_LIKELY(atomic_load_explicit(&page->heap, memory_order_relaxed) == heap &&
+                          _pk_page_flags(page) == 0)) {
                 _pk_block_t *block = p;
                 block->next = page->local_free;
                 page->local_free = block;
-                if (PK_UNLIKELY(--page->used == 0 || page->in_full)) _pk_free_local_slow(heap, page);
+                if (PK_UNLIKELY(--page->used == 0)) _pk_free_local_slow(heap, page);
                 return;
             }
         }

@@ -90,6 +90,16 @@ typedef struct _pk_page {
 } _pk_page_t;
 
 _Static_assert(sizeof(_pk_page_t) == 64, "a page descriptor fills one cache line");
+_Static_assert(offsetof(_pk_page_t, has_aligned) == offsetof(_pk_page_t, in_full) + 1,
+               "in_full and has_aligned side by side: one load tests both");
+
+/* in_full and has_aligned in one load: 0 when neither is set. For the page's owner, the only
+ * thread that writes them (others read in_full atomically, and never write it). */
+static inline uint16_t _pk_page_flags(const _pk_page_t *page) {
+    uint16_t flags;
+    memcpy(&flags, (const unsigned char *)page + offsetof(_pk_page_t, in_full), sizeof flags);
+    return flags;
+}
 /* The most blocks a span holds: 16-byte blocks fill one page (PK_MIN_SPAN_BLOCKS of them
  * need far less), larger ones at most PK_MAX_SPAN_PAGES pages. */
 _Static_assert(PK_PAGE_SIZE / 16 <= UINT16_MAX && PK_MAX_SPAN_PAGES * PK_PAGE_SIZE / 32 <= UINT16_MAX,
