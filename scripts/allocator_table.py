@@ -12,7 +12,10 @@ geometric means of the throughput ratios, a ranking per row that puts one alloca
 of another only where their ranges do not overlap, the peers' versions, and the targets
 pkmalloc is held to (at least glibc's speed on every pattern, 1.5x on the geometric mean;
 peak RSS at most 2x glibc's on ``thread_generations``, at most 1.2x glibc's where glibc's
-exceeds 64 MiB, else at most 8 MiB more).
+exceeds 64 MiB, else at most 8 MiB more). Then the probe run's figures, one table each, every
+allocator's own value (median over the rounds, range where wider than rounding): the 99.9th
+percentile of one malloc and of one free, live bytes over RSS at the peak, and RSS once
+everything was freed and after the allocator's release call.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ PATTERNS = (
     "thread_churn",
     "fragmentation",
     "thread_generations",
+    "same_size",
 )
 ALLOCATORS = (
     "glibc:arena_max_2",
@@ -193,6 +197,53 @@ def table(records: list[RunRecord]) -> str:
     return "\n".join(lines)
 
 
+# The probe's tables: (title, metric, how a value is written).
+DETAILS = (
+    ("malloc p99.9, ns (the timer's own cost included)", "lat/malloc_p999_ns", "{:.0f}"),
+    ("free p99.9, ns (the timer's own cost included)", "lat/free_p999_ns", "{:.0f}"),
+    (
+        "live bytes over RSS at the peak (higher: less fragmentation)",
+        "mem/live_over_rss_peak",
+        "{:.2f}",
+    ),
+    ("RSS once everything was freed, MiB", "mem/rss_freed", "MIB"),
+    ("RSS after the allocator's release call, MiB", "mem/rss_released", "MIB"),
+)
+
+
+def _value(value: float, form: str) -> str:
+    return f"{value / MIB:.1f}" if form == "MIB" else form.format(value)
+
+
+def detail_table(records: list[RunRecord], title: str, metric: str, form: str) -> str:
+    """Every allocator's own ``metric``, median over the rounds (range where it is wider
+    than the rounding), a row per pattern and thread count; "" when no record has it."""
+    rounds = [_by_row(record) for record in records]
+    rows = sorted({row for by_row in rounds for row in by_row})
+    names = (REFERENCE, *ALLOCATORS)
+    lines = [f"{title}:", "", "| pattern | threads | " + " | ".join(map(_label, names)) + " |"]
+    lines.append("|" + " --- |" * (len(names) + 2))
+    found = False
+    for row in rows:
+        cells = [row[0], str(row[1])]
+        for name in names:
+            values = [
+                value
+                for by_row in rounds
+                if (case := by_row.get(row, {}).get(name)) is not None
+                and (value := case.metric(metric)) is not None
+            ]
+            if not values:
+                cells.append("-")
+                continue
+            found = True
+            spread = Spread.of(values)
+            middle, low, high = (_value(v, form) for v in (spread.median, spread.low, spread.high))
+            cells.append(middle if low == high else f"{middle} ({low}-{high})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) if found else ""
+
+
 def _pkmalloc_misses(row: Row, speed: Spread, memory: Spread, base_rss: float) -> list[str]:
     pattern, threads = row
     out = []
@@ -231,7 +282,12 @@ def main() -> None:
             measure(path, args.quick)
             paths.append(path)
         print(f"records: {folder}", file=sys.stderr)
-    print(table([load_record(path) for path in paths]))
+    records = [load_record(path) for path in paths]
+    print(table(records))
+    for title, metric, form in DETAILS:
+        text = detail_table(records, title, metric, form)
+        if text:
+            print("\n" + text)
 
 
 if __name__ == "__main__":

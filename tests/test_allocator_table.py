@@ -97,3 +97,33 @@ def test_a_pkmalloc_slower_than_glibc_is_named_as_a_missed_target() -> None:
     )
     assert f"alloc_churn/1: {0.5 * ratio:.2f}x glibc's speed" in text
     assert "glibc's speed" not in script.table([base])  # as measured, no pattern slower
+
+
+def _with(record: RunRecord, metric: str, value_of: dict[str, float]) -> RunRecord:
+    """``record`` with ``metric`` set to ``value_of[implementation]`` in every case."""
+
+    def add(result: CaseResult) -> CaseResult:
+        if result.measurement is None or result.implementation not in value_of:
+            return result
+        metrics = {**result.measurement.metrics, metric: value_of[result.implementation]}
+        return dataclasses.replace(
+            result, measurement=Measurement(result.measurement.runs, metrics)
+        )
+
+    return dataclasses.replace(record, results=tuple(add(r) for r in record.results))
+
+
+def test_the_probe_tables_give_each_allocators_own_median_and_range() -> None:
+    script = _script()
+    base = load_record(BASELINE)
+    rounds = [
+        _with(base, "lat/malloc_p999_ns", {"glibc:default": g, "pkmalloc:default": p})
+        for g, p in ((900.0, 100.0), (1000.0, 120.0), (1500.0, 110.0))
+    ]
+    text = script.detail_table(rounds, "malloc p99.9", "lat/malloc_p999_ns", "{:.0f}")
+    row = next(line for line in text.splitlines() if line.startswith("| alloc_churn | 1 |"))
+    assert row.split(" | ")[2:4] == ["1000 (900-1500)", "-"]  # glibc, then arena_max_2
+    assert row.split(" | ")[4] == "110 (100-120)"
+    released = _with(base, "mem/rss_released", {"jemalloc:default": 3 * 2**20})
+    assert "| 3.0 |" in script.detail_table([released], "t", "mem/rss_released", "MIB")
+    assert script.detail_table([base], "t", "lat/free_p999_ns", "{:.0f}") == ""  # not measured
