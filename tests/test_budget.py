@@ -164,19 +164,35 @@ def test_the_stop_comes_a_quarter_of_the_budget_after_it_and_10_s_at_the_least()
 def test_a_case_is_predicted_from_its_port_at_another_size() -> None:
     clock = Clock()
     budget = TimeBudget(60.0, clock)
-    assert budget.refusal("numpy:default", 1e6) == "", "a port never seen is started"
-    budget.observe("numpy:default", size=1e6, overhead=2.0, call=0.5)
+    assert budget.refusal("matmul", "numpy:default", 1e6) == "", "a port never seen is started"
+    budget.observe("matmul", "numpy:default", size=1e6, overhead=2.0, call=0.5)
     # Four calls at the least, each 8 times longer at 8 times the work: 2 + 4 * 4 = 18 s.
-    assert budget.predicted("numpy:default", 8e6) == pytest.approx(18.0)
+    assert budget.predicted("matmul", "numpy:default", 8e6) == pytest.approx(18.0)
     clock.now += 50  # 10 s left
-    assert "about 18 s" in budget.refusal("numpy:default", 8e6)
-    assert budget.refusal("numpy:default", 1e6) == "", "the same size fits: 4 s"
-    assert budget.refusal("torch_eager:default", 8e6) == "", "nor a backend never seen"
-    assert "about 18 s" in budget.refusal("numpy:other", 8e6), "a variant as its backend's"
-    assert "takes about 12 s to start" in budget.refusal("spark_local:x", 1.0, start=12.0)
-    assert budget.refusal("spark_local:x", 1.0, start=8.0) == "", "its start fits"
+    assert "about 18 s" in budget.refusal("matmul", "numpy:default", 8e6)
+    assert budget.refusal("matmul", "numpy:default", 1e6) == "", "the same size fits: 4 s"
+    assert budget.refusal("matmul", "torch_eager:default", 8e6) == "", "nor a backend never seen"
+    assert "about 18 s" in budget.refusal("matmul", "numpy:other", 8e6), (
+        "a variant as its backend's"
+    )
+    assert "takes about 12 s to start" in budget.refusal(
+        "wordcount", "spark_local:x", 1.0, start=12.0
+    )
+    assert budget.refusal("wordcount", "spark_local:x", 1.0, start=8.0) == "", "its start fits"
     clock.now += 10
-    assert "was spent" in budget.refusal("torch_eager:default", 1.0)
+    assert "was spent" in budget.refusal("matmul", "torch_eager:default", 1.0)
+
+
+def test_another_workloads_case_predicts_nothing() -> None:
+    """Work is counted in each workload's own units: 2000 operations of one allocation
+    driver (large blocks, 0.1 s a call) say nothing of 10^6 of another (0.04 s a call)."""
+    clock = Clock()
+    budget = TimeBudget(1200.0, clock)
+    budget.observe("large_blocks", "glibc:default", size=2000, overhead=1.0, call=0.1)
+    assert budget.predicted("thread_churn", "glibc:default", 1e6) is None
+    assert budget.predicted("thread_churn", "glibc:other", 1e6) is None
+    assert budget.refusal("thread_churn", "glibc:default", 1e6) == ""
+    assert budget.predicted("large_blocks", "glibc:default", 4000) == pytest.approx(1.8)
 
 
 @pytest.mark.parametrize("bad", ["-1", "soon", "inf", "nan"])

@@ -9,16 +9,19 @@ call short or fails a case. Repetitions after the first run a case only while it
 far fits in what is left, and the extra repetitions of unsettled cases likewise.
 
 The budget is also a limit on starting cases. What a case will cost is predicted from the
-last case of the same port: its overhead as it was, its calls scaled by the work (flops,
-else bytes, else items) of the new size over the old, ``CALLS_AT_LEAST`` of them (the
-verifying call and the fewest samples a slow call takes). A case predicted to cost more than
-is left, or any case once nothing is left, is not started: it is skipped, saying so.
+last case of the same port of the same workload: its overhead as it was, its calls scaled by
+the work (flops, else bytes, else items) of the new size over the old, ``CALLS_AT_LEAST`` of
+them (the verifying call and the fewest samples a slow call takes). Another workload's case
+predicts nothing: its work is counted in other units (an allocation pattern's items are
+operations of one driver, not of the next). A case predicted to cost more than is left, or
+any case once nothing is left, is not started: it is skipped, saying so.
 A case still running a grace past the budget (a quarter of it, at least ``_GRACE``) is
 stopped and skipped, saying so: a first call of minutes (a port never seen) cannot hold a
 run of seconds for minutes.
 
-A port never seen is predicted from the last case of its backend (another variant at
-that size costs about the same: a compile mode, a block size); the first case of a backend
+A port never seen is predicted from the last case of its backend in the workload (another
+variant at that size costs about the same: a compile mode, a block size); the first case of a
+backend
 is started while the time its session takes to open (``start_seconds``: a JVM, a
 compiler's warm-up) is left, so every engine gets a figure before the budget is spent on
 large sizes.
@@ -63,8 +66,10 @@ class TimeBudget:
         self.start = clock()
         self.overheads: list[float] = []
         self.costs: dict[str, float] = {}  # by case id: the wall seconds of its last run
-        self.ports: dict[str, _Seen] = {}  # by port: its last case's size and costs
-        self.backends: dict[str, _Seen] = {}  # by backend: the last case of any of its ports
+        # By (workload, port): its last case's size and costs; by (workload, backend): the
+        # last case of any of the backend's ports.
+        self.ports: dict[tuple[str, str], _Seen] = {}
+        self.backends: dict[tuple[str, str], _Seen] = {}
 
     def stop_at(self) -> float:
         """When a case still running is stopped (``clock``'s time): the budget's end and a
@@ -89,28 +94,28 @@ class TimeBudget:
         self.costs[case_id] = wall
         self.overheads.append(max(0.0, wall - sampling))
 
-    def observe(self, port: str, size: float, overhead: float, call: float) -> None:
-        """A case of ``port`` of ``size`` (its work) cost ``overhead`` seconds besides its
-        calls (and its backend's session start), each of about ``call`` seconds."""
+    def observe(self, workload: str, port: str, size: float, overhead: float, call: float) -> None:
+        """A case of ``workload``'s ``port`` of ``size`` (its work) cost ``overhead`` seconds
+        besides its calls (and its backend's session start), each of about ``call`` seconds."""
         seen = _Seen(size, max(0.0, overhead), max(0.0, call))
-        self.ports[port] = self.backends[_backend(port)] = seen
+        self.ports[workload, port] = self.backends[workload, _backend(port)] = seen
 
-    def predicted(self, port: str, size: float) -> float | None:
-        """The least a case of ``port`` of ``size`` is expected to cost, or None when no
-        case of the port or its backend has run."""
-        seen = self.ports.get(port) or self.backends.get(_backend(port))
+    def predicted(self, workload: str, port: str, size: float) -> float | None:
+        """The least a case of ``workload``'s ``port`` of ``size`` is expected to cost, or
+        None when no case of the port or its backend has run in that workload."""
+        seen = self.ports.get((workload, port)) or self.backends.get((workload, _backend(port)))
         if seen is None:
             return None
         ratio = size / seen.size if size > 0 and seen.size > 0 else 1.0
         return seen.overhead + CALLS_AT_LEAST * seen.call * ratio
 
-    def refusal(self, port: str, size: float, start: float = 0.0) -> str:
-        """Why a case of ``port`` of ``size`` is not started, or ``""`` when it fits
-        (``start``: the seconds its backend's session takes to open, when none has)."""
+    def refusal(self, workload: str, port: str, size: float, start: float = 0.0) -> str:
+        """Why a case of ``workload``'s ``port`` of ``size`` is not started, or ``""`` when
+        it fits (``start``: the seconds its backend's session takes to open, when none has)."""
         left = self.left()
         if left <= 0:
             return f"the time budget of {self.seconds:g} s was spent before it (--time-budget)"
-        expected = self.predicted(port, size)
+        expected = self.predicted(workload, port, size)
         if expected is None and start > left:
             return (
                 f"its backend takes about {start:g} s to start, more than the {left:.0f} s left "

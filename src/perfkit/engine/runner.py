@@ -282,7 +282,8 @@ class Campaign:
         port, size = case.implementation.key, work_size(case.work())
         backend = get_backend(case.implementation.backend)
         if not self.reports_of(case):  # its first repetition: does it fit at all?
-            refusal = self.budget.refusal(port, size, getattr(backend, "start_seconds", 0.0))
+            start_seconds = getattr(backend, "start_seconds", 0.0)
+            refusal = self.budget.refusal(case.workload.name, port, size, start_seconds)
             if refusal:
                 return WorkerReport("skipped", f"{NOT_STARTED}{refusal}")
         most = self.policy.budget / self.policy.processes
@@ -301,7 +302,8 @@ class Campaign:
             call = statistics.median(run.samples)
             calls = len(run.samples) * run.loops + 1  # and the verifying call
             started = report.metrics.get("time/session_start", 0.0) if opened else 0.0
-            self.budget.observe(port, size, wall - calls * call - started, call)
+            overhead = wall - calls * call - started
+            self.budget.observe(case.workload.name, port, size, overhead, call)
         return report
 
     def reports_of(self, case: Case) -> list[WorkerReport]:
