@@ -177,7 +177,7 @@ class AllocatorBackend(CpuBackend):
     def call_metrics(self, thunk: Callable[[], Any]) -> dict[str, float]:
         """One run of the case's driver in its probe build (every call timed, memory sampled),
         after the timed runs; a corrupted block there makes the case invalid like any other.
-        None under a driver wrapper (the instructions profiler counts the timed build)."""
+        Nothing under a driver wrapper (the instructions profiler counts the timed build)."""
         if os.environ.get(DRIVER_WRAPPER):
             return {}
         self._probing = True

@@ -32,6 +32,11 @@ def _cases(results: Sequence[CaseResult], key: str) -> list[tuple[str, list[Case
     return sorted(by_case.items())
 
 
+def _only(cases: Sequence[tuple[str, list[CaseResult]]]) -> str:
+    """The one case's parameters for a title; none where the drop-down names them."""
+    return f" ({label(cases[0][0])})" if len(cases) == 1 else ""
+
+
 def _case_menu(
     figure: go.Figure, traces_per_case: Sequence[int], names: Sequence[str], always: int = 0
 ) -> None:
@@ -98,7 +103,7 @@ def latency_tails(
         )
     _case_menu(figure, counts, names, always=1 if timer > 0 else 0)
     figure.update_layout(
-        title=f"{label(workload)}: latency of one call ({label(cases[0][0])} first)",
+        title=f"{label(workload)}: latency of one call{_only(cases)}",
         barmode="group",
         yaxis={"type": "log", "title": "nanoseconds (timer included)"},
         **LAYOUT,
@@ -141,7 +146,7 @@ def memory_over_time(
         counts.append(2 * len(order))
     _case_menu(figure, counts, [name for name, _ in cases])
     figure.update_layout(
-        title=f"{label(workload)}: memory over the run ({label(cases[0][0])} first)",
+        title=f"{label(workload)}: memory over the run{_only(cases)}",
         xaxis_title="share of the run (%)",
         yaxis_title="MiB",
         **LAYOUT,
@@ -185,7 +190,7 @@ def memory_returned(
         counts.append(len(order))
     _case_menu(figure, counts, [name for name, _ in cases])
     figure.update_layout(
-        title=f"{label(workload)}: memory given back ({label(cases[0][0])} first)",
+        title=f"{label(workload)}: memory given back{_only(cases)}",
         barmode="group",
         yaxis_title="resident MiB",
         **LAYOUT,
