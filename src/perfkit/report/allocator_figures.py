@@ -8,7 +8,7 @@ side by side: the question is which allocator, at these parameters.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from perfkit.model.axes import params_id
@@ -30,6 +30,19 @@ def _cases(results: Sequence[CaseResult], key: str) -> list[tuple[str, list[Case
         if result.metric(key) is not None:
             by_case.setdefault(params_id(result.params), []).append(result)
     return sorted(by_case.items())
+
+
+def _each(
+    cases: Sequence[tuple[str, list[CaseResult]]], colors: Mapping[str, str], counts: list[int]
+) -> Iterator[tuple[bool, str, CaseResult, str]]:
+    """(shown first, implementation, its result, its colour) for every allocator of every
+    case, fastest first; ``counts`` gets each case's number of allocators."""
+    for index, (_, mine) in enumerate(cases):
+        order = implementations_by_speed(mine)
+        counts.append(len(order))
+        for impl in order:
+            result = next(r for r in mine if r.implementation == impl)
+            yield index == 0, impl, result, color_for(impl, colors, order)
 
 
 def _only(cases: Sequence[tuple[str, list[CaseResult]]]) -> str:
@@ -67,29 +80,25 @@ def latency_tails(
     if not cases:
         return None
     figure = go.Figure()
-    counts = []
+    counts: list[int] = []
     timer = 0.0
-    for index, (_, mine) in enumerate(cases):
-        order = implementations_by_speed(mine)
-        for impl in order:
-            result = next(r for r in mine if r.implementation == impl)
-            x, y = [], []
-            for call in ("malloc", "free"):
-                for key, name in _QUANTILES:
-                    value = result.metric(f"lat/{call}_{key}_ns")
-                    if value is not None:
-                        x.append(f"{call} {name}")
-                        y.append(value)
-            timer = max(timer, result.metric("lat/timer_ns") or 0.0)
-            figure.add_bar(
-                name=label(impl),
-                x=x,
-                y=y,
-                visible=index == 0,
-                marker_color=color_for(impl, colors, order),
-                hovertemplate="%{x}: %{y:.4s} ns<extra>" + label(impl) + "</extra>",
-            )
-        counts.append(len(order))
+    for shown, impl, result, color in _each(cases, colors, counts):
+        x, y = [], []
+        for call in ("malloc", "free"):
+            for key, name in _QUANTILES:
+                value = result.metric(f"lat/{call}_{key}_ns")
+                if value is not None:
+                    x.append(f"{call} {name}")
+                    y.append(value)
+        timer = max(timer, result.metric("lat/timer_ns") or 0.0)
+        figure.add_bar(
+            name=label(impl),
+            x=x,
+            y=y,
+            visible=shown,
+            marker_color=color,
+            hovertemplate="%{x}: %{y:.4s} ns<extra>" + label(impl) + "</extra>",
+        )
     names = [name for name, _ in cases]
     if timer > 0:  # a trace, not add_hline: a shape's label lands wrong on a log axis
         categories = [f"{call} {name}" for call in ("malloc", "free") for _, name in _QUANTILES]
@@ -123,28 +132,23 @@ def memory_over_time(
     if not cases:
         return None
     figure = go.Figure()
-    counts = []
+    counts: list[int] = []
     shares = [100 * i / (_POINTS - 1) for i in range(_POINTS)]
-    for index, (_, mine) in enumerate(cases):
-        order = implementations_by_speed(mine)
-        for impl in order:
-            result = next(r for r in mine if r.implementation == impl)
-            color = color_for(impl, colors, order)
-            for kind, dash, suffix in (("rss", "solid", "RSS"), ("live", "dot", "live")):
-                values = [result.metric(f"mem/{kind}_at/{i:02d}") for i in range(_POINTS)]
-                figure.add_scatter(
-                    name=f"{label(impl)} {suffix}",
-                    legendgroup=label(impl),
-                    x=shares,
-                    y=[v / 2**20 if v is not None else None for v in values],
-                    mode="lines",
-                    line={"color": color, "dash": dash},
-                    visible=index == 0,
-                    hovertemplate="%{x:.1f}% of the run: %{y:.1f} MiB<extra>"
-                    + f"{label(impl)} {suffix}</extra>",
-                )
-        counts.append(2 * len(order))
-    _case_menu(figure, counts, [name for name, _ in cases])
+    for shown, impl, result, color in _each(cases, colors, counts):
+        for kind, dash, suffix in (("rss", "solid", "RSS"), ("live", "dot", "live")):
+            values = [result.metric(f"mem/{kind}_at/{i:02d}") for i in range(_POINTS)]
+            figure.add_scatter(
+                name=f"{label(impl)} {suffix}",
+                legendgroup=label(impl),
+                x=shares,
+                y=[v / 2**20 if v is not None else None for v in values],
+                mode="lines",
+                line={"color": color, "dash": dash},
+                visible=shown,
+                hovertemplate="%{x:.1f}% of the run: %{y:.1f} MiB<extra>"
+                + f"{label(impl)} {suffix}</extra>",
+            )
+    _case_menu(figure, [2 * count for count in counts], [name for name, _ in cases])
     figure.update_layout(
         title=f"{label(workload)}: memory over the run{_only(cases)}",
         xaxis_title="share of the run (%)",
@@ -173,21 +177,17 @@ def memory_returned(
     if not cases:
         return None
     figure = go.Figure()
-    counts = []
-    for index, (_, mine) in enumerate(cases):
-        order = implementations_by_speed(mine)
-        for impl in order:
-            result = next(r for r in mine if r.implementation == impl)
-            stages = [(name, result.metric(key)) for key, name in _STAGES]
-            figure.add_bar(
-                name=label(impl),
-                x=[name for name, value in stages if value is not None],
-                y=[value / 2**20 for _, value in stages if value is not None],
-                visible=index == 0,
-                marker_color=color_for(impl, colors, order),
-                hovertemplate="%{x}: %{y:.1f} MiB<extra>" + label(impl) + "</extra>",
-            )
-        counts.append(len(order))
+    counts: list[int] = []
+    for shown, impl, result, color in _each(cases, colors, counts):
+        stages = [(name, result.metric(key)) for key, name in _STAGES]
+        figure.add_bar(
+            name=label(impl),
+            x=[name for name, value in stages if value is not None],
+            y=[value / 2**20 for _, value in stages if value is not None],
+            visible=shown,
+            marker_color=color,
+            hovertemplate="%{x}: %{y:.1f} MiB<extra>" + label(impl) + "</extra>",
+        )
     _case_menu(figure, counts, [name for name, _ in cases])
     figure.update_layout(
         title=f"{label(workload)}: memory given back{_only(cases)}",
