@@ -37,9 +37,10 @@ def series_key(kind: str, index: int) -> str:
 
 
 def _resampled(series: Sequence[Sequence[float]]) -> list[tuple[float, float]] | None:
-    """(RSS, live) at SERIES_POINTS evenly spaced moments: the largest of each window, so a
-    spike between two moments still shows; a window with no sample keeps the last value."""
-    points = [(float(t), float(rss), float(live)) for t, rss, live in series if rss >= 0]
+    """(RSS, live) at SERIES_POINTS evenly spaced moments of ``series`` (its samples with an
+    RSS): the largest of each window, so a spike between two moments still shows; a window
+    with no sample keeps the last value."""
+    points = [(float(t), float(rss), float(live)) for t, rss, live in series]
     if len(points) < 2 or points[-1][0] <= 0:
         return None
     span = points[-1][0]
@@ -70,8 +71,9 @@ def probe_metrics(result: Mapping[str, Any], timed_seconds: Sequence[float]) -> 
         if figures["count"] > 0:
             for key in LATENCY_KEYS:
                 out[f"lat/{call}_{key}_ns"] = float(figures[f"{key}_ns"])
-    if timed_seconds and statistics.median(timed_seconds) > 0:
-        out["alloc/probe_slowdown"] = float(result["seconds"]) / statistics.median(timed_seconds)
+    timed = statistics.median(timed_seconds) if timed_seconds else 0.0
+    if timed > 0:
+        out["alloc/probe_slowdown"] = float(result["seconds"]) / timed
     for field, key in (
         ("rss_freed_bytes", "mem/rss_freed"),
         ("rss_released_bytes", "mem/rss_released"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from perfkit.backends._allocator_probe import SERIES_POINTS, series_key
 from perfkit.model.axes import params_id
 from perfkit.records.run_record import CaseResult
 from perfkit.report.figures import LAYOUT, color_for, implementations_by_speed, label, measured
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["latency_tails", "memory_over_time", "memory_returned"]
 _QUANTILES = (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max"))
-_POINTS = 41
 
 
 def _cases(results: Sequence[CaseResult], key: str) -> list[tuple[str, list[CaseResult]]]:
@@ -128,15 +128,15 @@ def memory_over_time(
     axis is the share of each run, so a fast and a slow allocator line up."""
     import plotly.graph_objects as go
 
-    cases = _cases(measured(results, workload), "mem/rss_at/00")
+    cases = _cases(measured(results, workload), series_key("rss", 0))
     if not cases:
         return None
     figure = go.Figure()
     counts: list[int] = []
-    shares = [100 * i / (_POINTS - 1) for i in range(_POINTS)]
+    shares = [100 * i / (SERIES_POINTS - 1) for i in range(SERIES_POINTS)]
     for shown, impl, result, color in _each(cases, colors, counts):
         for kind, dash, suffix in (("rss", "solid", "RSS"), ("live", "dot", "live")):
-            values = [result.metric(f"mem/{kind}_at/{i:02d}") for i in range(_POINTS)]
+            values = [result.metric(series_key(kind, i)) for i in range(SERIES_POINTS)]
             figure.add_scatter(
                 name=f"{label(impl)} {suffix}",
                 legendgroup=label(impl),
